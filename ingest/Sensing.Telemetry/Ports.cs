@@ -1,0 +1,93 @@
+namespace Sensing.Telemetry;
+
+/// <summary>How readings are folded into a time bucket (the contract's <c>agg</c>).</summary>
+public enum Aggregation { Mean, Sum, Min, Max, Count, Last }
+
+public static class Aggregations
+{
+    public static bool TryParse(string? text, out Aggregation agg)
+    {
+        switch (text)
+        {
+            case null or "" or "mean": agg = Aggregation.Mean; return true;
+            case "sum": agg = Aggregation.Sum; return true;
+            case "min": agg = Aggregation.Min; return true;
+            case "max": agg = Aggregation.Max; return true;
+            case "count": agg = Aggregation.Count; return true;
+            case "last": agg = Aggregation.Last; return true;
+            default: agg = default; return false;
+        }
+    }
+}
+
+/// <summary>
+/// A question to the time-series store. Scope by <see cref="Device"/> or <see cref="Community"/> (or both);
+/// with <see cref="Every"/> null the store returns raw points, otherwise one bucket per interval that has data,
+/// bucket starts aligned to the Unix epoch in UTC.
+/// </summary>
+public sealed record ReadingQuery(
+    string Metric,
+    DateTimeOffset From,
+    DateTimeOffset To,
+    string? Device = null,
+    string? Community = null,
+    TimeSpan? Every = null,
+    Aggregation Aggregation = Aggregation.Mean,
+    int Limit = 10_000);
+
+/// <summary>One time bucket (or one raw point) of a query answer: <c>{t, value}</c>.</summary>
+public readonly record struct Bucket(DateTimeOffset Time, double Value);
+
+/// <summary>The newest reading of one series (device + metric + label).</summary>
+public readonly record struct LatestReading(string Device, string Metric, string? Label, DateTimeOffset Time, double Value);
+
+/// <summary>
+/// The time-series store. A completed write is durable: ingest acknowledges messages to the broker only after it.
+/// Writes are idempotent per device + metric + label + time, so redelivered messages never double-count.
+/// </summary>
+public interface IReadingStore
+{
+    Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken);
+
+    Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken);
+
+    /// <summary>The newest reading of each series of <paramref name="metric"/> in a community.</summary>
+    Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken);
+
+    /// <summary>Newest event time per device: seeds last-seen and register state after a restart.</summary>
+    Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Told about each batch of readings once it is durably stored. Implementations must return quickly
+/// (queue and process elsewhere): ingest awaits them, so a slow listener slows intake instead of growing memory.
+/// </summary>
+public interface IStoredReadingsListener
+{
+    ValueTask OnStoredAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken);
+}
+
+/// <summary>Where analytics hands the alerts it raises. Raising an alert id that exists already is a no-op.</summary>
+public interface IAlertSink
+{
+    ValueTask RaiseAsync(Alert alert, CancellationToken cancellationToken);
+}
+
+/// <summary>Read side of the device registry, as analytics and the cockpit need it.</summary>
+public interface IDeviceRegistry
+{
+    IReadOnlyCollection<Community> Communities { get; }
+    IReadOnlyCollection<Grid> Grids { get; }
+    IReadOnlyCollection<Device> Devices { get; }
+    IReadOnlyCollection<Household> Households { get; }
+    Device? FindDevice(string id);
+    Household? FindHousehold(string id);
+    /// <summary>True when the household is marked away at <paramref name="at"/> (event time).</summary>
+    bool IsAway(string household, DateTimeOffset at);
+    /// <summary>Newest event time seen from the device, or null if never seen.</summary>
+    DateTimeOffset? LastSeen(string device);
+}

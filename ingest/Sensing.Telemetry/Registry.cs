@@ -1,0 +1,57 @@
+using System.Text.Json.Serialization;
+
+namespace Sensing.Telemetry;
+
+/// <summary>The four kinds of device of the native wire format (the topic's <c>{kind}</c> segment).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<DeviceKind>))]
+public enum DeviceKind
+{
+    [JsonStringEnumMemberName("meter")] Meter,
+    [JsonStringEnumMemberName("gate")] Gate,
+    [JsonStringEnumMemberName("parking")] Parking,
+    [JsonStringEnumMemberName("camera")] Camera,
+}
+
+public static class DeviceKinds
+{
+    /// <summary>Parses the topic segment without allocating; false for anything but the four kinds.</summary>
+    public static bool TryParse(ReadOnlySpan<char> text, out DeviceKind kind)
+    {
+        switch (text)
+        {
+            case "meter": kind = DeviceKind.Meter; return true;
+            case "gate": kind = DeviceKind.Gate; return true;
+            case "parking": kind = DeviceKind.Parking; return true;
+            case "camera": kind = DeviceKind.Camera; return true;
+            default: kind = default; return false;
+        }
+    }
+
+    public static string Name(this DeviceKind kind) => kind switch
+    {
+        DeviceKind.Meter => "meter",
+        DeviceKind.Gate => "gate",
+        DeviceKind.Parking => "parking",
+        DeviceKind.Camera => "camera",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+}
+
+/// <summary>A community (社区): the unit a control room watches.</summary>
+public sealed record Community(string Id, string Name);
+
+/// <summary>A grid (网格) of buildings within a community, answered by one team of grid workers.</summary>
+public sealed record Grid(string Id, string Community, string Name);
+
+/// <summary>
+/// A household, known only by a pseudonymous id in the time series. Names and phone numbers are not
+/// part of the canonical model: they live with the roles that need them.
+/// </summary>
+public sealed record Household(string Id, string Community, string? Grid, bool ElderlyLivingAlone = false);
+
+/// <summary>A registered device. <see cref="Grid"/> is null for a device seen but not yet assigned.</summary>
+/// <param name="Source">Vendor source id (e.g. <c>frigate:front_door</c>) for devices that do not speak the native format.</param>
+public sealed record Device(string Id, DeviceKind Kind, string Community, string? Grid, string? Household = null, string? Source = null);
+
+/// <summary>A spell during which a household is away (holiday, hospital): welfare alerts are suppressed.</summary>
+public sealed record AwaySpell(string Household, DateTimeOffset From, DateTimeOffset? Until);
