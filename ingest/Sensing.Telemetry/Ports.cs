@@ -91,3 +91,13 @@ public interface IDeviceRegistry
     /// <summary>Newest event time seen from the device, or null if never seen.</summary>
     DateTimeOffset? LastSeen(string device);
 }
+
+/// <summary>Durable keeping of alerts and their lifecycle, so a restart forgets no open alert.</summary>
+public interface IAlertStore
+{
+    /// <summary>Inserts the alert or replaces the stored one with the same id.</summary>
+    Task UpsertAsync(Alert alert, CancellationToken cancellationToken);
+
+    /// <summary>Alerts raised at or after <paramref name="since"/> plus every alert not yet resolved, oldest first.</summary>
+    Task<IReadOnlyList<Alert>> LoadAsync(DateTimeOffset since, CancellationToken cancellationToken);
+}
