@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Sensing.Ingest.Mqtt;
+using Sensing.Ingest.Normalization;
+using Sensing.Ingest.Pipeline;
+using Sensing.Ingest.Registry;
+
+namespace Sensing.Ingest;
+
+public static class IngestServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the embedded broker (when <c>Mqtt:Embedded</c>), the MQTT intake, the pipeline, the device
+    /// registry and its file. The host must register an <see cref="IReadingStore"/>; any number of
+    /// <see cref="IStoredReadingsListener"/>s are told about stored batches.
+    /// </summary>
+    public static IServiceCollection AddSensingIngest(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<MqttOptions>().Bind(configuration.GetSection(MqttOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<IngestOptions>().Bind(configuration.GetSection(IngestOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<RegistryOptions>().Bind(configuration.GetSection(RegistryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddSingleton<DeviceRegistry>();
+        services.AddSingleton<IDeviceRegistry>(sp => sp.GetRequiredService<DeviceRegistry>());
+        services.AddSingleton(sp => new IngestQueue(sp.GetRequiredService<IOptions<IngestOptions>>().Value.QueueCapacity));
+        services.AddSingleton<IngestMetrics>();
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<IngestMetrics>());
+        services.AddSingleton(sp => new FormatRouter(
+        [
+            ("sensing/#", new NativeNormalizer(sp.GetRequiredService<DeviceRegistry>())),
+        ]));
+
+        services.AddHostedService<RegistryFileKeeper>();
+        // Order matters: the broker must listen before the intake connects (the intake retries anyway).
+        if (configuration.GetValue(MqttOptions.Section + ":" + nameof(MqttOptions.Embedded), true))
+        {
+            services.AddSingleton<EmbeddedBroker>();
+            services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+        }
+        services.AddHostedService<IngestPipeline>();
+        services.AddHostedService<MqttIntake>();
+        return services;
+    }
+}

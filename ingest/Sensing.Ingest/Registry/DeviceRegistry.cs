@@ -1,0 +1,183 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Sensing.Ingest.Registry;
+
+/// <summary>
+/// The device registry: communities, grids, households and devices, plus each device's last-seen time.
+/// Loaded from and saved to a JSON file (<see cref="RegistrySnapshot"/>), edited through the API, and
+/// extended by ingest itself when a native-format device appears that nobody registered (it is kept as
+/// unassigned: community from its topic, no grid). Lookups by span let the hot path avoid allocating.
+/// </summary>
+public sealed class DeviceRegistry : IDeviceRegistry
+{
+    private readonly ConcurrentDictionary<string, Community> _communities = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Grid> _grids = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Household> _households = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Device> _devices = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, List<AwaySpell>> _away = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _lastSeenTicks = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Device>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
+    private readonly ConcurrentDictionary<string, Household>.AlternateLookup<ReadOnlySpan<char>> _householdsBySpan;
+    private readonly ILogger? _logger;
+    private int _version;
+
+    public DeviceRegistry(ILogger<DeviceRegistry>? logger = null)
+    {
+        _logger = logger;
+        _devicesBySpan = _devices.GetAlternateLookup<ReadOnlySpan<char>>();
+        _householdsBySpan = _households.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    /// <summary>Grows on every change; the registry file is saved when it differs from the saved version.</summary>
+    public int Version => Volatile.Read(ref _version);
+
+    public IReadOnlyCollection<Community> Communities => [.. _communities.Values.OrderBy(c => c.Id, StringComparer.Ordinal)];
+    public IReadOnlyCollection<Grid> Grids => [.. _grids.Values.OrderBy(g => g.Community, StringComparer.Ordinal).ThenBy(g => g.Id, StringComparer.Ordinal)];
+    public IReadOnlyCollection<Device> Devices => [.. _devices.Values];
+    public IReadOnlyCollection<Household> Households => [.. _households.Values];
+
+    public Device? FindDevice(string id) => _devices.GetValueOrDefault(id);
+    public Device? FindDevice(ReadOnlySpan<char> id) => _devicesBySpan.TryGetValue(id, out var device) ? device : null;
+    public Household? FindHousehold(string id) => _households.GetValueOrDefault(id);
+    public Household? FindHousehold(ReadOnlySpan<char> id) => _householdsBySpan.TryGetValue(id, out var household) ? household : null;
+
+    /// <summary>
+    /// The registered device with this id, or a newly registered unassigned one. A native device is trusted
+    /// to name its own community in its topic until an admin assigns it; its readings are kept meanwhile.
+    /// </summary>
+    public Device Resolve(ReadOnlySpan<char> id, DeviceKind kind, ReadOnlySpan<char> community)
+    {
+        if (_devicesBySpan.TryGetValue(id, out var device))
+        {
+            return device;
+        }
+        var created = new Device(id.ToString(), kind, community.ToString(), Grid: null);
+        device = _devices.GetOrAdd(created.Id, created);
+        if (ReferenceEquals(device, created))
+        {
+            _communities.TryAdd(device.Community, new Community(device.Community, device.Community));
+            Interlocked.Increment(ref _version);
+            _logger?.LogInformation("Registered unassigned {Kind} device {Device} in community {Community} on first sight", kind.Name(), device.Id, device.Community);
+        }
+        return device;
+    }
+
+    public void Upsert(Community community) { _communities[community.Id] = community; Changed(); }
+
+    public void Upsert(Grid grid)
+    {
+        _communities.TryAdd(grid.Community, new Community(grid.Community, grid.Community));
+        _grids[Key(grid.Community, grid.Id)] = grid;
+        Changed();
+    }
+
+    public void Upsert(Household household)
+    {
+        _communities.TryAdd(household.Community, new Community(household.Community, household.Community));
+        _households[household.Id] = household;
+        Changed();
+    }
+
+    public void Upsert(Device device)
+    {
+        _communities.TryAdd(device.Community, new Community(device.Community, device.Community));
+        _devices[device.Id] = device;
+        Changed();
+    }
+
+    public void MarkAway(AwaySpell spell)
+    {
+        var spells = _away.GetOrAdd(spell.Household, _ => []);
+        lock (spells)
+        {
+            spells.Add(spell);
+        }
+        Changed();
+    }
+
+    /// <summary>Ends every open or future-ending away spell of the household at <paramref name="at"/>.</summary>
+    public void MarkBack(string household, DateTimeOffset at)
+    {
+        if (!_away.TryGetValue(household, out var spells)) return;
+        lock (spells)
+        {
+            for (var i = 0; i < spells.Count; i++)
+            {
+                if (spells[i].From <= at && (spells[i].Until is null || spells[i].Until > at))
+                {
+                    spells[i] = spells[i] with { Until = at };
+                }
+            }
+        }
+        Changed();
+    }
+
+    public bool IsAway(string household, DateTimeOffset at)
+    {
+        if (!_away.TryGetValue(household, out var spells)) return false;
+        lock (spells)
+        {
+            foreach (var spell in spells)
+            {
+                if (spell.From <= at && (spell.Until is null || at < spell.Until)) return true;
+            }
+        }
+        return false;
+    }
+
+    public DateTimeOffset? LastSeen(string device) =>
+        _lastSeenTicks.TryGetValue(device, out var ticks) ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+
+    /// <summary>Records a device's reading time; keeps the newest, so a late message never moves it back.</summary>
+    public void Seen(string device, DateTimeOffset time)
+    {
+        var ticks = time.UtcTicks;
+        _lastSeenTicks.AddOrUpdate(device, ticks, (_, old) => Math.Max(old, ticks));
+    }
+
+    public void Load(RegistrySnapshot snapshot)
+    {
+        foreach (var c in snapshot.Communities) _communities[c.Id] = c;
+        foreach (var g in snapshot.Grids) _grids[Key(g.Community, g.Id)] = g;
+        foreach (var h in snapshot.Households) _households[h.Id] = h;
+        foreach (var d in snapshot.Devices) _devices[d.Id] = d;
+        foreach (var a in snapshot.Away) _away.GetOrAdd(a.Household, _ => []).Add(a);
+        Changed();
+    }
+
+    public RegistrySnapshot Snapshot() => new()
+    {
+        Communities = [.. Communities],
+        Grids = [.. Grids],
+        Households = [.. _households.Values.OrderBy(h => h.Id, StringComparer.Ordinal)],
+        Devices = [.. _devices.Values.OrderBy(d => d.Id, StringComparer.Ordinal)],
+        Away = [.. _away.Values.SelectMany(list => { lock (list) { return list.ToArray(); } })],
+    };
+
+    public static RegistrySnapshot ReadFile(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return JsonSerializer.Deserialize<RegistrySnapshot>(stream, RegistrySnapshot.JsonOptions)
+            ?? throw new InvalidDataException($"registry file {path} is empty");
+    }
+
+    /// <summary>Writes the registry atomically (temp file + rename) so a crash never leaves half a file.</summary>
+    public void SaveFile(string path)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temp = full + ".tmp";
+        using (var stream = File.Create(temp))
+        {
+            JsonSerializer.Serialize(stream, Snapshot(), RegistrySnapshot.JsonOptions);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, full, overwrite: true);
+    }
+
+    private void Changed() => Interlocked.Increment(ref _version);
+
+    private static string Key(string community, string grid) => community + "/" + grid;
+}
