@@ -1,0 +1,552 @@
+using System.Data.Common;
+using System.Text;
+using System.Text.Json;
+using DuckDB.NET.Data;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sensing.Telemetry;
+
+namespace Sensing.Storage;
+
+/// <summary>
+/// The embedded time-series and alert store: one DuckDB file, one writer connection, any number of readers.
+/// <para>
+/// Writers are serialised on one connection behind <see cref="_writeLock"/>: DuckDB allows one writing process per
+/// file, and one writer inside it means no write-write conflicts to retry. Queries open their own connection with
+/// the same connection string; DuckDB.NET caches the native database per data source and reference-counts its
+/// connections, so every connection of this process shares the one database instance the writer keeps open, and
+/// MVCC lets queries run while a write is in progress.
+/// </para>
+/// <para>
+/// DuckDB.NET executes synchronously; the async signatures only wait asynchronously for the writer lock.
+/// </para>
+/// </summary>
+public sealed class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDisposable
+{
+    private readonly string _path;
+    private readonly string _connectionString;
+    private readonly ILogger _logger;
+
+    // Never disposed on purpose: disposing a SemaphoreSlim does not wake its waiters, so a write racing shutdown
+    // would hang instead of getting the ObjectDisposedException it gets now.
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    // Set once under _writeLock; read without it by queries to skip the lock once the store is open.
+    private volatile DuckDBConnection? _writer;
+    private int _disposed;
+
+    public DuckDbReadingStore(DuckDbStoreOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.Path);
+
+        // One spelling per file: DuckDB.NET shares the database instance by data-source string, and a second
+        // instance of the same file in one process would fail on DuckDB's file lock.
+        _path = Path.GetFullPath(options.Path);
+        _connectionString = new DuckDBConnectionStringBuilder { DataSource = _path }.ConnectionString;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The absolute path of the database file.</summary>
+    public string FilePath => _path;
+
+    /// <summary>
+    /// Creates the folder, the file and the schema if they are missing. Idempotent and safe to call concurrently;
+    /// every other method calls it first, so calling it explicitly only moves the cost (and any error) earlier.
+    /// </summary>
+    public async Task InitializeAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        if (_writer is not null)
+        {
+            return;
+        }
+
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            OpenWriterLocked();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Opens a file, creating it and its schema when needed.</summary>
+    public static async Task<DuckDbReadingStore> OpenAsync(DuckDbStoreOptions options, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        var store = new DuckDbReadingStore(options, logger);
+        try
+        {
+            await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(readings);
+        for (var i = 0; i < readings.Count; i++)
+        {
+            var r = readings[i];
+            if (r.Device is null || r.Metric is null || r.Community is null)
+            {
+                throw new ArgumentException($"Reading {i} lacks a device, metric or community.", nameof(readings));
+            }
+        }
+
+        if (readings.Count == 0)
+        {
+            return;
+        }
+
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var writer = OpenWriterLocked();
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // A write that failed half-way may have left rows behind; they must not join this batch.
+            Execute(writer, "DELETE FROM readings_staging");
+            using (var appender = writer.CreateAppender("temp", "main", DuckDbSchema.StagingTable))
+            {
+                for (var i = 0; i < readings.Count; i++)
+                {
+                    var r = readings[i];
+                    var row = appender.CreateRow()
+                        .AppendValue(i)
+                        .AppendValue(r.Device)
+                        .AppendValue(r.Metric)
+                        .AppendValue(r.Label ?? string.Empty)
+                        .AppendValue(r.Time.UtcDateTime)
+                        .AppendValue(r.Value)
+                        .AppendValue(r.Community);
+                    AppendNullable(row, r.Grid);
+                    AppendNullable(row, r.Household);
+                    AppendNullable(row, r.Attributes);
+                    row.EndRow();
+                }
+            }
+
+            // One statement is one transaction: the batch lands whole or not at all, and DuckDB has written and
+            // synced its WAL before the statement returns, which is what makes a completed write durable.
+            Execute(writer, DuckDbSchema.MergeStaging);
+            Execute(writer, "DELETE FROM readings_staging");
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public async Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(deadLetters);
+        if (deadLetters.Count == 0)
+        {
+            return;
+        }
+
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var writer = OpenWriterLocked();
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // The appender flushes (and commits) once when disposed, so the batch is one transaction.
+            using var appender = writer.CreateAppender("deadletters");
+            foreach (var letter in deadLetters)
+            {
+                var payload = letter.Payload ?? [];
+                var kept = payload.Length > DeadLetter.MaxPayloadBytes ? payload[..DeadLetter.MaxPayloadBytes] : payload;
+                appender.CreateRow()
+                    .AppendValue(letter.ReceivedAt.UtcDateTime)
+                    .AppendValue(letter.Topic ?? string.Empty)
+                    .AppendValue(kept)
+                    // The caller's figure is the original size; never report less than what we were handed.
+                    .AppendValue(Math.Max(letter.PayloadBytes, payload.Length))
+                    .AppendValue(letter.Reason ?? string.Empty)
+                    .AppendValue(letter.Format ?? string.Empty)
+                    .EndRow();
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public async Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentException.ThrowIfNullOrEmpty(query.Metric, nameof(query));
+        if (query.Device is null && query.Community is null)
+        {
+            throw new ArgumentException("A reading query needs a device or a community.", nameof(query));
+        }
+
+        if (query.Limit <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), query.Limit, "Limit must be positive.");
+        }
+
+        long? everyMicros = null;
+        if (query.Every is { } every)
+        {
+            everyMicros = every.Ticks / TimeSpan.TicksPerMicrosecond;
+            if (everyMicros <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(query), every, "Every must be at least one microsecond.");
+            }
+        }
+
+        if (query.From >= query.To)
+        {
+            return [];
+        }
+
+        // Only fixed fragments are concatenated; every value travels as a parameter.
+        var where = new StringBuilder("metric = $metric AND ts >= $from AND ts < $to");
+        if (query.Device is not null)
+        {
+            where.Append(" AND device = $device");
+        }
+
+        if (query.Community is not null)
+        {
+            where.Append(" AND community = $community");
+        }
+
+        string sql;
+        if (everyMicros is null)
+        {
+            // Device and label break ties so a community's points at one instant come back in a stable order.
+            sql = $"SELECT epoch_us(ts), value FROM readings WHERE {where} ORDER BY ts, device, label LIMIT $limit";
+        }
+        else
+        {
+            // Bucket start = floor(us / every) * every, written with a positive modulo so times before 1970 floor
+            // down too (DuckDB's % keeps the dividend's sign). Epoch alignment means an hourly bucket always starts
+            // on the hour in UTC, whatever the query's From.
+            var fold = query.Aggregation switch
+            {
+                Aggregation.Mean => "avg(value)",
+                Aggregation.Sum => "sum(value)",
+                Aggregation.Min => "min(value)",
+                Aggregation.Max => "max(value)",
+                Aggregation.Count => "CAST(count(*) AS DOUBLE)",
+                Aggregation.Last => "last(value ORDER BY us, device, label)",
+                _ => throw new ArgumentOutOfRangeException(nameof(query), query.Aggregation, "Unknown aggregation."),
+            };
+            sql = $"""
+                SELECT bucket, {fold}
+                FROM (
+                    SELECT epoch_us(ts) AS us, value, device, label,
+                           epoch_us(ts) - (((epoch_us(ts) % $every) + $every) % $every) AS bucket
+                    FROM readings
+                    WHERE {where}
+                )
+                GROUP BY bucket
+                ORDER BY bucket
+                LIMIT $limit
+                """;
+        }
+
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        AddParameter(command, "metric", query.Metric);
+        AddParameter(command, "from", query.From.UtcDateTime);
+        AddParameter(command, "to", query.To.UtcDateTime);
+        if (query.Device is not null)
+        {
+            AddParameter(command, "device", query.Device);
+        }
+
+        if (query.Community is not null)
+        {
+            AddParameter(command, "community", query.Community);
+        }
+
+        if (everyMicros is not null)
+        {
+            AddParameter(command, "every", everyMicros.Value);
+        }
+
+        AddParameter(command, "limit", query.Limit);
+
+        var buckets = new List<Bucket>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            buckets.Add(new Bucket(FromMicros(reader.GetInt64(0)), reader.GetDouble(1)));
+        }
+
+        return buckets;
+    }
+
+    public async Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(community);
+        ArgumentException.ThrowIfNullOrEmpty(metric);
+
+        // A full scan of the metric within the community: fine for tiles and restarts, which ask rarely.
+        const string sql = """
+            SELECT device, label, epoch_us(ts), value
+            FROM readings
+            WHERE community = $community AND metric = $metric
+            QUALIFY row_number() OVER (PARTITION BY device, label ORDER BY ts DESC) = 1
+            ORDER BY device, label
+            """;
+        return await LatestCoreAsync(sql, metric, cancellationToken, ("community", community)).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(metric);
+
+        // When two labels of one device share the newest instant, the smallest label wins so restarts agree.
+        const string sql = """
+            SELECT device, label, epoch_us(ts), value
+            FROM readings
+            WHERE metric = $metric
+            QUALIFY row_number() OVER (PARTITION BY device ORDER BY ts DESC, label) = 1
+            ORDER BY device
+            """;
+        return await LatestCoreAsync(sql, metric, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+
+        // rowid breaks ties between letters received in the same microsecond: the table is append-only, so a
+        // higher rowid was written later.
+        var sql = since is null
+            ? "SELECT epoch_us(received_at), topic, payload, payload_bytes, reason, format FROM deadletters ORDER BY received_at DESC, rowid DESC LIMIT $limit"
+            : "SELECT epoch_us(received_at), topic, payload, payload_bytes, reason, format FROM deadletters WHERE received_at >= $since ORDER BY received_at DESC, rowid DESC LIMIT $limit";
+
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        if (since is { } s)
+        {
+            AddParameter(command, "since", s.UtcDateTime);
+        }
+
+        AddParameter(command, "limit", limit);
+
+        var letters = new List<DeadLetter>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            letters.Add(new DeadLetter(
+                Topic: reader.GetString(1),
+                Payload: ReadBlob(reader, 2),
+                PayloadBytes: reader.GetInt32(3),
+                ReceivedAt: FromMicros(reader.GetInt64(0)),
+                Reason: reader.GetString(4),
+                Format: reader.GetString(5)));
+        }
+
+        return letters;
+    }
+
+    public async Task UpsertAsync(Alert alert, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        var body = JsonSerializer.Serialize(alert);
+        // The status column holds the contract's string ("resolved"), the same text as in the JSON body.
+        var status = JsonSerializer.Serialize(alert.Status).Trim('"');
+
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var writer = OpenWriterLocked();
+            cancellationToken.ThrowIfCancellationRequested();
+            using var command = writer.CreateCommand();
+            command.CommandText = """
+                INSERT OR REPLACE INTO alerts (id, status, community, raised_at, body)
+                VALUES ($id, $status, $community, $raised_at, $body)
+                """;
+            AddParameter(command, "id", alert.Id);
+            AddParameter(command, "status", status);
+            AddParameter(command, "community", alert.Community);
+            AddParameter(command, "raised_at", alert.RaisedAt.UtcDateTime);
+            AddParameter(command, "body", body);
+            command.ExecuteNonQuery();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public async Task<IReadOnlyList<Alert>> LoadAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT body FROM alerts
+            WHERE raised_at >= $since OR status <> $resolved
+            ORDER BY raised_at, id
+            """;
+        AddParameter(command, "since", since.UtcDateTime);
+        AddParameter(command, "resolved", JsonSerializer.Serialize(AlertStatus.Resolved).Trim('"'));
+
+        var alerts = new List<Alert>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var alert = JsonSerializer.Deserialize<Alert>(reader.GetString(0))
+                ?? throw new InvalidDataException("An alert row holds JSON null.");
+            alerts.Add(alert);
+        }
+
+        return alerts;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // Let a write in progress finish: closing its connection under it would lose a batch ingest is waiting on.
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_writer is { } writer)
+            {
+                _writer = null;
+                writer.Dispose();
+                _logger.LogInformation("DuckDB store at {Path} closed", _path);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Opens the writer connection and the schema on first use. Call only while holding <see cref="_writeLock"/>.</summary>
+    private DuckDBConnection OpenWriterLocked()
+    {
+        ThrowIfDisposed();
+        if (_writer is { } open)
+        {
+            return open;
+        }
+
+        var folder = Path.GetDirectoryName(_path);
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        var connection = new DuckDBConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            Execute(connection, DuckDbSchema.Tables);
+            Execute(connection, DuckDbSchema.Staging);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+
+        _writer = connection;
+        _logger.LogInformation("DuckDB store opened at {Path}", _path);
+        return connection;
+    }
+
+    private async Task<DuckDBConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        // The writer must be open first: it creates the schema and keeps the shared database instance alive.
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        var connection = new DuckDBConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task<IReadOnlyList<LatestReading>> LatestCoreAsync(
+        string sql, string metric, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        AddParameter(command, "metric", metric);
+        foreach (var (name, value) in parameters)
+        {
+            AddParameter(command, name, value);
+        }
+
+        var latest = new List<LatestReading>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var label = reader.GetString(1);
+            latest.Add(new LatestReading(
+                Device: reader.GetString(0),
+                Metric: metric,
+                Label: label.Length == 0 ? null : label,
+                Time: FromMicros(reader.GetInt64(2)),
+                Value: reader.GetDouble(3)));
+        }
+
+        return latest;
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private static void Execute(DuckDBConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static void AddParameter(DuckDBCommand command, string name, object value) =>
+        command.Parameters.Add(new DuckDBParameter(name, value));
+
+    private static void AppendNullable(IDuckDBAppenderRow row, string? value)
+    {
+        if (value is null)
+        {
+            row.AppendNullValue();
+        }
+        else
+        {
+            row.AppendValue(value);
+        }
+    }
+
+    private static byte[] ReadBlob(DbDataReader reader, int ordinal)
+    {
+        using var blob = reader.GetStream(ordinal);
+        using var copy = new MemoryStream();
+        blob.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    /// <summary>DuckDB's microseconds since the Unix epoch as a UTC <see cref="DateTimeOffset"/>.</summary>
+    private static DateTimeOffset FromMicros(long micros) =>
+        DateTimeOffset.UnixEpoch.AddTicks(micros * TimeSpan.TicksPerMicrosecond);
+}

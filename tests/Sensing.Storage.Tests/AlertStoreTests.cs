@@ -1,0 +1,70 @@
+using Sensing.Telemetry;
+
+namespace Sensing.Storage.Tests;
+
+public sealed class AlertStoreTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Day = Sample.Day;
+    private TempStore _db = null!;
+
+    public async Task InitializeAsync() => _db = await TempStore.CreateAsync();
+
+    public async Task DisposeAsync() => await _db.DisposeAsync();
+
+    internal static Alert NewAlert(string id, DateTimeOffset raisedAt, AlertStatus status = AlertStatus.Open) => new()
+    {
+        Id = id,
+        Kind = AlertKinds.WaterLeak,
+        Severity = AlertSeverity.Warning,
+        Community = "c1",
+        Grid = "g1",
+        Household = "h-0042",
+        Device = "c1-wm-0042",
+        StartedAt = raisedAt.AddHours(-3),
+        RaisedAt = raisedAt,
+        Status = status,
+        Evidence = new AlertEvidence("Night flow never dropped to zero",
+            [new EvidencePoint(raisedAt.AddHours(-1), Metrics.WaterConsumption, 0, 0.012)]),
+    };
+
+    [Fact]
+    public async Task Upsert_replaces_the_alert_with_the_same_id()
+    {
+        var alert = NewAlert("a-1", Day);
+        await _db.Store.UpsertAsync(alert, CancellationToken.None).Within();
+        var acknowledged = alert with { Status = AlertStatus.Acknowledged, Sequence = 2, Note = "on my way", UpdatedBy = "worker1" };
+        await _db.Store.UpsertAsync(acknowledged, CancellationToken.None).Within();
+
+        var loaded = Assert.Single(await _db.Store.LoadAsync(Day, CancellationToken.None).Within());
+        Assert.Equal(acknowledged with { Evidence = loaded.Evidence }, loaded);
+        Assert.Equal(acknowledged.Evidence.Summary, loaded.Evidence.Summary);
+        Assert.Equal(acknowledged.Evidence.Points, loaded.Evidence.Points);
+    }
+
+    [Fact]
+    public async Task Load_returns_recent_alerts_and_every_unresolved_one_oldest_first()
+    {
+        Alert[] alerts =
+        [
+            NewAlert("new-resolved", Day.AddHours(2), AlertStatus.Resolved),
+            NewAlert("old-resolved", Day.AddDays(-3), AlertStatus.Resolved),
+            NewAlert("old-open", Day.AddDays(-2)),
+            NewAlert("old-escalated", Day.AddDays(-5), AlertStatus.Escalated),
+            NewAlert("old-acknowledged", Day.AddDays(-1), AlertStatus.Acknowledged),
+            // Raised exactly at since: included, since is inclusive.
+            NewAlert("at-since", Day.ToOffset(TimeSpan.FromHours(8)), AlertStatus.Resolved),
+        ];
+        foreach (var alert in alerts)
+        {
+            await _db.Store.UpsertAsync(alert, CancellationToken.None).Within();
+        }
+
+        var loaded = await _db.Store.LoadAsync(Day, CancellationToken.None).Within();
+
+        Assert.Equal(["old-escalated", "old-open", "old-acknowledged", "at-since", "new-resolved"], loaded.Select(a => a.Id));
+
+        // Resolving an old alert drops it from what a restart reloads.
+        await _db.Store.UpsertAsync(NewAlert("old-open", Day.AddDays(-2), AlertStatus.Resolved), CancellationToken.None).Within();
+        Assert.DoesNotContain("old-open", (await _db.Store.LoadAsync(Day, CancellationToken.None).Within()).Select(a => a.Id));
+    }
+}
