@@ -1,0 +1,52 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Sensing.Ingest;
+using Sensing.Ingest.Pipeline;
+
+namespace Sensing.Cockpit.Apis;
+
+public sealed record HealthReport(string Status, string Broker, string Ingest, string Store, int QueueDepth);
+
+/// <summary><c>/healthz</c> for orchestrators and <c>/metrics</c> for Prometheus: both unauthenticated, both without residents' data.</summary>
+public static class OperationsEndpoints
+{
+    public static WebApplication MapOperationsEndpoints(this WebApplication app)
+    {
+        app.MapGet("/healthz", (IngestMetrics ingest, IOptions<MqttOptions> mqtt, IServiceProvider services) =>
+        {
+            var brokerUp = !mqtt.Value.Embedded || services.GetService<Sensing.Ingest.Mqtt.EmbeddedBroker>()?.IsRunning == true;
+            var report = new HealthReport(
+                Status: "ok",
+                Broker: !brokerUp ? "down" : ingest.BrokerConnected ? "connected" : "disconnected",
+                Ingest: ingest.PipelineReady ? "ready" : "starting",
+                Store: ingest.StoreHealthy ? "ok" : "failing",
+                QueueDepth: ingest.QueueDepth);
+            var ready = brokerUp && ingest.BrokerConnected && ingest.PipelineReady && ingest.StoreHealthy;
+            return ready
+                ? Results.Json(report, statusCode: StatusCodes.Status200OK)
+                : Results.Json(report with { Status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }).AllowAnonymous().WithName("Health");
+
+        app.MapGet("/metrics", (IEnumerable<IMetricsSource> sources) =>
+        {
+            var samples = new List<MetricSample>();
+            foreach (var source in sources) source.Collect(samples);
+            var text = new StringBuilder();
+            foreach (var family in samples.GroupBy(s => s.Name))
+            {
+                var first = family.First();
+                text.Append("# HELP ").Append(first.Name).Append(' ').Append(first.Help).Append('\n');
+                text.Append("# TYPE ").Append(first.Name).Append(' ').Append(first.Type).Append('\n');
+                foreach (var sample in family)
+                {
+                    text.Append(sample.Name);
+                    if (sample.Labels is not null) text.Append('{').Append(sample.Labels).Append('}');
+                    text.Append(' ').Append(sample.Value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+                }
+            }
+            return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
+        }).AllowAnonymous().WithName("Metrics");
+        return app;
+    }
+}

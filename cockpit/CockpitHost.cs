@@ -1,0 +1,182 @@
+using System.Text.Json;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Sensing.Analytics;
+using Sensing.Cockpit.Access;
+using Sensing.Cockpit.Alerts;
+using Sensing.Cockpit.Apis;
+using Sensing.Cockpit.Hubs;
+using Sensing.Cockpit.Tiles;
+using Sensing.Ingest;
+using Sensing.Ingest.Registry;
+using Sensing.Simulators;
+using Sensing.Storage;
+
+namespace Sensing.Cockpit;
+
+/// <summary>Authorization policies of the API, by who does what in a control room.</summary>
+public static class CockpitPolicies
+{
+    public const string Admin = "admin";
+    /// <summary>People who see across grids: admins, operators, engineers.</summary>
+    public const string ControlRoom = "control-room";
+    /// <summary>People who act on alerts and households: admins, operators, grid workers (within their grids).</summary>
+    public const string Responder = "responder";
+}
+
+/// <summary>
+/// The one-command host: composes broker, ingest, store, analytics, demo feed and the cockpit in one process.
+/// <see cref="Build"/> is what <c>Program</c> runs and what end-to-end tests start on free ports.
+/// </summary>
+public static class CockpitHost
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // The web root belongs to this assembly, wherever the process was started from (tests, `dotnet run`).
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddEnvironmentVariables(prefix: "SENSING_");
+        builder.Configuration.AddCommandLine(args);
+        if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
+        {
+            builder.WebHost.UseUrls("http://localhost:5080");
+        }
+        configure?.Invoke(builder);
+
+        builder.Services
+            .AddSensingStore(builder.Configuration)
+            .AddSensingIngest(builder.Configuration)
+            .AddSensingAnalytics(builder.Configuration)
+            .AddSensingCockpit(builder.Configuration);
+        if (UserDirectory.DemoEnabled(builder.Configuration))
+        {
+            builder.Services.AddSensingDemo(builder.Configuration);
+        }
+
+        var app = builder.Build();
+        app.MapSensingCockpit();
+        return app;
+    }
+
+    public static IServiceCollection AddSensingCockpit(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<SensingOptions>().Bind(configuration.GetSection(SensingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<UserDirectory>();
+        services.AddSingleton<TokenIssuer>();
+
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenIssuer>((jwt, issuer) =>
+        {
+            jwt.MapInboundClaims = false;
+            jwt.TokenValidationParameters = issuer.ValidationParameters();
+            jwt.Events = new JwtBearerEvents
+            {
+                // Browsers cannot set headers on WebSockets: SignalR sends the token as access_token in the query.
+                OnMessageReceived = context =>
+                {
+                    if (context.HttpContext.Request.Path.StartsWithSegments("/hubs")
+                        && context.Request.Query["access_token"] is { Count: > 0 } token)
+                    {
+                        context.Token = token;
+                    }
+                    return Task.CompletedTask;
+                },
+            };
+        });
+        services.AddAuthorizationBuilder()
+            .AddPolicy(CockpitPolicies.Admin, p => p.RequireRole(Roles.Admin))
+            .AddPolicy(CockpitPolicies.ControlRoom, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Engineer))
+            .AddPolicy(CockpitPolicies.Responder, p => p.RequireRole(Roles.Admin, Roles.Operator, Roles.Worker));
+
+        services.AddRateLimiter(limiter =>
+        {
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.AddPolicy(AccessApi.SignInRateLimit, context =>
+            {
+                var permits = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.SignInPermitsPerMinute;
+                return RateLimitPartition.GetFixedWindowLimiter(context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                    _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1) });
+            });
+        });
+
+        services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
+        services.AddSignalR().AddJsonProtocol(json => ConfigureJson(json.PayloadSerializerOptions));
+        services.AddProblemDetails();
+
+        services.AddSingleton<AlertBook>();
+        services.AddSingleton<IAlertSink>(sp => sp.GetRequiredService<AlertBook>());
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<AlertBook>());
+        services.AddHostedService(sp => sp.GetRequiredService<AlertBook>());
+        services.AddSingleton<IngestRate>();
+        services.AddSingleton<TileBoard>();
+        services.AddHostedService<TileBroadcaster>();
+        return services;
+    }
+
+    /// <summary>The demo world: its registry is seeded before anything starts, its feed resumes from the store.</summary>
+    public static IServiceCollection AddSensingDemo(this IServiceCollection services, IConfiguration configuration)
+    {
+        var seed = configuration.GetValue("Demo:Seed", DemoWorld.DefaultSeed);
+        services.AddSingleton<IHostedService>(sp => new DemoRegistrySeeder(sp.GetRequiredService<DeviceRegistry>(), DemoWorld.Create(seed)));
+        return services.AddSensingDemoFeed(configuration, async (sp, ct) =>
+        {
+            var store = sp.GetRequiredService<IReadingStore>();
+            var registers = new Dictionary<string, (DateTimeOffset Time, double Total)>(StringComparer.Ordinal);
+            foreach (var metric in new[] { Metrics.WaterTotal, Metrics.ElectricityTotal })
+            {
+                foreach (var last in await store.LatestPerDeviceAsync(metric, ct))
+                {
+                    registers[last.Device] = (last.Time, last.Value);
+                }
+            }
+            return registers;
+        });
+    }
+
+    public static WebApplication MapSensingCockpit(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+
+        var api = app.MapGroup("/api").RequireAuthorization();
+        api.MapAccessApi();
+        api.MapRegistryApi();
+        api.MapReadingsApi();
+        api.MapAlertsApi();
+
+        app.MapHub<CockpitHub>("/hubs/cockpit");
+        app.MapHub<WorkerHub>("/hubs/worker");
+        app.MapOperationsEndpoints();
+        return app;
+    }
+
+    /// <summary>One JSON shape everywhere (API and hubs): snake_case names, enums as their contract strings.</summary>
+    public static void ConfigureJson(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        options.DictionaryKeyPolicy = null;
+        options.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
+    }
+}
+
+/// <summary>Loads the demo world into the registry at start (before ingest sees the first message).</summary>
+internal sealed class DemoRegistrySeeder(DeviceRegistry registry, RegistrySnapshot world) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        registry.Load(world);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,68 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using Sensing.Cockpit.Access;
+using Sensing.Cockpit.Alerts;
+using Sensing.Cockpit.Tiles;
+
+namespace Sensing.Cockpit.Hubs;
+
+/// <summary>What the wall screen receives (the JS client matches names case-insensitively: <c>tiles</c>, <c>alert</c>, <c>alertUpdated</c>).</summary>
+public interface ICockpitClient
+{
+    Task Tiles(CommunityTiles tiles);
+    Task Alert(Alert alert);
+    Task AlertUpdated(Alert alert);
+}
+
+/// <summary>What a grid worker's client receives: alerts of their own grids only.</summary>
+public interface IWorkerClient
+{
+    Task Alert(Alert alert);
+    Task AlertUpdated(Alert alert);
+}
+
+/// <summary><c>/hubs/cockpit</c>: the control room's wall screen watches one community at a time.</summary>
+[Authorize(Roles = $"{Roles.Admin},{Roles.Operator},{Roles.Engineer}")]
+public sealed class CockpitHub(TileBoard tiles, AlertBook alerts) : Hub<ICockpitClient>
+{
+    private const string WatchedKey = "community";
+
+    /// <summary>Joins the community's live updates (leaving the previous one) and returns its current tiles.</summary>
+    public async Task<CommunityTiles> Watch(string community)
+    {
+        if (Context.Items.TryGetValue(WatchedKey, out var previous) && previous is string old && old != community)
+        {
+            await Groups.RemoveFromGroupAsync(Context.ConnectionId, CallerScope.CommunityGroup(old));
+        }
+        Context.Items[WatchedKey] = community;
+        await Groups.AddToGroupAsync(Context.ConnectionId, CallerScope.CommunityGroup(community));
+        return await tiles.ComputeAsync(community, Context.ConnectionAborted);
+    }
+
+    /// <summary>Catch-up after a reconnect: every alert changed after the given sequence number.</summary>
+    public IReadOnlyList<Alert> AlertsSince(long sequence) => alerts.ChangedSince(CallerScope.Of(Context.User!), sequence);
+}
+
+/// <summary><c>/hubs/worker</c>: a grid worker's phone. Joined to their grids' groups on connect.</summary>
+[Authorize(Roles = Roles.Worker)]
+public sealed class WorkerHub(AlertBook alerts) : Hub<IWorkerClient>
+{
+    public override async Task OnConnectedAsync()
+    {
+        foreach (var group in CallerScope.Of(Context.User!).GridGroups)
+        {
+            await Groups.AddToGroupAsync(Context.ConnectionId, group);
+        }
+        await base.OnConnectedAsync();
+    }
+
+    public IReadOnlyList<Alert> AlertsSince(long sequence) => alerts.ChangedSince(CallerScope.Of(Context.User!), sequence);
+
+    public async Task<Alert> Acknowledge(string id) =>
+        Unwrap(await alerts.AcknowledgeAsync(id, CallerScope.Of(Context.User!), Context.ConnectionAborted));
+
+    public async Task<Alert> Resolve(string id, string? note) =>
+        Unwrap(await alerts.ResolveAsync(id, CallerScope.Of(Context.User!), note, Context.ConnectionAborted));
+
+    private static Alert Unwrap(AlertChange change) => change.Alert ?? throw new HubException(change.Error);
+}

@@ -1,0 +1,144 @@
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+using Sensing.Cockpit.Alerts;
+using Sensing.Cockpit.Hubs;
+
+namespace Sensing.Cockpit.Tiles;
+
+/// <summary>One parking lot's latest count.</summary>
+public sealed record LotTile(string Lot, double Free, double Capacity, DateTimeOffset AsOf);
+
+/// <summary>
+/// The figures a wall screen shows for one community (<c>GET /api/tiles</c> and the hub's <c>tiles</c>).
+/// <see cref="AsOf"/> is when they were computed, <see cref="DataAsOf"/> the newest reading behind them, so the
+/// screen can show how old the data is and a stale figure never passes for a live one.
+/// </summary>
+public sealed record CommunityTiles(
+    string Community,
+    DateTimeOffset AsOf,
+    DateTimeOffset? DataAsOf,
+    int HouseholdsMonitored,
+    int CamerasOnline,
+    int CamerasTotal,
+    double GatePassesToday,
+    IReadOnlyList<LotTile> Parking,
+    double ParkingFree,
+    double ParkingCapacity,
+    int OpenAlerts,
+    IReadOnlyDictionary<string, int> OpenAlertsByGrid,
+    double? ClosureRate,
+    double ReadingsLastMinute,
+    int DeadlettersLastHour,
+    int DevicesSilent);
+
+/// <summary>
+/// Computes a community's tiles from the registry (what exists), the store (what happened today) and the
+/// alert book (what is open). "Today" is the calendar day in <c>Sensing:TimeZone</c>.
+/// </summary>
+public sealed class TileBoard(
+    IDeviceRegistry registry,
+    IReadingStore store,
+    AlertBook alerts,
+    IngestRate ingestRate,
+    IOptions<SensingOptions> options,
+    TimeProvider time)
+{
+    /// <summary>A camera that sent nothing (not even its heartbeat) for this long counts as offline.</summary>
+    public static readonly TimeSpan CameraOnlineWindow = TimeSpan.FromMinutes(2);
+
+    public async Task<CommunityTiles> ComputeAsync(string community, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var zone = options.Value.Zone;
+        var localNow = TimeZoneInfo.ConvertTime(now, zone);
+        var midnight = new DateTimeOffset(localNow.Date, localNow.Offset).ToUniversalTime();
+
+        var devices = registry.Devices.Where(d => d.Community == community).ToList();
+        var households = devices.Where(d => d.Kind == DeviceKind.Meter && d.Household is not null).Select(d => d.Household!).Distinct(StringComparer.Ordinal).Count();
+        DateTimeOffset? dataAsOf = null;
+        foreach (var device in devices)
+        {
+            if (registry.LastSeen(device.Id) is { } seen && (dataAsOf is null || seen > dataAsOf)) dataAsOf = seen;
+        }
+
+        var offline = (await store.LatestAsync(community, Metrics.CameraOffline, cancellationToken)).ToDictionary(r => r.Device, r => r.Time, StringComparer.Ordinal);
+        var cameras = devices.Where(d => d.Kind == DeviceKind.Camera).ToList();
+        var camerasOnline = cameras.Count(c =>
+            registry.LastSeen(c.Id) is { } seen
+            && now - seen <= CameraOnlineWindow
+            && !(offline.TryGetValue(c.Id, out var wentOffline) && wentOffline >= seen));
+
+        // Buckets are aligned to UTC days, local midnight is not: today may span two buckets, so add them up.
+        var passes = await store.QueryAsync(new ReadingQuery(Metrics.GatePass, midnight, now + TimeSpan.FromMinutes(5), Community: community, Every: TimeSpan.FromDays(1), Aggregation: Aggregation.Count), cancellationToken);
+
+        var free = await store.LatestAsync(community, Metrics.ParkingFree, cancellationToken);
+        var capacity = (await store.LatestAsync(community, Metrics.ParkingCapacity, cancellationToken))
+            .ToDictionary(r => (r.Device, r.Label), r => r.Value);
+        var lots = free
+            .Select(f => new LotTile(f.Label ?? f.Device, f.Value, capacity.GetValueOrDefault((f.Device, f.Label)), f.Time))
+            .OrderBy(l => l.Lot, StringComparer.Ordinal)
+            .ToList();
+
+        var figures = alerts.Figures(community);
+        var deadLetters = await store.DeadLettersAsync(now - TimeSpan.FromHours(1), 10_000, cancellationToken);
+        return new CommunityTiles(
+            community, now, dataAsOf, households, camerasOnline, cameras.Count,
+            passes.Sum(b => b.Value), lots, lots.Sum(l => l.Free), lots.Sum(l => l.Capacity),
+            figures.Open, figures.OpenByGrid, figures.ClosureRate,
+            ingestRate.ReadingsPerMinute, deadLetters.Count, figures.OpenSilent);
+    }
+}
+
+/// <summary>The ingest rate over the last minute, sampled from the stored-readings counter.</summary>
+public sealed class IngestRate(Sensing.Ingest.Pipeline.IngestMetrics metrics, TimeProvider time)
+{
+    private readonly Queue<(DateTimeOffset At, long Stored)> _samples = new();
+    private readonly Lock _lock = new();
+
+    public double ReadingsPerMinute
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var now = time.GetUtcNow();
+                var stored = metrics.ReadingsStored;
+                _samples.Enqueue((now, stored));
+                while (_samples.Count > 1 && now - _samples.Peek().At > TimeSpan.FromMinutes(1)) _samples.Dequeue();
+                var (at, first) = _samples.Peek();
+                var span = (now - at).TotalMinutes;
+                return span < 1.0 / 60 ? 0 : Math.Round((stored - first) / span);
+            }
+        }
+    }
+}
+
+/// <summary>Pushes every community's tiles to its wall screens every couple of seconds: one update per interval, however many readings arrived.</summary>
+public sealed class TileBroadcaster(
+    TileBoard board,
+    IDeviceRegistry registry,
+    IHubContext<CockpitHub, ICockpitClient> hub,
+    ILogger<TileBroadcaster> logger) : BackgroundService
+{
+    private static readonly TimeSpan s_interval = TimeSpan.FromSeconds(2);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(s_interval);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            foreach (var community in registry.Communities)
+            {
+                try
+                {
+                    var tiles = await board.ComputeAsync(community.Id, stoppingToken);
+                    await hub.Clients.Group(Access.CallerScope.CommunityGroup(community.Id)).Tiles(tiles);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    logger.LogWarning(ex, "Could not compute tiles for {Community}", community.Id);
+                }
+            }
+        }
+    }
+}
