@@ -1,0 +1,131 @@
+using System.Globalization;
+using Sensing.Telemetry;
+
+namespace Sensing.Analytics.Silence;
+
+/// <summary>
+/// Raises <c>device_silent</c> for a device that stopped reporting. Each device's usual interval is the
+/// median of its recent gaps between readings (its kind's default until it has a few), and it is silent once
+/// the event-time watermark is more than <see cref="SilenceOptions.IntervalsBeforeSilent"/> intervals (and at
+/// least <see cref="SilenceOptions.MinSilence"/>) past its last reading. One alert per silence episode; a
+/// reading ends the episode. Not thread-safe.
+/// </summary>
+public sealed class SilenceWatch
+{
+    private readonly SilenceOptions _options;
+    private readonly Func<string, Device?> _findDevice;
+    private readonly Dictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
+
+    /// <param name="findDevice">Registry lookup (<see cref="IDeviceRegistry.FindDevice"/>) for a device's kind, community and grid.</param>
+    public SilenceWatch(SilenceOptions options, Func<string, Device?> findDevice)
+    {
+        _options = options;
+        _findDevice = findDevice;
+    }
+
+    /// <summary>Notes a reading of <paramref name="device"/>; community and grid are the fallback for a device the registry does not know.</summary>
+    public void Observe(string device, string community, string? grid, DateTimeOffset time)
+    {
+        time = time.ToUniversalTime();
+        if (!_devices.TryGetValue(device, out var state))
+        {
+            _devices[device] = new DeviceState(time, community, grid, _findDevice(device)?.Kind);
+            return;
+        }
+        // A register and its derived consumption share a timestamp, and late readings arrive out of order:
+        // neither says anything about the reporting interval.
+        if (time <= state.Last) return;
+        state.AddGap(time - state.Last, _options.RecentGaps);
+        state.Last = time;
+        state.Silent = false;
+    }
+
+    /// <summary>The interval the device is judged by: median of its recent gaps, else its kind's default.</summary>
+    public TimeSpan UsualInterval(string device) =>
+        _devices.TryGetValue(device, out var state) ? UsualInterval(state) : _options.MeterInterval;
+
+    /// <summary>Alerts for devices that went silent by <paramref name="watermark"/> and were not yet alerted on.</summary>
+    public IReadOnlyList<Alert> Check(DateTimeOffset watermark)
+    {
+        List<Alert>? alerts = null;
+        foreach (var (id, state) in _devices)
+        {
+            if (state.Silent) continue;
+            var interval = UsualInterval(state);
+            var allowed = interval * _options.IntervalsBeforeSilent;
+            if (allowed < _options.MinSilence) allowed = _options.MinSilence;
+            var silence = watermark - state.Last;
+            if (silence <= allowed) continue;
+
+            state.Silent = true;
+            // Raised at the event time the silence became overdue, not when we noticed: a replay, a backfill
+            // and a quiet live feed then all raise the same alert at the same time.
+            var raisedAt = state.Last + allowed;
+            var device = _findDevice(id);
+            var summary = string.Format(
+                CultureInfo.InvariantCulture,
+                "No reading from {0} since {1:yyyy-MM-ddTHH:mm:ssZ}: silent {2:0.#} min, usually every {3:0.#} min (allowed {4:0.#} min).",
+                id, state.Last.UtcDateTime, silence.TotalMinutes, interval.TotalMinutes, allowed.TotalMinutes);
+            (alerts ??= []).Add(new Alert
+            {
+                Id = Alert.MakeId(AlertKinds.DeviceSilent, id, state.Last),
+                Kind = AlertKinds.DeviceSilent,
+                Severity = AlertSeverity.Warning,
+                Community = device?.Community ?? state.Community,
+                Grid = device is null ? state.Grid : device.Grid,
+                Household = device?.Household,
+                Device = id,
+                StartedAt = state.Last,
+                RaisedAt = raisedAt,
+                Evidence = new AlertEvidence(summary,
+                [
+                    new EvidencePoint(raisedAt, "silence_minutes", Math.Round(allowed.TotalMinutes, 2), Math.Round(silence.TotalMinutes, 2)),
+                ]),
+            });
+        }
+        return alerts ?? (IReadOnlyList<Alert>)[];
+    }
+
+    private TimeSpan UsualInterval(DeviceState state)
+    {
+        if (state.GapCount >= _options.MinGapsToLearn) return state.MedianGap();
+        return state.Kind switch
+        {
+            DeviceKind.Gate => _options.GateInterval,
+            DeviceKind.Parking => _options.ParkingInterval,
+            DeviceKind.Camera => _options.CameraInterval,
+            _ => _options.MeterInterval,
+        };
+    }
+
+    private sealed class DeviceState(DateTimeOffset last, string community, string? grid, DeviceKind? kind)
+    {
+        // Ring of the most recent gaps, oldest overwritten first.
+        private TimeSpan[] _gaps = [];
+        private int _next;
+
+        public DateTimeOffset Last { get; set; } = last;
+        public string Community { get; } = community;
+        public string? Grid { get; } = grid;
+        public DeviceKind? Kind { get; } = kind;
+        public bool Silent { get; set; }
+        public int GapCount { get; private set; }
+
+        public void AddGap(TimeSpan gap, int capacity)
+        {
+            if (_gaps.Length != capacity) Array.Resize(ref _gaps, capacity);
+            _gaps[_next] = gap;
+            _next = (_next + 1) % capacity;
+            if (GapCount < capacity) GapCount++;
+        }
+
+        public TimeSpan MedianGap()
+        {
+            Span<TimeSpan> sorted = stackalloc TimeSpan[GapCount];
+            _gaps.AsSpan(0, GapCount).CopyTo(sorted);
+            sorted.Sort();
+            var mid = GapCount / 2;
+            return GapCount % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using Sensing.Analytics.Silence;
+using Sensing.Telemetry;
+
+namespace Sensing.Analytics.Tests;
+
+public sealed class SilenceWatchTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+
+    private static readonly Dictionary<string, Device> Registry = new()
+    {
+        ["wm-1"] = new Device("wm-1", DeviceKind.Meter, "c1", "g1", Household: "h-1"),
+        ["gate-1"] = new Device("gate-1", DeviceKind.Gate, "c1", "g2"),
+        ["lot-1"] = new Device("lot-1", DeviceKind.Parking, "c2", "g9"),
+    };
+
+    private static SilenceWatch NewWatch() => new(new SilenceOptions(), id => Registry.GetValueOrDefault(id));
+
+    /// <summary>A meter reporting every 15 minutes for two hours; returns its last reading time.</summary>
+    private static DateTimeOffset ReportEvery15Minutes(SilenceWatch watch, DateTimeOffset from)
+    {
+        var time = from;
+        for (var i = 0; i < 9; i++)
+        {
+            time = from.AddMinutes(15 * i);
+            watch.Observe("wm-1", "c1", "g1", time);
+            // The register and its consumption arrive with the same timestamp; that is no gap.
+            watch.Observe("wm-1", "c1", "g1", time);
+        }
+        return time;
+    }
+
+    [Fact]
+    public void Raised_after_four_usual_intervals_not_before()
+    {
+        var watch = NewWatch();
+        var last = ReportEvery15Minutes(watch, T0);
+
+        Assert.Equal(TimeSpan.FromMinutes(15), watch.UsualInterval("wm-1"));
+        Assert.Empty(watch.Check(last.AddMinutes(59)));
+        Assert.Empty(watch.Check(last.AddMinutes(60)));
+        var alert = Assert.Single(watch.Check(last.AddMinutes(61)));
+
+        Assert.Equal(AlertKinds.DeviceSilent, alert.Kind);
+        Assert.Equal("wm-1", alert.Device);
+        Assert.Equal("h-1", alert.Household);
+        Assert.Equal("c1", alert.Community);
+        Assert.Equal("g1", alert.Grid);
+        Assert.Equal(last, alert.StartedAt);
+        // Raised at the event time the device became overdue, whenever the check happened to run.
+        Assert.Equal(last.AddMinutes(60), alert.RaisedAt);
+        Assert.Equal(Alert.MakeId(AlertKinds.DeviceSilent, "wm-1", last), alert.Id);
+        var point = Assert.Single(alert.Evidence.Points);
+        Assert.Equal(60, point.Expected);
+        Assert.Equal(61, point.Observed);
+    }
+
+    [Fact]
+    public void Raised_once_per_episode_and_again_after_recovery_and_new_silence()
+    {
+        var watch = NewWatch();
+        var last = ReportEvery15Minutes(watch, T0);
+
+        var first = Assert.Single(watch.Check(last.AddMinutes(61)));
+        Assert.Empty(watch.Check(last.AddHours(2)));
+        Assert.Empty(watch.Check(last.AddHours(5)));
+
+        // Back after five hours: the outage gap is one of ten and does not move the median.
+        var back = last.AddHours(5);
+        watch.Observe("wm-1", "c1", "g1", back);
+        Assert.Equal(TimeSpan.FromMinutes(15), watch.UsualInterval("wm-1"));
+        Assert.Empty(watch.Check(back.AddMinutes(30)));
+
+        var second = Assert.Single(watch.Check(back.AddMinutes(61)));
+        Assert.Equal(back, second.StartedAt);
+        Assert.NotEqual(first.Id, second.Id);
+    }
+
+    [Fact]
+    public void A_device_without_enough_gaps_is_judged_by_its_kinds_default()
+    {
+        var watch = NewWatch();
+        watch.Observe("gate-1", "c1", "g2", T0);
+
+        // Gates default to 30 minutes: silent after 4 × 30 = 2 hours.
+        Assert.Empty(watch.Check(T0.AddMinutes(119)));
+        var alert = Assert.Single(watch.Check(T0.AddMinutes(121)));
+        Assert.Equal("g2", alert.Grid);
+        Assert.Equal(T0.AddHours(2), alert.RaisedAt);
+    }
+
+    [Fact]
+    public void A_chatty_device_needs_the_minimum_silence()
+    {
+        var watch = NewWatch();
+        for (var i = 0; i <= 20; i++) watch.Observe("lot-1", "c2", "g9", T0.AddSeconds(5 * i));
+        var last = T0.AddSeconds(100);
+
+        // Four 5-second intervals would be 20 s; the two-minute floor keeps it from flapping.
+        Assert.Empty(watch.Check(last.AddSeconds(30)));
+        Assert.Empty(watch.Check(last.AddSeconds(120)));
+        var alert = Assert.Single(watch.Check(last.AddSeconds(121)));
+        Assert.Equal("c2", alert.Community);
+    }
+
+    [Fact]
+    public void An_unregistered_device_keeps_its_readings_community()
+    {
+        var watch = NewWatch();
+        watch.Observe("cam-x", "c7", null, T0);
+
+        var alert = Assert.Single(watch.Check(T0.AddHours(2)));
+        Assert.Equal("c7", alert.Community);
+        Assert.Null(alert.Grid);
+    }
+
+    [Fact]
+    public void Late_readings_neither_end_a_silence_nor_teach_an_interval()
+    {
+        var watch = NewWatch();
+        var last = ReportEvery15Minutes(watch, T0);
+        watch.Observe("wm-1", "c1", "g1", last.AddMinutes(-7));
+
+        Assert.Equal(TimeSpan.FromMinutes(15), watch.UsualInterval("wm-1"));
+        Assert.Single(watch.Check(last.AddMinutes(61)));
+    }
+}
