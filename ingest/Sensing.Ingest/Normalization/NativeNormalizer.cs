@@ -37,6 +37,15 @@ public sealed class NativeNormalizer : IPayloadNormalizer
             return topicError;
         }
 
+        // The contract says UTF-8. Utf8JsonReader does not validate string contents while reading: GetString on
+        // invalid UTF-8 throws InvalidOperationException (which escaped this method, breaking "never throws"),
+        // and the household and attribute paths would silently turn bad bytes into U+FFFD. One vectorized pass
+        // over a few hundred bytes refuses all of it up front with a specific reason.
+        if (!System.Text.Unicode.Utf8.IsValid(message.Payload.Span))
+        {
+            return "payload is not valid UTF-8";
+        }
+
         var fields = new Fields();
         string? error;
         try
@@ -215,7 +224,9 @@ public sealed class NativeNormalizer : IPayloadNormalizer
             return "payload must be a JSON object";
         }
         _attributes.ResetWrittenCount();
-        Span<byte> unescaped = stackalloc byte[32];
+        // Big enough for the longest known name fully escaped: "credential" as ten \uXXXX escapes is 60 bytes.
+        // (It was 32, so a fully escaped "household" (54 bytes) was filed as an unknown attribute instead.)
+        Span<byte> unescaped = stackalloc byte[64];
         while (reader.Read())
         {
             if (reader.TokenType == JsonTokenType.EndObject)
