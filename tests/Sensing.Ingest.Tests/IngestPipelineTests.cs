@@ -1,0 +1,310 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Sensing.Ingest.Normalization;
+using Sensing.Ingest.Pipeline;
+using Sensing.Ingest.Registry;
+
+namespace Sensing.Ingest.Tests;
+
+public sealed class IngestPipelineTests : IAsyncLifetime
+{
+    private const string MeterTopic = "sensing/c1/meter/c1-wm-0042";
+    private const string GateTopic = "sensing/c1/gate/c1-gate-01";
+    private static readonly DateTimeOffset T0 = new(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+
+    private TempStore _temp = null!;
+    private readonly DeviceRegistry _registry = World.Registry();
+    private readonly IngestQueue _queue = new(1000);
+    private readonly ConcurrentQueue<string> _log = new();
+    private readonly ConcurrentDictionary<int, int> _acks = new();
+    private readonly RecordingListener _listener;
+    private readonly IngestMetrics _metrics;
+
+    public IngestPipelineTests()
+    {
+        _listener = new RecordingListener(_log);
+        _metrics = new IngestMetrics(_queue);
+    }
+
+    public async Task InitializeAsync() => _temp = await TempStore.CreateAsync();
+
+    public async Task DisposeAsync() => await _temp.DisposeAsync();
+
+    private IngestPipeline Pipeline(IReadingStore store) => new(
+        _queue,
+        new FormatRouter([("sensing/#", new NativeNormalizer(_registry))]),
+        _registry,
+        store,
+        [_listener],
+        _metrics,
+        Options.Create(new IngestOptions { BatchSize = 100, BatchDelayMilliseconds = 20 }),
+        NullLogger<IngestPipeline>.Instance);
+
+    /// <summary>
+    /// Enqueues a message whose acknowledgement records itself and, at that moment, runs <paramref name="atAck"/>
+    /// (a check against the store) and keeps its answer.
+    /// </summary>
+    private async Task Enqueue(int id, string topic, string json, Func<Task<bool>>? atAck = null, ConcurrentDictionary<int, bool>? checks = null)
+    {
+        var message = new PendingMessage(topic, Encoding.UTF8.GetBytes(json), World.ReceivedAt.AddSeconds(id), async ct =>
+        {
+            _acks.AddOrUpdate(id, 1, (_, n) => n + 1);
+            _log.Enqueue($"ack:{id}");
+            if (atAck is not null) checks![id] = await atAck();
+        });
+        await _queue.EnqueueAsync(message, CancellationToken.None).AsTask().Within();
+    }
+
+    private static string Water(DateTimeOffset time, double total) =>
+        $$"""{"ts":"{{time:yyyy-MM-ddTHH:mm:ssZ}}","type":"water","total":{{total.ToString(System.Globalization.CultureInfo.InvariantCulture)}},"household":"h-0042"}""";
+
+    private async Task<bool> HasPoint(string device, string metric, DateTimeOffset time) =>
+        (await _temp.RawAsync(device, metric)).Any(b => b.Time == time);
+
+    private async Task<bool> HasDeadLetter(string topic) =>
+        (await _temp.Store.DeadLettersAsync(null, 100, CancellationToken.None)).Any(d => d.Topic == topic);
+
+    [Fact]
+    public async Task Stores_readings_derives_consumption_dead_letters_and_acknowledges_each_message_once_after_the_write()
+    {
+        var store = new RecordingStore(_temp.Store, _log);
+        var checks = new ConcurrentDictionary<int, bool>();
+        var malformed = """{"ts":1795130100000,"type":"water","household":"h-0042"}""";
+        await Enqueue(1, MeterTopic, Water(T0, 100.25), () => HasPoint("c1-wm-0042", Metrics.WaterTotal, T0), checks);
+        await Enqueue(2, MeterTopic, Water(T0.AddMinutes(15), 100.75), () => HasPoint("c1-wm-0042", Metrics.WaterConsumption, T0.AddMinutes(15)), checks);
+        await Enqueue(3, GateTopic, """{"ts":1795130100000,"event":"pass","direction":"in","credential":"qr"}""", () => HasPoint("c1-gate-01", Metrics.GatePass, World.Utc), checks);
+        await Enqueue(4, MeterTopic, malformed, () => HasDeadLetter(MeterTopic), checks);
+        await Enqueue(5, "elsewhere/thing", "not even json", () => HasDeadLetter("elsewhere/thing"), checks);
+
+        var pipeline = Pipeline(store);
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == 5 && _listener.Batches.Count > 0), "five acknowledgements");
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+
+        // Stored, with consumption derived from the second register.
+        Assert.Equal([new Bucket(T0, 100.25), new Bucket(T0.AddMinutes(15), 100.75)], await _temp.RawAsync("c1-wm-0042", Metrics.WaterTotal));
+        var consumption = Assert.Single(await _temp.RawAsync("c1-wm-0042", Metrics.WaterConsumption));
+        Assert.Equal(T0.AddMinutes(15), consumption.Time);
+        Assert.Equal(0.5, consumption.Value, 9);
+        Assert.Equal([new Bucket(World.Utc, 1)], await _temp.RawAsync("c1-gate-01", Metrics.GatePass));
+
+        // Dead letters with their reason, raw payload, receive time and format.
+        var letters = (await _temp.Store.DeadLettersAsync(null, 100, CancellationToken.None).Within()).OrderBy(d => d.ReceivedAt).ToList();
+        Assert.Equal(2, letters.Count);
+        Assert.Equal(MeterTopic, letters[0].Topic);
+        Assert.Equal("meter: field 'total' is missing", letters[0].Reason);
+        Assert.Equal("native", letters[0].Format);
+        Assert.Equal(Encoding.UTF8.GetBytes(malformed), letters[0].Payload);
+        Assert.Equal(malformed.Length, letters[0].PayloadBytes);
+        Assert.Equal(World.ReceivedAt.AddSeconds(4), letters[0].ReceivedAt);
+        Assert.Equal("elsewhere/thing", letters[1].Topic);
+        Assert.Equal("no normalizer is configured for this topic", letters[1].Reason);
+        Assert.Equal("none", letters[1].Format);
+        Assert.Equal("not even json"u8.ToArray(), letters[1].Payload);
+
+        // Each message acknowledged exactly once, and only when its reading or dead letter was already in the store.
+        Assert.Equal(Enumerable.Range(1, 5).ToDictionary(i => i, _ => 1), _acks.OrderBy(kv => kv.Key).ToDictionary());
+        Assert.All(Enumerable.Range(1, 5), id => Assert.True(checks[id], $"message {id} was acknowledged before it was queryable"));
+        var log = _log.ToList();
+        var lastWrite = Math.Max(log.FindLastIndex(e => e.StartsWith("stored:", StringComparison.Ordinal)), log.FindLastIndex(e => e.StartsWith("deadletters:", StringComparison.Ordinal)));
+        var firstAck = log.FindIndex(e => e.StartsWith("ack:", StringComparison.Ordinal));
+        Assert.True(firstAck > lastWrite, string.Join(", ", log));
+
+        // Listeners get exactly the stored readings, after the write.
+        var told = _listener.Batches.SelectMany(b => b).ToList();
+        Assert.Equal(4, told.Count);
+        Assert.Contains(told, r => r.Metric == Metrics.WaterConsumption && r.Household == "h-0042" && r.Grid == "g1");
+        Assert.Contains(told, r => r.Metric == Metrics.GatePass && r.Label == "in" && r.Attributes == """{"credential":"qr"}""");
+        Assert.True(log.FindIndex(e => e.StartsWith("listener:", StringComparison.Ordinal)) > lastWrite);
+
+        // Metrics match what happened.
+        Assert.Equal(4, _metrics.ReadingsStored);
+        Assert.Equal(2, _metrics.DeadLetters);
+        Assert.Equal(0, _metrics.QueueDepth);
+        Assert.True(_metrics.PipelineReady);
+        Assert.True(_metrics.StoreHealthy);
+        Assert.Equal(T0.AddMinutes(15), _registry.LastSeen("c1-wm-0042"));
+    }
+
+    [Fact]
+    public async Task Consumption_continues_across_batches_and_restarts_from_the_stored_register()
+    {
+        await Enqueue(1, MeterTopic, Water(T0, 10));
+        var first = Pipeline(_temp.Store);
+        await first.StartAsync(CancellationToken.None).Within();
+        await TestTimeouts.Until(() => Task.FromResult(_acks.Count == 1), "the first register to be stored");
+        await first.StopAsync(CancellationToken.None).Within();
+        Assert.Empty(await _temp.RawAsync("c1-wm-0042", Metrics.WaterConsumption));
+
+        // A new pipeline has a new register tracker: it must seed it from the store.
+        var second = Pipeline(_temp.Store);
+        await second.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await Enqueue(2, MeterTopic, Water(T0.AddHours(1), 10.4));
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == 2), "the second register to be stored");
+            await Enqueue(3, MeterTopic, Water(T0.AddHours(2), 11));
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == 3), "the third register to be stored");
+        }
+        finally
+        {
+            await second.StopAsync(CancellationToken.None).Within();
+        }
+
+        var used = await _temp.RawAsync("c1-wm-0042", Metrics.WaterConsumption);
+        Assert.Equal([T0.AddHours(1), T0.AddHours(2)], used.Select(b => b.Time));
+        Assert.Equal(0.4, used[0].Value, 9);
+        Assert.Equal(0.6, used[1].Value, 9);
+    }
+
+    [Fact]
+    public async Task A_redelivered_register_is_not_stored_or_counted_twice()
+    {
+        await Enqueue(1, MeterTopic, Water(T0, 10));
+        await Enqueue(2, MeterTopic, Water(T0.AddHours(1), 12));
+        await Enqueue(3, MeterTopic, Water(T0.AddHours(1), 12));   // QoS 1 redelivery
+        var pipeline = Pipeline(_temp.Store);
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == 3), "three acknowledgements");
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+
+        Assert.Equal(2, (await _temp.RawAsync("c1-wm-0042", Metrics.WaterTotal)).Count);
+        Assert.Equal([new Bucket(T0.AddHours(1), 2)], await _temp.RawAsync("c1-wm-0042", Metrics.WaterConsumption));
+    }
+
+    [Fact]
+    public async Task A_failing_store_is_retried_and_nothing_is_acknowledged_or_stored_twice()
+    {
+        // Fails until released; the second failing attempt writes and then throws, as a lost commit reply would.
+        var store = new RecordingStore(_temp.Store, _log) { Failing = true, WriteBeforeFailingOnCall = 2 };
+        var successfulWritesAtAck = new ConcurrentBag<int>();
+        foreach (var (id, json) in new[] { (1, Water(T0, 100)), (2, Water(T0.AddMinutes(15), 101.5)) })
+        {
+            var message = new PendingMessage(MeterTopic, Encoding.UTF8.GetBytes(json), World.ReceivedAt, _ =>
+            {
+                _acks.AddOrUpdate(id, 1, (_, n) => n + 1);
+                successfulWritesAtAck.Add(store.SuccessfulWrites);
+                return Task.CompletedTask;
+            });
+            await _queue.EnqueueAsync(message, CancellationToken.None).AsTask().Within();
+        }
+
+        var pipeline = Pipeline(store);
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await TestTimeouts.Until(() => Task.FromResult(store.WriteCalls >= 3), "three failed write attempts");
+            Assert.Empty(_acks);
+            Assert.Empty(_listener.Batches);
+            Assert.False(_metrics.StoreHealthy);
+
+            store.Failing = false;
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == 2), "acknowledgements after the store recovered");
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+
+        Assert.Equal(1, store.SuccessfulWrites);
+        Assert.All(successfulWritesAtAck, n => Assert.Equal(1, n));
+        Assert.Equal([1, 1], _acks.Values);
+        Assert.Equal([new Bucket(T0, 100), new Bucket(T0.AddMinutes(15), 101.5)], await _temp.RawAsync("c1-wm-0042", Metrics.WaterTotal));
+        var used = Assert.Single(await _temp.RawAsync("c1-wm-0042", Metrics.WaterConsumption));
+        Assert.Equal(1.5, used.Value, 9);
+        Assert.Equal(3, _listener.Batches.Sum(b => b.Count));
+        Assert.Equal(3, _metrics.ReadingsStored);
+        Assert.True(_metrics.StoreHealthy);
+        var samples = new List<MetricSample>();
+        _metrics.Collect(samples);
+        Assert.Equal(store.WriteCalls - 1, samples.Single(s => s.Name == "sensing_store_write_failures_total").Value);
+        Assert.Equal(1, samples.Single(s => s.Name == "sensing_store_writes_total").Value);
+    }
+
+    [Fact]
+    public async Task A_large_refused_payload_is_dead_lettered_capped_with_its_original_size()
+    {
+        var big = """{"type":"water","household":"h-0042","pad":" """ + new string('x', 40_000) + "\"}";
+        await Enqueue(1, MeterTopic, big);
+        var pipeline = Pipeline(_temp.Store);
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == 1), "the acknowledgement");
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+
+        var letter = Assert.Single(await _temp.Store.DeadLettersAsync(null, 10, CancellationToken.None).Within());
+        Assert.Equal("meter: field 'total' is missing", letter.Reason);
+        Assert.Equal(DeadLetter.MaxPayloadBytes, letter.Payload.Length);
+        Assert.Equal(Encoding.UTF8.GetByteCount(big), letter.PayloadBytes);
+        Assert.Equal(Encoding.UTF8.GetBytes(big)[..DeadLetter.MaxPayloadBytes], letter.Payload);
+        Assert.Equal(1, _metrics.DeadLetters);
+        Assert.Equal(0, _metrics.ReadingsStored);
+    }
+
+    /// <summary>The real store, recording each completed write and able to fail on demand.</summary>
+    private sealed class RecordingStore(IReadingStore inner, ConcurrentQueue<string> log) : IReadingStore
+    {
+        private int _writeCalls;
+        private int _successfulWrites;
+
+        public volatile bool Failing;
+        public int WriteBeforeFailingOnCall { get; init; } = -1;
+        public int WriteCalls => Volatile.Read(ref _writeCalls);
+        public int SuccessfulWrites => Volatile.Read(ref _successfulWrites);
+
+        public async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
+        {
+            var call = Interlocked.Increment(ref _writeCalls);
+            if (Failing)
+            {
+                if (call == WriteBeforeFailingOnCall) await inner.WriteAsync(readings, cancellationToken);
+                throw new IOException($"store unavailable (attempt {call})");
+            }
+            await inner.WriteAsync(readings, cancellationToken);
+            Interlocked.Increment(ref _successfulWrites);
+            log.Enqueue($"stored:{readings.Count}");
+        }
+
+        public async Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken)
+        {
+            await inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
+            log.Enqueue($"deadletters:{deadLetters.Count}");
+        }
+
+        public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
+        public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
+        public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
+        public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);
+    }
+
+    private sealed class RecordingListener(ConcurrentQueue<string> log) : IStoredReadingsListener
+    {
+        public ConcurrentQueue<IReadOnlyList<Reading>> Batches { get; } = new();
+
+        public ValueTask OnStoredAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken)
+        {
+            log.Enqueue($"listener:{batch.Count}");
+            Batches.Enqueue(batch);
+            return ValueTask.CompletedTask;
+        }
+    }
+}
