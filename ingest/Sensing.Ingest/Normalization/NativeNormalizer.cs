@@ -300,7 +300,14 @@ public sealed class NativeNormalizer : IPayloadNormalizer
                 time = DateTimeOffset.FromUnixTimeMilliseconds(ms);
                 return null;
             case JsonTokenType.String:
-                var raw = reader.ValueSpan;
+                // Encoders may escape characters ("+" becomes "\u002B" by default in System.Text.Json): check the unescaped text.
+                Span<byte> unescaped = stackalloc byte[64];
+                scoped ReadOnlySpan<byte> raw = reader.ValueSpan;
+                if (reader.ValueIsEscaped)
+                {
+                    if (raw.Length > unescaped.Length) return "ts: not an RFC 3339 time";
+                    raw = unescaped[..reader.CopyString(unescaped)];
+                }
                 // RFC 3339 requires an offset; without one "07:15" could be any of 24 instants.
                 if (raw.Length < 20 || !(raw[^1] == (byte)'Z' || raw[^1] == (byte)'z' || raw[^6] is (byte)'+' or (byte)'-'))
                 {
