@@ -6,19 +6,22 @@ using Sensing.Cockpit.Tiles;
 
 namespace Sensing.Cockpit.Hubs;
 
-/// <summary>What the wall screen receives (the JS client matches names case-insensitively: <c>tiles</c>, <c>alert</c>, <c>alertUpdated</c>).</summary>
+/// <summary>
+/// What the wall screen receives. The wire names are the contract's (<c>tiles</c>, <c>alert</c>, <c>alertUpdated</c>):
+/// the JS client matches names case-insensitively but the .NET client does not, so they are spelled out.
+/// </summary>
 public interface ICockpitClient
 {
-    Task Tiles(CommunityTiles tiles);
-    Task Alert(Alert alert);
-    Task AlertUpdated(Alert alert);
+    [HubMethodName("tiles")] Task Tiles(CommunityTiles tiles);
+    [HubMethodName("alert")] Task Alert(Alert alert);
+    [HubMethodName("alertUpdated")] Task AlertUpdated(Alert alert);
 }
 
 /// <summary>What a grid worker's client receives: alerts of their own grids only.</summary>
 public interface IWorkerClient
 {
-    Task Alert(Alert alert);
-    Task AlertUpdated(Alert alert);
+    [HubMethodName("alert")] Task Alert(Alert alert);
+    [HubMethodName("alertUpdated")] Task AlertUpdated(Alert alert);
 }
 
 /// <summary><c>/hubs/cockpit</c>: the control room's wall screen watches one community at a time.</summary>
