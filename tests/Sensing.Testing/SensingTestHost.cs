@@ -1,0 +1,228 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
+using Sensing.Cockpit;
+using Sensing.Cockpit.Access;
+
+namespace Sensing.Testing;
+
+/// <summary>
+/// A real Sensing host, started in-process on free loopback ports (HTTP and the embedded MQTT broker) with
+/// its own data folder, demo off, and known users. Fails loudly when the host logs an error, so a broken
+/// background stage cannot hide behind a passing assertion.
+/// </summary>
+public sealed class SensingTestHost : IAsyncDisposable
+{
+    public const string SigningKey = "sensing-tests-signing-key-0123456789abcdef";
+    public const string Password = "test-password";
+
+    /// <summary>Users every test host knows: one per role, and two grid workers of different grids of c1.</summary>
+    public static readonly (string User, string Role, string? Community, string[] Grids)[] Users =
+    [
+        ("admin", Roles.Admin, null, []),
+        ("operator", Roles.Operator, null, []),
+        ("engineer", Roles.Engineer, null, []),
+        ("worker1", Roles.Worker, "c1", ["g1"]),
+        ("worker2", Roles.Worker, "c1", ["g2"]),
+    ];
+
+    private readonly ErrorLog _errors = new();
+
+    private SensingTestHost(WebApplication app, string dataDirectory, int httpPort, int mqttPort)
+    {
+        App = app;
+        DataDirectory = dataDirectory;
+        HttpPort = httpPort;
+        MqttPort = mqttPort;
+        BaseAddress = new Uri($"http://127.0.0.1:{httpPort}");
+    }
+
+    public WebApplication App { get; }
+    public string DataDirectory { get; }
+    public int HttpPort { get; }
+    public int MqttPort { get; }
+    public Uri BaseAddress { get; }
+    public IReadOnlyList<string> LoggedErrors => _errors.Errors;
+
+    public static async Task<SensingTestHost> StartAsync(IDictionary<string, string?>? settings = null, bool failOnLoggedErrors = true)
+    {
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "sensing-test-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(dataDirectory);
+        var httpPort = FreePort();
+        var mqttPort = FreePort();
+        var args = new List<string>
+        {
+            $"--urls=http://127.0.0.1:{httpPort}",
+            "--Demo:Enabled=false",
+            $"--Mqtt:Port={mqttPort}",
+            $"--Store:Path={Path.Combine(dataDirectory, "sensing.duckdb")}",
+            $"--Registry:Path={Path.Combine(dataDirectory, "registry.json")}",
+            $"--Auth:SigningKey={SigningKey}",
+            "--Auth:SignInPermitsPerMinute=1000",
+        };
+        for (var i = 0; i < Users.Length; i++)
+        {
+            var (user, role, community, grids) = Users[i];
+            args.Add($"--Auth:Users:{i}:Username={user}");
+            args.Add($"--Auth:Users:{i}:PasswordHash={PasswordHash.Create(Password)}");
+            args.Add($"--Auth:Users:{i}:Role={role}");
+            if (community is not null) args.Add($"--Auth:Users:{i}:Community={community}");
+            for (var g = 0; g < grids.Length; g++) args.Add($"--Auth:Users:{i}:Grids:{g}={grids[g]}");
+        }
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            args.Add($"--{key}={value}");
+        }
+
+        SensingTestHost? host = null;
+        var app = CockpitHost.Build([.. args], builder =>
+        {
+            builder.Logging.ClearProviders();
+            // SENSING_TEST_LOGS=1 shows the host's own log on the console while a test runs.
+            if (Environment.GetEnvironmentVariable("SENSING_TEST_LOGS") == "1")
+            {
+                builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+                builder.Logging.SetMinimumLevel(LogLevel.Information);
+            }
+            else
+            {
+                builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            }
+        });
+        host = new SensingTestHost(app, dataDirectory, httpPort, mqttPort);
+        if (failOnLoggedErrors)
+        {
+            app.Services.GetRequiredService<ILoggerFactory>().AddProvider(host._errors);
+        }
+        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await host.WaitUntilHealthyAsync(TimeSpan.FromSeconds(60));
+        return host;
+    }
+
+    public HttpClient Http(string? token = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    public async Task<string> TokenAsync(string user, string password = Password)
+    {
+        using var http = Http();
+        var response = await http.PostAsJsonAsync("/api/auth/token", new { username = user, password });
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("access_token").GetString()!;
+    }
+
+    public async Task<HubConnection> ConnectHubAsync(string path, string token)
+    {
+        var hub = new HubConnectionBuilder()
+            .WithUrl(new Uri(BaseAddress, path), o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
+            .AddJsonProtocol(o => CockpitHost.ConfigureJson(o.PayloadSerializerOptions))
+            .Build();
+        await hub.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return hub;
+    }
+
+    public async Task<IMqttClient> ConnectDeviceAsync(string clientId)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        var options = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", MqttPort).WithClientId(clientId).WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build();
+        await client.ConnectAsync(options).WaitAsync(TimeSpan.FromSeconds(30));
+        return client;
+    }
+
+    public static Task PublishAsync(IMqttClient client, string topic, string payload) =>
+        client.PublishAsync(new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build()).WaitAsync(TimeSpan.FromSeconds(30));
+
+    /// <summary>Polls until <paramref name="condition"/> holds; fails with <paramref name="what"/> after the timeout.</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, TimeSpan timeout, string what) where T : class
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (await probe() is { } result) return result;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0}s waiting for {what}");
+            await Task.Delay(200);
+        }
+    }
+
+    public async Task WaitUntilHealthyAsync(TimeSpan timeout)
+    {
+        using var http = Http();
+        await EventuallyAsync(async () =>
+        {
+            try
+            {
+                var response = await http.GetAsync("/healthz");
+                return response.StatusCode == HttpStatusCode.OK ? response : null;
+            }
+            catch (HttpRequestException)
+            {
+                return null;
+            }
+        }, timeout, "/healthz to answer 200");
+    }
+
+    /// <summary>Throws if the host logged any error: background failures must fail the test that caused them.</summary>
+    public void AssertNoLoggedErrors()
+    {
+        if (_errors.Errors.Count > 0)
+        {
+            throw new Xunit.Sdk.XunitException("The host logged errors:\n" + string.Join("\n", _errors.Errors));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await App.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            await App.DisposeAsync();
+            try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Collects every log entry at Error or above.</summary>
+    private sealed class ErrorLog : ILoggerProvider
+    {
+        private readonly List<string> _errors = [];
+        public IReadOnlyList<string> Errors { get { lock (_errors) return [.. _errors]; } }
+        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+        public void Dispose() { }
+
+        private sealed class Logger(ErrorLog log, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (logLevel < LogLevel.Error) return;
+                lock (log._errors) log._errors.Add($"{category}: {formatter(state, exception)} {exception}");
+            }
+        }
+    }
+}
