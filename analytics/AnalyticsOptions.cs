@@ -19,7 +19,7 @@ namespace Sensing.Analytics;
 ///   },
 ///   "Silence": {
 ///     "IntervalsBeforeSilent": 4, "MinSilence": "00:02:00", "RecentGaps": 15, "MinGapsToLearn": 3,
-///     "MeterInterval": "00:15:00", "GateInterval": "00:30:00", "ParkingInterval": "00:05:00", "CameraInterval": "00:05:00",
+///     "MeterInterval": "00:15:00", "GateInterval": "02:00:00", "ParkingInterval": "00:05:00", "CameraInterval": "00:01:00",
 ///     "CheckEvery": "00:00:05"
 ///   }
 /// }
@@ -96,9 +96,11 @@ public sealed class SilenceOptions
     public int MinGapsToLearn { get; set; } = 3;
 
     public TimeSpan MeterInterval { get; set; } = TimeSpan.FromMinutes(15);
-    public TimeSpan GateInterval { get; set; } = TimeSpan.FromMinutes(30);
+    /// <summary>For gates and cameras, which report events rather than a rhythm, this is also the floor of the learned interval.</summary>
+    public TimeSpan GateInterval { get; set; } = TimeSpan.FromHours(2);
     public TimeSpan ParkingInterval { get; set; } = TimeSpan.FromMinutes(5);
-    public TimeSpan CameraInterval { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>A camera's floor: most cameras send an online heartbeat at least every minute.</summary>
+    public TimeSpan CameraInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Wall-clock period of the silence check when no readings arrive at all.</summary>
     public TimeSpan CheckEvery { get; set; } = TimeSpan.FromSeconds(5);

@@ -88,14 +88,22 @@ public sealed class SilenceWatch
 
     private TimeSpan UsualInterval(DeviceState state)
     {
-        if (state.GapCount >= _options.MinGapsToLearn) return state.MedianGap();
-        return state.Kind switch
+        var kindInterval = state.Kind switch
         {
             DeviceKind.Gate => _options.GateInterval,
             DeviceKind.Parking => _options.ParkingInterval,
             DeviceKind.Camera => _options.CameraInterval,
             _ => _options.MeterInterval,
         };
+        TimeSpan? learned = state.GapCount >= _options.MinGapsToLearn ? state.MedianGap() : null;
+        // Gates and cameras report events, not a rhythm: at the evening peak a gate passes someone every few
+        // seconds, at 3 a.m. nobody for an hour. A median learned by day would call every quiet night a silence,
+        // so for them the kind's interval is a floor, not just the starting guess.
+        if (state.Kind is DeviceKind.Gate or DeviceKind.Camera)
+        {
+            return learned is { } gap && gap > kindInterval ? gap : kindInterval;
+        }
+        return learned ?? kindInterval;
     }
 
     private sealed class DeviceState(DateTimeOffset last, string community, string? grid, DeviceKind? kind)

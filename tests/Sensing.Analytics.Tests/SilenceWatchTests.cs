@@ -82,11 +82,26 @@ public sealed class SilenceWatchTests
         var watch = NewWatch();
         watch.Observe("gate-1", "c1", "g2", T0);
 
-        // Gates default to 30 minutes: silent after 4 × 30 = 2 hours.
-        Assert.Empty(watch.Check(T0.AddMinutes(119)));
-        var alert = Assert.Single(watch.Check(T0.AddMinutes(121)));
+        // Gates default to 2 hours: silent after 4 × 2 = 8 hours.
+        Assert.Empty(watch.Check(T0.AddMinutes(479)));
+        var alert = Assert.Single(watch.Check(T0.AddMinutes(481)));
         Assert.Equal("g2", alert.Grid);
-        Assert.Equal(T0.AddHours(2), alert.RaisedAt);
+        Assert.Equal(T0.AddHours(8), alert.RaisedAt);
+    }
+
+    [Fact]
+    public void A_busy_gate_is_not_silent_through_a_quiet_night()
+    {
+        var watch = NewWatch();
+        // The evening peak: a pass every 5 seconds teaches a median gap of 5 s.
+        var t = T0;
+        for (var i = 0; i < 20; i++, t = t.AddSeconds(5)) watch.Observe("gate-1", "c1", "g2", t);
+
+        // Events have no rhythm: the kind's interval is a floor, so three quiet hours are not a silence...
+        Assert.Equal(TimeSpan.FromHours(2), watch.UsualInterval("gate-1"));
+        Assert.Empty(watch.Check(t.AddHours(3)));
+        // ...while a gate that stays dead for a working day is.
+        Assert.Single(watch.Check(t.AddHours(8).AddMinutes(1)));
     }
 
     [Fact]
