@@ -36,7 +36,9 @@ public sealed record ReadingQuery(
     int Limit = 10_000);
 
 /// <summary>One time bucket (or one raw point) of a query answer: <c>{t, value}</c>.</summary>
-public readonly record struct Bucket(DateTimeOffset Time, double Value);
+public readonly record struct Bucket(
+    [property: System.Text.Json.Serialization.JsonPropertyName("t")] DateTimeOffset Time,
+    [property: System.Text.Json.Serialization.JsonPropertyName("value")] double Value);
 
 /// <summary>The newest reading of one series (device + metric + label).</summary>
 public readonly record struct LatestReading(string Device, string Metric, string? Label, DateTimeOffset Time, double Value);

@@ -27,9 +27,43 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<Embedd
             .WithPersistentSessions()
             .Build();
         _server = new MqttServerFactory().CreateMqttServer(serverOptions);
+        _server.ValidatingConnectionAsync += AssignClientIdentifier;
         await _server.StartAsync().ConfigureAwait(false);
         logger.LogInformation("Embedded MQTT broker listening on {Address}:{Port}", o.BindAddress, o.Port);
     }
+
+    /// <summary>
+    /// MQTT lets a client connect with an empty client id, and the broker must then assign one (3.1.1 §3.1.3-6,
+    /// with a clean session only, which MQTTnet's decoder enforces; 5.0 §3.1.3.1.1). mosquitto_pub does exactly that, over 3.1.1 by default. MQTTnet 5.2
+    /// assigns ids only to MQTT 5 clients and refuses 3.1.1 ones with "identifier rejected", so for those the id is
+    /// set on the CONNECT packet itself, which MQTTnet exposes to this hook only through a private field.
+    /// The package version is pinned and a test covers it; if the field ever goes away, such clients are refused
+    /// as before and a warning says why.
+    /// </summary>
+    private Task AssignClientIdentifier(ValidatingConnectionEventArgs e)
+    {
+        if (!string.IsNullOrEmpty(e.ClientId))
+        {
+            return Task.CompletedTask;
+        }
+        var assigned = "auto-" + Guid.NewGuid().ToString("N");
+        e.AssignedClientIdentifier = assigned;
+        if (e.ProtocolVersion != MQTTnet.Formatter.MqttProtocolVersion.V500)
+        {
+            if (s_connectPacket?.GetValue(e) is MQTTnet.Packets.MqttConnectPacket packet)
+            {
+                packet.ClientId = assigned;
+            }
+            else
+            {
+                logger.LogWarning("Cannot assign a client id to an MQTT {Version} client that sent none (MQTTnet internals changed); it will be refused", e.ProtocolVersion);
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    private static readonly System.Reflection.FieldInfo? s_connectPacket =
+        typeof(ValidatingConnectionEventArgs).GetField("_connectPacket", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic);
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
