@@ -464,7 +464,9 @@
     renderTiles();
   }
 
-  const num = (v) => (v == null || isNaN(v) ? "—" : Number(v).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-US"));
+  // Figures of six digits and more (the ingest rate during a backfill) go compact, 20.6万 / 206K, so they fit their tile.
+  const num = (v) => (v == null || isNaN(v) ? "—" : Number(v).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-US",
+    Math.abs(Number(v)) >= 100000 ? { notation: "compact", maximumFractionDigits: 1 } : undefined));
 
   function setField(name, text) {
     for (const el of document.querySelectorAll(`[data-field="${name}"]`)) el.textContent = text;
