@@ -18,7 +18,7 @@ public sealed class EmbeddedBrokerTests
     [InlineData(MqttProtocolVersion.V500)]
     public async Task A_client_without_an_id_and_a_clean_session_gets_one_and_can_publish(MqttProtocolVersion version)
     {
-        var port = FreeLoopbackPort();
+        var port = LoopbackPorts.Free();
         await using var broker = new EmbeddedBroker(Options.Create(new MqttOptions { Port = port }), NullLogger<EmbeddedBroker>.Instance);
         await broker.StartAsync(CancellationToken.None).Within();
 
@@ -51,7 +51,7 @@ public sealed class EmbeddedBrokerTests
     [InlineData(false)]
     public async Task A_raw_mqtt311_connect_without_an_id_is_accepted_only_with_a_clean_session(bool cleanSession)
     {
-        var port = FreeLoopbackPort();
+        var port = LoopbackPorts.Free();
         await using var broker = new EmbeddedBroker(Options.Create(new MqttOptions { Port = port }), NullLogger<EmbeddedBroker>.Instance);
         await broker.StartAsync(CancellationToken.None).Within();
 
@@ -83,12 +83,4 @@ public sealed class EmbeddedBrokerTests
         }
     }
 
-    private static int FreeLoopbackPort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }

@@ -28,19 +28,11 @@ public sealed class MqttIngestIntegrationTests : IDisposable
         }
     }
 
-    private static int FreeLoopbackPort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     [Fact]
     public async Task Published_meter_pair_and_malformed_message_end_up_in_the_store()
     {
-        var port = FreeLoopbackPort();
+        var port = LoopbackPorts.Free();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {

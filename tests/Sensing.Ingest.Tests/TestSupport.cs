@@ -29,6 +29,19 @@ internal static class TestTimeouts
     }
 }
 
+internal static class LoopbackPorts
+{
+    /// <summary>A port free on 127.0.0.1 right now (the OS picks it; the listener is closed again at once).</summary>
+    public static int Free()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
+
 /// <summary>The little world the normalizer and pipeline tests share: one community, registered devices of each kind.</summary>
 internal static class World
 {
