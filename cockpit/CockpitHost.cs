@@ -58,6 +58,11 @@ public static class CockpitHost
         }
 
         var app = builder.Build();
+        if (UserDirectory.DemoEnabled(app.Configuration))
+        {
+            // Before any stage starts: a message queued at the broker must find the demo's devices already registered.
+            app.Services.GetRequiredService<DeviceRegistry>().Load(DemoWorld.Create(app.Configuration.GetValue("Demo:Seed", DemoWorld.DefaultSeed)));
+        }
         app.MapSensingCockpit();
         return app;
     }
@@ -118,11 +123,9 @@ public static class CockpitHost
         return services;
     }
 
-    /// <summary>The demo world: its registry is seeded before anything starts, its feed resumes from the store.</summary>
+    /// <summary>The demo feed, resuming each meter's register from the store (the demo registry is seeded in <see cref="Build"/>).</summary>
     public static IServiceCollection AddSensingDemo(this IServiceCollection services, IConfiguration configuration)
     {
-        var seed = configuration.GetValue("Demo:Seed", DemoWorld.DefaultSeed);
-        services.AddSingleton<IHostedService>(sp => new DemoRegistrySeeder(sp.GetRequiredService<DeviceRegistry>(), DemoWorld.Create(seed)));
         return services.AddSensingDemoFeed(configuration, async (sp, ct) =>
         {
             var store = sp.GetRequiredService<IReadingStore>();
@@ -167,16 +170,4 @@ public static class CockpitHost
         options.DictionaryKeyPolicy = null;
         options.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
     }
-}
-
-/// <summary>Loads the demo world into the registry at start (before ingest sees the first message).</summary>
-internal sealed class DemoRegistrySeeder(DeviceRegistry registry, RegistrySnapshot world) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        registry.Load(world);
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -143,7 +143,15 @@ public sealed class DeviceRegistry : IDeviceRegistry
         foreach (var g in snapshot.Grids) _grids[Key(g.Community, g.Id)] = g;
         foreach (var h in snapshot.Households) _households[h.Id] = h;
         foreach (var d in snapshot.Devices) _devices[d.Id] = d;
-        foreach (var a in snapshot.Away) _away.GetOrAdd(a.Household, _ => []).Add(a);
+        foreach (var a in snapshot.Away)
+        {
+            var spells = _away.GetOrAdd(a.Household, _ => []);
+            lock (spells)
+            {
+                // Loading the same file twice (demo seed, then the saved registry) must not double the spells.
+                if (!spells.Contains(a)) spells.Add(a);
+            }
+        }
         Changed();
     }
 
