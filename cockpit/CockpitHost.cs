@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using Sensing.Analytics;
 using Sensing.Cockpit.Access;
@@ -110,7 +111,11 @@ public static class CockpitHost
         });
 
         services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
-        services.AddSignalR().AddJsonProtocol(json => ConfigureJson(json.PayloadSerializerOptions));
+        // Fix: a refused hub call (HubException, e.g. acknowledging a resolved alert) was logged by SignalR as an error
+        // with a stack trace, so routine refusals looked like faults. HubRefusalLog now logs refusals as information
+        // and real faults as errors; the dispatcher's own failure log is quieted to avoid logging them twice.
+        services.AddSignalR(hubs => hubs.AddFilter<HubRefusalLog>()).AddJsonProtocol(json => ConfigureJson(json.PayloadSerializerOptions));
+        services.AddLogging(logging => logging.AddFilter(HubRefusalLog.DispatcherCategory, LogLevel.Critical));
         services.AddProblemDetails();
 
         services.AddSingleton<AlertBook>();
