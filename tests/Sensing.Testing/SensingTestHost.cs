@@ -35,11 +35,13 @@ public sealed class SensingTestHost : IAsyncDisposable
     ];
 
     private readonly ErrorLog _errors = new();
+    private readonly bool _ownsDataDirectory;
 
-    private SensingTestHost(WebApplication app, string dataDirectory, int httpPort, int mqttPort)
+    private SensingTestHost(WebApplication app, string dataDirectory, bool ownsDataDirectory, int httpPort, int mqttPort)
     {
         App = app;
         DataDirectory = dataDirectory;
+        _ownsDataDirectory = ownsDataDirectory;
         HttpPort = httpPort;
         MqttPort = mqttPort;
         BaseAddress = new Uri($"http://127.0.0.1:{httpPort}");
@@ -52,9 +54,23 @@ public sealed class SensingTestHost : IAsyncDisposable
     public Uri BaseAddress { get; }
     public IReadOnlyList<string> LoggedErrors => _errors.Errors;
 
-    public static async Task<SensingTestHost> StartAsync(IDictionary<string, string?>? settings = null, bool failOnLoggedErrors = true)
+    /// <summary>A fresh temporary data folder; the caller deletes it (see <see cref="StartAsync"/>'s <c>dataDirectory</c>).</summary>
+    public static string NewDataDirectory()
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), "sensing-test-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(dataDirectory);
+        return dataDirectory;
+    }
+
+    /// <summary>
+    /// Starts a host. Without <paramref name="dataDirectory"/> it gets a fresh data folder that is deleted with it;
+    /// with one (e.g. a folder an earlier, stopped host used) it opens that folder's store and registry and leaves
+    /// the folder in place, so a test can restart the service on the same data.
+    /// </summary>
+    public static async Task<SensingTestHost> StartAsync(IDictionary<string, string?>? settings = null, bool failOnLoggedErrors = true, string? dataDirectory = null)
+    {
+        var ownsDataDirectory = dataDirectory is null;
+        dataDirectory ??= NewDataDirectory();
         Directory.CreateDirectory(dataDirectory);
         var httpPort = FreePort();
         var mqttPort = FreePort();
@@ -97,7 +113,7 @@ public sealed class SensingTestHost : IAsyncDisposable
                 builder.Logging.SetMinimumLevel(LogLevel.Warning);
             }
         });
-        host = new SensingTestHost(app, dataDirectory, httpPort, mqttPort);
+        host = new SensingTestHost(app, dataDirectory, ownsDataDirectory, httpPort, mqttPort);
         if (failOnLoggedErrors)
         {
             app.Services.GetRequiredService<ILoggerFactory>().AddProvider(host._errors);
@@ -195,7 +211,10 @@ public sealed class SensingTestHost : IAsyncDisposable
         finally
         {
             await App.DisposeAsync();
-            try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+            if (_ownsDataDirectory)
+            {
+                try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+            }
         }
     }
 
