@@ -5,27 +5,28 @@ using Microsoft.Extensions.Options;
 using Sensing.Ingest.Consumption;
 using Sensing.Ingest.Normalization;
 using Sensing.Ingest.Registry;
+using Sensing.Ingest.Spool;
 
 namespace Sensing.Ingest.Pipeline;
 
 /// <summary>
 /// Takes messages off the <see cref="IngestQueue"/> in batches: normalize → derive consumption from registers →
-/// write to the store → acknowledge to the broker → tell listeners (analytics, cockpit). A message is acknowledged
-/// only after its readings (or its dead letter) are durably stored; while the store is down the batch is retried
-/// and nothing further is taken, so the queue fills and the broker holds the rest.
+/// make durable (<see cref="StoreWriter"/>: the store, or the local spool while the store is slow or down) →
+/// acknowledge to the broker. A message is acknowledged only once its readings (or its dead letter) are durable;
+/// when neither store nor spool can take a batch, nothing further is taken, the queue fills and the broker holds
+/// the rest. Listeners (analytics) hear of readings once they are in the store.
 /// </summary>
 public sealed class IngestPipeline(
     IngestQueue queue,
     FormatRouter router,
     DeviceRegistry registry,
     IReadingStore store,
-    IEnumerable<IStoredReadingsListener> listeners,
+    StoreWriter writer,
     IngestMetrics metrics,
     IOptions<IngestOptions> options,
     ILogger<IngestPipeline> logger) : BackgroundService
 {
     private readonly RegisterTracker _registers = new();
-    private readonly IStoredReadingsListener[] _listeners = [.. listeners];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -43,19 +44,10 @@ public sealed class IngestPipeline(
             {
                 await FillBatchAsync(batch, o, stoppingToken).ConfigureAwait(false);
                 Normalize(batch, readings, deadLetters);
-                await StoreAsync(readings, deadLetters, stoppingToken).ConfigureAwait(false);
+                await writer.AcceptAsync(readings, deadLetters, stoppingToken).ConfigureAwait(false);
                 foreach (var message in batch)
                 {
                     await message.AcknowledgeAsync(stoppingToken).ConfigureAwait(false);
-                }
-                if (readings.Count > 0)
-                {
-                    // Listeners get their own copy: the batch list is reused for the next round.
-                    var stored = readings.ToArray();
-                    foreach (var listener in _listeners)
-                    {
-                        await listener.OnStoredAsync(stored, stoppingToken).ConfigureAwait(false);
-                    }
                 }
                 batch.Clear();
                 readings.Clear();
@@ -72,9 +64,14 @@ public sealed class IngestPipeline(
         }
     }
 
-    /// <summary>After a restart, continue each meter's register from the store so the first new reading yields consumption.</summary>
+    /// <summary>
+    /// After a restart, continue each meter's register from the store so the first new reading yields consumption.
+    /// Batches left in the spool hold newer registers than the store, so they are drained first; while the store is
+    /// down at start, intake therefore waits (messages stay at the broker) rather than count an interval twice.
+    /// </summary>
     private async Task SeedRegistersAsync(CancellationToken cancellationToken)
     {
+        await writer.WaitUntilDrainedAsync(cancellationToken).ConfigureAwait(false);
         while (true)
         {
             try
@@ -173,38 +170,6 @@ public sealed class IngestPipeline(
             if (_registers.Observe(reading) is { } consumption)
             {
                 readings.Add(consumption);
-            }
-        }
-    }
-
-    private async Task StoreAsync(List<Reading> readings, List<DeadLetter> deadLetters, CancellationToken cancellationToken)
-    {
-        var delay = TimeSpan.FromMilliseconds(100);
-        while (true)
-        {
-            try
-            {
-                var started = Stopwatch.GetTimestamp();
-                if (readings.Count > 0)
-                {
-                    await store.WriteAsync(readings, cancellationToken).ConfigureAwait(false);
-                }
-                if (deadLetters.Count > 0)
-                {
-                    await store.WriteDeadLettersAsync(deadLetters, cancellationToken).ConfigureAwait(false);
-                    metrics.DeadLettered(deadLetters.Count);
-                    logger.LogWarning("Dead-lettered {Count} message(s); first: {Topic}: {Reason}", deadLetters.Count, deadLetters[0].Topic, deadLetters[0].Reason);
-                }
-                metrics.StoreWritten(readings.Count, Stopwatch.GetElapsedTime(started));
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // Writes are idempotent, so retrying a batch that partly landed cannot double-count.
-                metrics.StoreFailed();
-                logger.LogError(ex, "Store write of {Readings} readings failed; retrying in {Delay}", readings.Count, delay);
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
     }

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Sensing.Ingest.Pipeline;
+
+namespace Sensing.Ingest.Spool;
+
+/// <summary>The store as ingest sees it: <c>ok</c>, <c>spooling</c> (reachable, catching up), or <c>down</c>.</summary>
+public enum StoreState { Ok, Spooling, Down }
+
+/// <summary>
+/// Makes each pipeline batch durable before it is acknowledged: written to the store when the spool is empty and
+/// the store answers within <see cref="SpoolOptions.StoreTimeoutMilliseconds"/>, otherwise appended to the
+/// <see cref="ReadingSpool"/> on local disk. While the spool holds anything, new batches queue behind it so the
+/// store receives them in order; this service drains it in the background. When the spool is full or the disk
+/// refuses, <see cref="AcceptAsync"/> waits: the pipeline stops acknowledging and the broker keeps the messages.
+/// Listeners hear of readings once they are in the store, whichever path got them there. Store writes are
+/// idempotent, so a batch written twice (a slow write that finished after it was spooled, a crash between a
+/// drained write and its cursor update) is still stored once.
+/// </summary>
+public sealed class StoreWriter(
+    IReadingStore store,
+    IEnumerable<IStoredReadingsListener> listeners,
+    IngestMetrics metrics,
+    IOptions<SpoolOptions> options,
+    ILogger<StoreWriter> logger) : BackgroundService, IMetricsSource
+{
+    private static readonly TimeSpan s_maxRetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly IStoredReadingsListener[] _listeners = [.. listeners];
+    private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ReadingSpool? _spool;
+    private long _spooledBatches;
+    private volatile bool _storeUp = true;
+
+    public StoreState State => !_storeUp ? StoreState.Down : _spool is { IsEmpty: false } ? StoreState.Spooling : StoreState.Ok;
+    public int SpoolDepth => _spool?.Depth ?? 0;
+    public long SpoolBytes => _spool?.Bytes ?? 0;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.Enabled)
+        {
+            _spool = ReadingSpool.Open(options.Value, logger);
+        }
+        _opened.TrySetResult();
+        return base.StartAsync(cancellationToken);
+    }
+
+    /// <summary>Completes once the spool holds nothing: a restarting pipeline waits for it before it continues meter registers from the store.</summary>
+    public async Task WaitUntilDrainedAsync(CancellationToken cancellationToken)
+    {
+        await _opened.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        while (_spool is { IsEmpty: false })
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Returns once the batch is durable (in the store or the spool); waits, never drops, while neither can take it.</summary>
+    public async Task AcceptAsync(List<Reading> readings, List<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    {
+        await _opened.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_spool is null)
+        {
+            await WriteUntilStoredAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false);
+            await NotifyAsync(readings, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (_spool.IsEmpty && await TryWriteDirectAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false))
+        {
+            await NotifyAsync(readings, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var batch = new SpoolBatch([.. readings], [.. deadLetters]);
+        var delay = TimeSpan.FromMilliseconds(100);
+        var warned = false;
+        while (true)
+        {
+            var result = _spool.TryAppend(batch);
+            if (result == SpoolAppendResult.Appended)
+            {
+                Interlocked.Increment(ref _spooledBatches);
+                metrics.DeadLettered(deadLetters.Count);
+                return;
+            }
+            if (!warned)
+            {
+                logger.LogError("Spool {Result} ({Depth} batches, {Bytes} bytes) and the store is not taking writes: intake waits, messages stay at the broker",
+                    result == SpoolAppendResult.Full ? "full" : "not writable", _spool.Depth, _spool.Bytes);
+                warned = true;
+            }
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            // Nothing queued ahead of this batch (the spool may be empty yet refuse it: a full disk): the store,
+            // if it is back, can take it directly without breaking order.
+            if (_spool.IsEmpty && await TryWriteDirectAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false))
+            {
+                await NotifyAsync(readings, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+        }
+    }
+
+    private async Task<bool> TryWriteDirectAsync(List<Reading> readings, List<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    {
+        var write = WriteOnceAsync(readings, deadLetters, cancellationToken);
+        try
+        {
+            await write.WaitAsync(TimeSpan.FromMilliseconds(options.Value.StoreTimeoutMilliseconds), cancellationToken).ConfigureAwait(false);
+            metrics.DeadLettered(deadLetters.Count);
+            _storeUp = true;
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            // Too slow: the batch goes to the spool. The write may still finish; if it does, the spooled copy is a
+            // harmless duplicate. Observe its outcome so a late failure is not an unobserved exception.
+            _ = write.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            logger.LogWarning("Store write took longer than {Timeout} ms; spooling", options.Value.StoreTimeoutMilliseconds);
+            return false;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _storeUp = false;
+            metrics.StoreFailed();
+            logger.LogWarning("Store write failed ({Error}); spooling", ex.Message);
+            return false;
+        }
+    }
+
+    private async Task WriteOnceAsync(IReadOnlyList<Reading> readings, IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (readings.Count > 0) await store.WriteAsync(readings, cancellationToken).ConfigureAwait(false);
+        if (deadLetters.Count > 0)
+        {
+            await store.WriteDeadLettersAsync(deadLetters, cancellationToken).ConfigureAwait(false);
+            logger.LogWarning("Dead-lettered {Count} message(s); first: {Topic}: {Reason}", deadLetters.Count, deadLetters[0].Topic, deadLetters[0].Reason);
+        }
+        metrics.StoreWritten(readings.Count, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>Writes until the store takes it (the path without a spool, and the drainer's).</summary>
+    private async Task WriteUntilStoredAsync(IReadOnlyList<Reading> readings, IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken, bool countDeadLetters = true)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                await WriteOnceAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false);
+                if (countDeadLetters) metrics.DeadLettered(deadLetters.Count);
+                _storeUp = true;
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                _storeUp = false;
+                metrics.StoreFailed();
+                logger.LogError("Store write of {Readings} readings failed ({Error}); retrying in {Delay}", readings.Count, ex.Message, delay);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, s_maxRetryDelay.Ticks));
+            }
+        }
+    }
+
+    /// <summary>Drains the spool into the store, oldest batch first, one at a time.</summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_spool is null) return;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await _spool.WaitForBatchesAsync(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+                while (_spool.TryPeek(out var entry, out var batch))
+                {
+                    // Dead letters were counted when spooled; count only the store write here.
+                    await WriteUntilStoredAsync(batch!.Readings, batch.DeadLetters, stoppingToken, countDeadLetters: false).ConfigureAwait(false);
+                    await NotifyAsync(batch.Readings, stoppingToken).ConfigureAwait(false);
+                    _spool.Commit(entry);
+                    if (_spool.IsEmpty)
+                    {
+                        logger.LogInformation("Spool drained: the store has caught up");
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // What is left stays on disk and is drained after the next start.
+        }
+    }
+
+    private async Task NotifyAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
+    {
+        if (readings.Count == 0) return;
+        // Listeners get their own copy: the pipeline reuses its lists for the next batch.
+        var stored = readings as Reading[] ?? [.. readings];
+        foreach (var listener in _listeners)
+        {
+            await listener.OnStoredAsync(stored, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public void Collect(ICollection<MetricSample> samples)
+    {
+        samples.Add(new("sensing_spool_depth", "Batches waiting in the local spool for the store.", "gauge", SpoolDepth));
+        samples.Add(new("sensing_spool_bytes", "Bytes waiting in the local spool.", "gauge", SpoolBytes));
+        samples.Add(new("sensing_spool_batches_total", "Batches that went to the spool because the store was slow or down.", "counter", Interlocked.Read(ref _spooledBatches)));
+        samples.Add(new("sensing_store_up", "1 when the last store write succeeded.", "gauge", _storeUp ? 1 : 0));
+    }
+
+    public override void Dispose()
+    {
+        _spool?.Dispose();
+        base.Dispose();
+    }
+}
