@@ -124,7 +124,7 @@ public sealed class DemoFeed
         foreach (var (index, time, total) in Walk())
         {
             var meter = _meters[index];
-            yield return new FeedMessage(meter.Topic, writer.Meter(time, meter.Type, total, meter.Device.Household!), time);
+            yield return new FeedMessage(meter.Topic, writer.Meter(time, meter.Type, total, meter.Device.Household!).ToArray(), time);
         }
     }
 

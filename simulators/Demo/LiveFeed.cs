@@ -123,7 +123,7 @@ internal sealed class LiveFeed
         var meter = _meters[index];
         _meterTotals[index] += meter.Consumption.Between(_meterTimes[index], now);
         _meterTimes[index] = now;
-        return new FeedMessage(meter.Topic, _writer.Meter(now, meter.Type, _meterTotals[index], meter.Device.Household!), now);
+        return new FeedMessage(meter.Topic, _writer.Meter(now, meter.Type, _meterTotals[index], meter.Device.Household!).ToArray(), now);
     }
 
     private FeedMessage GatePass(int index, DateTimeOffset now)
@@ -140,7 +140,7 @@ internal sealed class LiveFeed
         var denied = _random.NextDouble() < 0.02;
         // QR codes are visitors' passes and a denied credential is nobody's: neither names a household.
         var household = denied || credential == "qr" ? null : community.Households[_random.Next(community.Households.Length)];
-        return new FeedMessage(topic, _writer.Gate(now, denied ? "denied" : "pass", direction, credential, household), now);
+        return new FeedMessage(topic, _writer.Gate(now, denied ? "denied" : "pass", direction, credential, household).ToArray(), now);
     }
 
     private FeedMessage LotCount(int index, DateTimeOffset due, DateTimeOffset now)
@@ -152,14 +152,14 @@ internal sealed class LiveFeed
         var target = lot.Capacity * TargetFreeShare(now);
         var step = (int)Math.Round((target - lot.Free) * 0.1 + Gaussian() * 1.5);
         lot.Free = Math.Clamp(lot.Free + step, 2, lot.Capacity);
-        return new FeedMessage(lot.Topic, _writer.Lot(now, lot.Lot, lot.Free, lot.Capacity), now);
+        return new FeedMessage(lot.Topic, _writer.Lot(now, lot.Lot, lot.Free, lot.Capacity).ToArray(), now);
     }
 
     private FeedMessage Heartbeat(int index, DateTimeOffset due, DateTimeOffset now)
     {
         Enqueue(Source.Heartbeat, index, due + s_heartbeatInterval);
         var camera = _cameras[index];
-        return new FeedMessage(camera.Topic, _writer.Camera(now, "online", null, camera.Zone), now);
+        return new FeedMessage(camera.Topic, _writer.Camera(now, "online", null, camera.Zone).ToArray(), now);
     }
 
     private FeedMessage Detection(int index, DateTimeOffset now)
@@ -168,7 +168,7 @@ internal sealed class LiveFeed
         var camera = _cameras[index];
         var vehicle = _random.NextDouble() < 0.25;
         var count = vehicle ? 1 + _random.Next(2) : 1 + _random.Next(4);
-        return new FeedMessage(camera.Topic, _writer.Camera(now, vehicle ? "vehicle" : "person", count, camera.Zone), now);
+        return new FeedMessage(camera.Topic, _writer.Camera(now, vehicle ? "vehicle" : "person", count, camera.Zone).ToArray(), now);
     }
 
     private void Enqueue(Source source, int index, DateTimeOffset due) => _agenda.Enqueue((source, index), (due.UtcTicks, _sequence++));
