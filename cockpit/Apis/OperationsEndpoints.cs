@@ -3,29 +3,33 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using Sensing.Ingest;
 using Sensing.Ingest.Pipeline;
+using Sensing.Ingest.Spool;
 
 namespace Sensing.Cockpit.Apis;
 
-public sealed record HealthReport(string Status, string Broker, string Ingest, string Store, int QueueDepth);
+public sealed record HealthReport(string Status, string Broker, string Ingest, string Store, int QueueDepth, int SpoolDepth, long SpoolBytes);
 
 /// <summary><c>/healthz</c> for orchestrators and <c>/metrics</c> for Prometheus: both unauthenticated, both without residents' data.</summary>
 public static class OperationsEndpoints
 {
     public static WebApplication MapOperationsEndpoints(this WebApplication app)
     {
-        app.MapGet("/healthz", (IngestMetrics ingest, IOptions<MqttOptions> mqtt, IServiceProvider services) =>
+        app.MapGet("/healthz", (IngestMetrics ingest, StoreWriter store, IOptions<MqttOptions> mqtt, IServiceProvider services) =>
         {
             var brokerUp = !mqtt.Value.Embedded || services.GetService<Sensing.Ingest.Mqtt.EmbeddedBroker>()?.IsRunning == true;
             var report = new HealthReport(
                 Status: "ok",
                 Broker: !brokerUp ? "down" : ingest.BrokerConnected ? "connected" : "disconnected",
                 Ingest: ingest.PipelineReady ? "ready" : "starting",
-                Store: ingest.StoreHealthy ? "ok" : "failing",
-                QueueDepth: ingest.QueueDepth);
-            var ready = brokerUp && ingest.BrokerConnected && ingest.PipelineReady && ingest.StoreHealthy;
-            return ready
-                ? Results.Json(report, statusCode: StatusCodes.Status200OK)
-                : Results.Json(report with { Status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+                Store: store.State switch { StoreState.Ok => "ok", StoreState.Spooling => "spooling", _ => "down" },
+                QueueDepth: ingest.QueueDepth,
+                SpoolDepth: store.SpoolDepth,
+                SpoolBytes: store.SpoolBytes);
+            // A store outage with the spool taking the load still means nothing is lost: degraded, not unavailable.
+            var ready = brokerUp && ingest.BrokerConnected && ingest.PipelineReady;
+            return !ready
+                ? Results.Json(report with { Status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable)
+                : Results.Json(store.State == StoreState.Ok ? report : report with { Status = "degraded" }, statusCode: StatusCodes.Status200OK);
         }).AllowAnonymous().WithName("Health");
 
         app.MapGet("/metrics", (IEnumerable<IMetricsSource> sources) =>

@@ -29,7 +29,9 @@ public sealed record CommunityTiles(
     double? ClosureRate,
     double ReadingsLastMinute,
     int DeadlettersLastHour,
-    int DevicesSilent);
+    int DevicesSilent,
+    string StoreState,
+    int SpoolDepth);
 
 /// <summary>
 /// Computes a community's tiles from the registry (what exists), the store (what happened today) and the
@@ -40,6 +42,7 @@ public sealed class TileBoard(
     IReadingStore store,
     AlertBook alerts,
     IngestRate ingestRate,
+    Sensing.Ingest.Spool.StoreWriter storeWriter,
     IOptions<SensingOptions> options,
     TimeProvider time)
 {
@@ -85,7 +88,9 @@ public sealed class TileBoard(
             community, now, dataAsOf, households, camerasOnline, cameras.Count,
             passes.Sum(b => b.Value), lots, lots.Sum(l => l.Free), lots.Sum(l => l.Capacity),
             figures.Open, figures.OpenByGrid, figures.ClosureRate,
-            ingestRate.ReadingsPerMinute, deadLetters.Count, figures.OpenSilent);
+            ingestRate.ReadingsPerMinute, deadLetters.Count, figures.OpenSilent,
+            storeWriter.State switch { Sensing.Ingest.Spool.StoreState.Ok => "ok", Sensing.Ingest.Spool.StoreState.Spooling => "spooling", _ => "down" },
+            storeWriter.SpoolDepth);
     }
 }
 

@@ -16,6 +16,8 @@
     zh: {
       pageTitle: "数字驾驶舱", title: "数字驾驶舱", community: "社区", dataAge: "数据",
       connLive: "实时", connReconnecting: "重连中", connOffline: "离线", connConnecting: "连接中",
+      store: "存储", storeOk: "正常", storeSpooling: "补写中 {n} 批", storeDown: "故障 · 本地缓存 {n} 批",
+      storeHint: "存储故障时数据先写入本地缓存，恢复后按序补写，不丢数据",
       connOfflineHint: "实时通道未连接，每 15 秒刷新一次",
       tHouseholds: "监护住户", uHouseholds: "户", tHouseholdsSub: "独居老人用水用电监测",
       tCameras: "摄像头在线", tGate: "今日门禁通行", uTimes: "人次", tGateSub: "自当地零点起",
@@ -41,6 +43,8 @@
     en: {
       pageTitle: "Digital Cockpit", title: "Digital Cockpit", community: "Community", dataAge: "Data",
       connLive: "Live", connReconnecting: "Reconnecting", connOffline: "Offline", connConnecting: "Connecting",
+      store: "Store", storeOk: "OK", storeSpooling: "catching up {n} batches", storeDown: "down · {n} batches spooled",
+      storeHint: "While the store is down, data waits in a local spool and is written in order when it returns: nothing is lost",
       connOfflineHint: "Live channel down; refreshing every 15 s",
       tHouseholds: "Households monitored", uHouseholds: "", tHouseholdsSub: "Elderly living alone, water & power",
       tCameras: "Cameras online", tGate: "Gate passes today", uTimes: "", tGateSub: "Since local midnight",
@@ -559,6 +563,13 @@
       span.textContent = ageText(lotAge);
       span.className = `lot-age ${staleClass(lotAge)}`;
     }
+    // The store's state and spool depth: an outage is shown, and so is the fact that nothing is being lost.
+    const store = $("store-state");
+    const storeState = x ? x.store_state : null;
+    store.className = `data-age ${storeState === "ok" ? "fresh" : storeState === "spooling" ? "stale-warn" : "stale-bad"}`;
+    $("store-state-value").textContent = !storeState ? "—"
+      : t(storeState === "ok" ? "storeOk" : storeState === "spooling" ? "storeSpooling" : "storeDown", { n: num(x.spool_depth || 0) });
+    store.title = t("storeHint");
     const head = $("data-age");
     head.className = `data-age ${x ? cls : "stale-bad"}`;
     $("data-age-value").textContent = x ? ageText(age) : t("ageNone");
