@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Sensing.Storage.Influx;
 using Sensing.Telemetry;
 
 namespace Sensing.Storage;
@@ -10,9 +11,10 @@ namespace Sensing.Storage;
 public static class StoreServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the time-series and alert store chosen by the <c>Store</c> section as one singleton
-    /// behind <see cref="IReadingStore"/> and <see cref="IAlertStore"/>. The store opens itself on first use;
-    /// a hosted service also opens it at start so a bad path fails the host instead of the first write.
+    /// Registers the time-series and alert store chosen by the <c>Store</c> section (<c>Store:Kind</c>: DuckDB by
+    /// default, or an InfluxDB server) as one singleton behind <see cref="IReadingStore"/> and <see cref="IAlertStore"/>.
+    /// The store opens itself on first use; a hosted service also opens it at start so a bad path, URL or database
+    /// fails the host instead of the first write.
     /// </summary>
     public static IServiceCollection AddSensingStore(this IServiceCollection services, IConfiguration configuration)
     {
@@ -24,6 +26,8 @@ public static class StoreServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<StoreOptions>, StoreOptionsValidator>();
 
+        // Both stores are registered; the kind picks one when the ports are first resolved, after validation, so an
+        // InfluxDB configuration never touches (or creates) the DuckDB file and vice versa.
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
@@ -31,17 +35,33 @@ public static class StoreServiceCollectionExtensions
                 new DuckDbStoreOptions(System.IO.Path.GetFullPath(options.Path)),
                 sp.GetService<ILogger<DuckDbReadingStore>>());
         });
-        services.AddSingleton<IReadingStore>(sp => sp.GetRequiredService<DuckDbReadingStore>());
-        services.AddSingleton<IAlertStore>(sp => sp.GetRequiredService<DuckDbReadingStore>());
+        InfluxHttpClientRegistration.Add(services);
+        services.AddSingleton(sp => new InfluxDbReadingStore(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(InfluxDbReadingStore.HttpClientName),
+            sp.GetRequiredService<IOptions<StoreOptions>>().Value.ToInfluxDbOptions(),
+            sp.GetService<TimeProvider>(),
+            sp.GetService<ILogger<InfluxDbReadingStore>>()));
+        services.AddSingleton<IReadingStore>(sp => IsInfluxDb(sp)
+            ? sp.GetRequiredService<InfluxDbReadingStore>()
+            : sp.GetRequiredService<DuckDbReadingStore>());
+        services.AddSingleton<IAlertStore>(sp => IsInfluxDb(sp)
+            ? sp.GetRequiredService<InfluxDbReadingStore>()
+            : sp.GetRequiredService<DuckDbReadingStore>());
         services.AddHostedService<StoreInitializer>();
         return services;
     }
+
+    internal static bool IsInfluxDb(IServiceProvider services) =>
+        services.GetRequiredService<IOptions<StoreOptions>>().Value.IsInfluxDb;
 }
 
-/// <summary>Opens the store when the host starts, so schema errors surface at start and the first write pays nothing.</summary>
-internal sealed class StoreInitializer(DuckDbReadingStore store) : IHostedService
+/// <summary>Opens the chosen store when the host starts, so schema, path or server errors surface at start and the first write pays nothing.</summary>
+internal sealed class StoreInitializer(IServiceProvider services) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => store.InitializeAsync(cancellationToken);
+    public Task StartAsync(CancellationToken cancellationToken) =>
+        StoreServiceCollectionExtensions.IsInfluxDb(services)
+            ? services.GetRequiredService<InfluxDbReadingStore>().InitializeAsync(cancellationToken)
+            : services.GetRequiredService<DuckDbReadingStore>().InitializeAsync(cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

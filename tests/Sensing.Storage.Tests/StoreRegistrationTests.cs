@@ -60,12 +60,13 @@ public sealed class StoreRegistrationTests : IDisposable
     }
 
     [Fact]
-    public async Task Influxdb_fails_at_start_with_a_clear_message()
+    public async Task Influxdb_without_a_database_fails_at_start_with_a_clear_message()
     {
-        using var host = BuildHost(new() { ["Store:Kind"] = "influxdb", ["Store:Url"] = "http://localhost:8181", ["Store:Path"] = Path.Combine(_folder, "x.duckdb") });
+        // The InfluxDB store's own registration tests are in Influx/InfluxRegistrationTests.cs.
+        using var host = BuildHost(new() { ["Store:Kind"] = "influxdb", ["Store:Url"] = "http://localhost:8086", ["Store:Path"] = Path.Combine(_folder, "x.duckdb") });
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync()).Within();
-        Assert.Contains("'influxdb' is not available", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Store:Database is required", error.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(_folder));
     }
 
