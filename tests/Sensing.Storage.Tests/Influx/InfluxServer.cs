@@ -11,7 +11,8 @@ namespace Sensing.Storage.Tests.Influx;
 /// <para>
 /// It runs under a small shell that holds our end of a pipe on stdin: if the test host dies without disposing the
 /// fixture (an aborted run), the pipe closes, <c>cat</c> returns and the shell kills <c>influxd</c>, so no server
-/// outlives the run. Dispose closes the pipe too and kills the whole process tree for good measure.
+/// outlives the run (and the shell deletes its data directory). Dispose closes the pipe too and kills the whole
+/// process tree for good measure.
 /// </para>
 /// </summary>
 public sealed class InfluxServer : IAsyncLifetime
@@ -22,6 +23,7 @@ public sealed class InfluxServer : IAsyncLifetime
         cat >/dev/null
         kill "$pid" 2>/dev/null
         wait "$pid"
+        rm -rf "$3"
         """;
 
     private readonly Queue<string> _log = new();
@@ -105,7 +107,7 @@ public sealed class InfluxServer : IAsyncLifetime
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "-c", Watchdog, "sh", Executable, config })
+        foreach (var argument in new[] { "-c", Watchdog, "sh", Executable, config, _folder })
         {
             start.ArgumentList.Add(argument);
         }
