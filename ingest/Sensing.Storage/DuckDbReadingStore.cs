@@ -21,11 +21,12 @@ namespace Sensing.Storage;
 /// DuckDB.NET executes synchronously; the async signatures only wait asynchronously for the writer lock.
 /// </para>
 /// </summary>
-public sealed class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDisposable
+public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDisposable
 {
     private readonly string _path;
     private readonly string _connectionString;
     private readonly ILogger _logger;
+    private readonly string _exportDirectory;
 
     // Never disposed on purpose: disposing a SemaphoreSlim does not wake its waiters, so a write racing shutdown
     // would hang instead of getting the ObjectDisposedException it gets now.
@@ -44,6 +45,8 @@ public sealed class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDispo
         // instance of the same file in one process would fail on DuckDB's file lock.
         _path = Path.GetFullPath(options.Path);
         _connectionString = new DuckDBConnectionStringBuilder { DataSource = _path }.ConnectionString;
+        _exportDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(
+            options.ExportDirectory ?? Path.Combine(Path.GetDirectoryName(_path) ?? ".", "exports")));
         _logger = logger ?? NullLogger.Instance;
     }
 
@@ -134,10 +137,21 @@ public sealed class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDispo
                 }
             }
 
-            // One statement is one transaction: the batch lands whole or not at all, and DuckDB has written and
-            // synced its WAL before the statement returns, which is what makes a completed write durable.
-            Execute(writer, DuckDbSchema.MergeStaging);
+            // One transaction for the raw rows and both rollups: the batch lands whole or not at all, and DuckDB has
+            // written and synced its WAL before COMMIT returns, which is what makes a completed write durable and
+            // keeps the rollups equal to the raw rows even when the process is killed mid-write.
+            Execute(writer, "DELETE FROM readings_new");
+            using (var transaction = writer.BeginTransaction())
+            {
+                Execute(writer, DuckDbSchema.SelectNewRows);
+                Execute(writer, DuckDbSchema.InsertNewRows);
+                Execute(writer, DuckDbSchema.UpsertMinute);
+                Execute(writer, DuckDbSchema.UpsertHour);
+                transaction.Commit();
+            }
+
             Execute(writer, "DELETE FROM readings_staging");
+            Execute(writer, "DELETE FROM readings_new");
         }
         finally
         {
@@ -182,7 +196,15 @@ public sealed class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDispo
         }
     }
 
-    public async Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken)
+    /// <summary>
+    /// Answers from the coarsest rollup that gives the same figures as the raw rows (see <see cref="RollupSource"/>),
+    /// else from the raw rows.
+    /// </summary>
+    public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) =>
+        QueryAsync(query, useRollups: true, cancellationToken);
+
+    /// <summary>The query with the rollups optionally switched off: the reference tests and benchmarks compare against.</summary>
+    internal async Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, bool useRollups, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentException.ThrowIfNullOrEmpty(query.Metric, nameof(query));
@@ -212,24 +234,28 @@ public sealed class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDispo
         }
 
         // Only fixed fragments are concatenated; every value travels as a parameter.
-        var where = new StringBuilder("metric = $metric AND ts >= $from AND ts < $to");
+        // The series scope is shared by the raw and the rollup tables, which name these columns alike.
+        var scope = new StringBuilder();
         if (query.Device is not null)
         {
-            where.Append(" AND device = $device");
+            scope.Append(" AND device = $device");
         }
 
         if (query.Community is not null)
         {
-            where.Append(" AND community = $community");
+            scope.Append(" AND community = $community");
         }
 
+        var where = $"metric = $metric AND ts >= $from AND ts < $to{scope}";
+
+        var rollup = everyMicros is not null && useRollups ? RollupSource.Choose(query) : null;
         string sql;
         if (everyMicros is null)
         {
             // Device and label break ties so a community's points at one instant come back in a stable order.
             sql = $"SELECT epoch_us(ts), value FROM readings WHERE {where} ORDER BY ts, device, label LIMIT $limit";
         }
-        else
+        else if (rollup is null)
         {
             // Bucket start = floor(us / every) * every, written with a positive modulo so times before 1970 floor
             // down too (DuckDB's % keeps the dividend's sign). Epoch alignment means an hourly bucket always starts
@@ -257,6 +283,10 @@ public sealed class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDispo
                 LIMIT $limit
                 """;
         }
+        else
+        {
+            sql = rollup.Sql(query.Aggregation, scope.ToString());
+        }
 
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -277,6 +307,12 @@ public sealed class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDispo
         if (everyMicros is not null)
         {
             AddParameter(command, "every", everyMicros.Value);
+        }
+
+        if (rollup is not null)
+        {
+            AddParameter(command, "rollup_from", rollup.From);
+            AddParameter(command, "rollup_to", rollup.To);
         }
 
         AddParameter(command, "limit", query.Limit);
@@ -456,7 +492,10 @@ public sealed class DuckDbReadingStore : IReadingStore, IAlertStore, IAsyncDispo
         {
             connection.Open();
             Execute(connection, DuckDbSchema.Tables);
+            Execute(connection, DuckDbSchema.Rollups);
             Execute(connection, DuckDbSchema.Staging);
+            Execute(connection, DuckDbSchema.NewRows);
+            BackfillRollupsLocked(connection);
         }
         catch
         {

@@ -35,6 +35,7 @@ public static class StoreServiceCollectionExtensions
                 new DuckDbStoreOptions(System.IO.Path.GetFullPath(options.Path)),
                 sp.GetService<ILogger<DuckDbReadingStore>>());
         });
+        services.AddDuckDbRetention(configuration);
         InfluxHttpClientRegistration.Add(services);
         services.AddSingleton(sp => new InfluxDbReadingStore(
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(InfluxDbReadingStore.HttpClientName),
