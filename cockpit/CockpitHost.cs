@@ -122,7 +122,7 @@ public static class CockpitHost
         services.AddSingleton<IAlertSink>(sp => sp.GetRequiredService<AlertBook>());
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<AlertBook>());
         services.AddHostedService(sp => sp.GetRequiredService<AlertBook>());
-        services.AddSingleton<IngestRate>();
+        services.AddSingleton<IngestFigures>();
         services.AddSingleton<TileBoard>();
         services.AddHostedService<TileBroadcaster>();
         return services;
@@ -161,6 +161,7 @@ public static class CockpitHost
         api.MapRegistryApi();
         api.MapReadingsApi();
         api.MapAlertsApi();
+        api.MapExportApi();
 
         app.MapHub<CockpitHub>("/hubs/cockpit");
         app.MapHub<WorkerHub>("/hubs/worker");

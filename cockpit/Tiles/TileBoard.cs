@@ -28,7 +28,7 @@ public sealed record CommunityTiles(
     IReadOnlyDictionary<string, int> OpenAlertsByGrid,
     double? ClosureRate,
     double ReadingsLastMinute,
-    int DeadlettersLastHour,
+    long DeadlettersLastHour, // counted by this process: after a restart, from the restart on
     int DevicesSilent,
     string StoreState,
     int SpoolDepth);
@@ -41,7 +41,7 @@ public sealed class TileBoard(
     IDeviceRegistry registry,
     IReadingStore store,
     AlertBook alerts,
-    IngestRate ingestRate,
+    IngestFigures ingest,
     Sensing.Ingest.Spool.StoreWriter storeWriter,
     IOptions<SensingOptions> options,
     TimeProvider time)
@@ -83,39 +83,62 @@ public sealed class TileBoard(
             .ToList();
 
         var figures = alerts.Figures(community);
-        var deadLetters = await store.DeadLettersAsync(now - TimeSpan.FromHours(1), 10_000, cancellationToken);
         return new CommunityTiles(
             community, now, dataAsOf, households, camerasOnline, cameras.Count,
             passes.Sum(b => b.Value), lots, lots.Sum(l => l.Free), lots.Sum(l => l.Capacity),
             figures.Open, figures.OpenByGrid, figures.ClosureRate,
-            ingestRate.ReadingsPerMinute, deadLetters.Count, figures.OpenSilent,
+            ingest.ReadingsPerMinute, ingest.DeadLettersLastHour, figures.OpenSilent,
             storeWriter.State switch { Sensing.Ingest.Spool.StoreState.Ok => "ok", Sensing.Ingest.Spool.StoreState.Spooling => "spooling", _ => "down" },
             storeWriter.SpoolDepth);
     }
 }
 
-/// <summary>The ingest rate over the last minute, sampled from the stored-readings counter.</summary>
-public sealed class IngestRate(Sensing.Ingest.Pipeline.IngestMetrics metrics, TimeProvider time)
+/// <summary>
+/// How much a counter grew over a recent window, from samples taken when asked: the ingest rate per minute and the
+/// dead letters of the last hour come from ingest's counters rather than from store queries, so a flood of bad
+/// messages does not make every tile refresh read thousands of dead letters back.
+/// </summary>
+public sealed class CounterWindow(Func<long> counter, TimeSpan window, TimeProvider time)
 {
-    private readonly Queue<(DateTimeOffset At, long Stored)> _samples = new();
+    private readonly Queue<(DateTimeOffset At, long Value)> _samples = new();
     private readonly Lock _lock = new();
 
-    public double ReadingsPerMinute
+    /// <summary>Growth over the window (or since the first sample, when the process is younger than the window).</summary>
+    public long Growth()
     {
-        get
+        lock (_lock) return Sample().Growth;
+    }
+
+    /// <summary>Growth per window, scaled from the span actually sampled; 0 until a second has passed.</summary>
+    public double Rate()
+    {
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                var now = time.GetUtcNow();
-                var stored = metrics.ReadingsStored;
-                _samples.Enqueue((now, stored));
-                while (_samples.Count > 1 && now - _samples.Peek().At > TimeSpan.FromMinutes(1)) _samples.Dequeue();
-                var (at, first) = _samples.Peek();
-                var span = (now - at).TotalMinutes;
-                return span < 1.0 / 60 ? 0 : Math.Round((stored - first) / span);
-            }
+            var (growth, span) = Sample();
+            return span < TimeSpan.FromSeconds(1) ? 0 : Math.Round(growth * (window / span));
         }
     }
+
+    private (long Growth, TimeSpan Span) Sample()
+    {
+        var now = time.GetUtcNow();
+        var value = counter();
+        _samples.Enqueue((now, value));
+        // Keep the newest sample from before the window as the baseline, so sparse sampling still measures a full window.
+        while (_samples.Count > 1 && now - _samples.ElementAt(1).At >= window) _samples.Dequeue();
+        var (at, first) = _samples.Peek();
+        return (value - first, now - at);
+    }
+}
+
+/// <summary>Ingest's figures for the tiles.</summary>
+public sealed class IngestFigures(Sensing.Ingest.Pipeline.IngestMetrics metrics, TimeProvider time)
+{
+    private readonly CounterWindow _readings = new(() => metrics.ReadingsStored, TimeSpan.FromMinutes(1), time);
+    private readonly CounterWindow _deadLetters = new(() => metrics.DeadLetters, TimeSpan.FromHours(1), time);
+
+    public double ReadingsPerMinute => _readings.Rate();
+    public long DeadLettersLastHour => _deadLetters.Growth();
 }
 
 /// <summary>Pushes every community's tiles to its wall screens every couple of seconds: one update per interval, however many readings arrived.</summary>
