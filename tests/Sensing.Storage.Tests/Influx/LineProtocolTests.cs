@@ -116,6 +116,30 @@ public sealed class LineProtocolTests
         Assert.Equal(expected.ToString(), Encoding.UTF8.GetString(buffer.WrittenSpan));
     }
 
+    [Fact]
+    public void Encoding_a_reading_allocates_nothing_once_the_buffer_is_large_enough()
+    {
+        var readings = Enumerable.Range(0, 5_000)
+            .Select(i => new Reading($"c1-gate-{i % 50}", "c1", "g 1", $"h-{i % 100}", Metrics.GatePass, Sample.Day.AddSeconds(i), 1,
+                "in", $$"""{"credential":"face","n":{{i}}}"""))
+            .ToArray();
+        using var buffer = new PooledBufferWriter(4 * 1024 * 1024);
+        foreach (var r in readings)
+        {
+            LineProtocol.WriteReading(buffer, r, InfluxPrecision.Milliseconds); // warm-up (JIT, statics)
+        }
+
+        buffer.Clear();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var r in readings)
+        {
+            LineProtocol.WriteReading(buffer, r, InfluxPrecision.Milliseconds);
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{allocated} bytes allocated for {readings.Length} readings");
+    }
+
     [Theory]
     [InlineData("water.total", "meter")]
     [InlineData("electricity.consumption", "meter")]
