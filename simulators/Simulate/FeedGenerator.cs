@@ -27,7 +27,7 @@ internal readonly record struct SimulatedMessage(int Device, string Topic, ReadO
 /// heartbeats every 60 s and detections, scripted incident events, and the plan's faults.
 /// </summary>
 /// <remarks>
-/// An agenda (binary heap) holds each source's next due time; the key packs milliseconds since the start and
+/// An agenda (<see cref="EventAgenda"/>) holds each source's next due time; the key packs milliseconds since the start and
 /// the source index into one long, so equal times are broken by source index and the order — hence every byte —
 /// is a function of the seed alone. Periodic sources keep exact cadences; random ones (gates, detections) draw
 /// the next gap by thinning a Poisson process at its peak rate. Meter use is a pure function of
@@ -72,7 +72,7 @@ internal sealed class FeedGenerator
     private readonly DateTimeOffset _start;
     private readonly long _firstLocalDay;
     private readonly bool[] _restDays;
-    private readonly PriorityQueue<int, long> _agenda;
+    private readonly EventAgenda _agenda = new(SourceBits);
     private readonly PayloadWriter _writer = new();
 
     // Per device (meters use all, others the key and the rate).
@@ -152,7 +152,6 @@ internal sealed class FeedGenerator
         _cameras = [.. cameras];
         _scriptSource = count + _cameras.Length;
 
-        _agenda = new PriorityQueue<int, long>(count + _cameras.Length + 1);
         for (var d = 0; d < count; d++)
         {
             var phase = (long)(Noise.Unit(Noise.Hash(_seed, _keys[d], 6)) * 60) * Second;
@@ -185,14 +184,10 @@ internal sealed class FeedGenerator
     /// <summary>The next message in event-time order, or false at the end of the run.</summary>
     public bool TryNext(out SimulatedMessage message)
     {
-        while (_agenda.TryDequeue(out var source, out var key))
+        while (_agenda.TryDequeue(out var key))
         {
             var ms = key >> SourceBits;
-            if (ms >= _durationMs)
-            {
-                _agenda.Clear();
-                break;
-            }
+            var source = (int)(key & SourceMask);
             if (source < _devices.Length)
             {
                 if (Device(source, ms, out message))
@@ -444,7 +439,7 @@ internal sealed class FeedGenerator
     private void Schedule(int source, long ms)
     {
         if (ms < _durationMs)
-            _agenda.Enqueue(source, (ms << SourceBits) | (source & SourceMask));
+            _agenda.Enqueue((ms << SourceBits) | (source & SourceMask));
     }
 
     /// <summary>SplitMix64 over a counter: the one sequential stream, drawn in agenda order, which is itself seed-determined.</summary>

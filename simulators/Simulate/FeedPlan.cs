@@ -97,13 +97,13 @@ internal sealed class FeedPlan
     {
         var seed = (ulong)World.Seed;
         var onset = spec.OnsetAfter;
+        if (!spec.Spread && (onset < TimeSpan.Zero || onset >= Duration))
+            throw new ArgumentException($"the {spec.Kind} incident's onset is outside the run ({Start:O} + {Duration})");
         if (spec.Spread)
             onset += Duration * (0.1 * (Noise.Unit(Noise.Hash(seed, (ulong)community, 1000 + (ulong)specIndex)) - 0.5));
         // Whole minutes: an onset a reader can check against a reading's time.
         var onsetMs = Math.Clamp((long)onset.TotalMinutes, 0, Math.Max(0, (long)Duration.TotalMinutes - 1)) * 60_000;
         var endMs = Math.Min(DurationMs, onsetMs + Math.Max(60_000, (long)spec.Duration.TotalMilliseconds / 60_000 * 60_000));
-        if (onsetMs >= DurationMs)
-            return;
         var communityId = World.Communities[community].Id;
         var pick = Noise.Hash(seed, (ulong)community, 2000 + (ulong)specIndex);
 
