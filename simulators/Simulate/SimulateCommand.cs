@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using MQTTnet.Exceptions;
@@ -65,7 +64,9 @@ internal static class SimulateCommand
         using var stop = new CancellationTokenSource();
         void OnCancel(object? sender, ConsoleCancelEventArgs e)
         {
-            // First Ctrl+C: stop generating and print the summary. The process stays ours until then.
+            // First Ctrl+C: stop generating, drain and print the summary. A second one ends the process at once.
+            if (stop.IsCancellationRequested)
+                return;
             e.Cancel = true;
             stop.Cancel();
         }
@@ -144,7 +145,6 @@ internal static class SimulateCommand
         var faults = new long[4];
         var last = start;
         var exitCode = 0;
-        var clock = Stopwatch.StartNew();
         var wallStart = time.GetTimestamp();
         await using (sink)
         {
@@ -173,13 +173,13 @@ internal static class SimulateCommand
                 exitCode = 1;
             }
         }
-        clock.Stop();
+        var elapsed = time.GetElapsedTime(wallStart);
         if (stop.IsCancellationRequested)
             exitCode = Interrupted;
         progress.Finish();
 
         var count = generator.Count;
-        var seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-6);
+        var seconds = Math.Max(elapsed.TotalSeconds, 1e-6);
         var end = start + options.Duration;
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"simulate: {count:N0} messages in {seconds:F1} s ({count / seconds:N0}/s); event time {start:yyyy-MM-dd HH:mm zzz} → {(exitCode == 0 ? end : last):yyyy-MM-dd HH:mm:ss zzz}; " +

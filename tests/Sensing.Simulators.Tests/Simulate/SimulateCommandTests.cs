@@ -75,6 +75,22 @@ public sealed class SimulateCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Speed_and_rate_hold_messages_back_to_the_wall_clock()
+    {
+        // 10 minutes of event time at 600× is one second of wall time; pacing can only make a run slower.
+        var started = TimeProvider.System.GetTimestamp();
+        Assert.Equal(0, (await Run([.. s_smallWorld, "--duration", "10m", "--speed", "600", "--dry-run"])).Code);
+        Assert.True(TimeProvider.System.GetElapsedTime(started) >= TimeSpan.FromSeconds(0.9));
+
+        started = TimeProvider.System.GetTimestamp();
+        var (code, output, _) = await Run([.. s_smallWorld, "--duration", "10m", "--speed", "max", "--rate", "2000", "--dry-run"]);
+        Assert.Equal(0, code);
+        var count = long.Parse(output[(output.IndexOf("simulate: ", StringComparison.Ordinal) + 10)..output.IndexOf(" messages", StringComparison.Ordinal)],
+            System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(TimeProvider.System.GetElapsedTime(started) >= TimeSpan.FromSeconds((count - 1) / 2000.0 * 0.95), $"{count} messages");
+    }
+
+    [Fact]
     public async Task Publishes_every_message_to_a_broker_in_per_device_order()
     {
         var port = FreePort();
