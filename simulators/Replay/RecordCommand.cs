@@ -68,7 +68,7 @@ public static class RecordCommand
                 $"{summary.FileBytes / mb:F2} MiB on disk ({(summary.UncompressedBytes == 0 ? 0 : 100.0 * summary.FileBytes / summary.UncompressedBytes):F1} %)"));
             return 0;
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
         {
             await Console.Error.WriteLineAsync($"record: {ex.Message}");
             return 1;

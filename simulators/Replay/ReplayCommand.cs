@@ -76,7 +76,7 @@ public static class ReplayCommand
             await Console.Error.WriteLineAsync("replay: stopped (Ctrl+C)");
             return 130;
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
         {
             await Console.Error.WriteLineAsync($"replay: {ex.Message}");
             return 1;
