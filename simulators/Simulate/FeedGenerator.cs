@@ -75,15 +75,7 @@ internal sealed class FeedGenerator
     private readonly EventAgenda _agenda = new(SourceBits);
     private readonly PayloadWriter _writer = new();
 
-    // Per device (meters use all, others the key and the rate).
-    private readonly ulong[] _keys;
-    private readonly double[] _level;
-    private readonly double[] _noise;
-    private readonly double[][] _shapeWork;
-    private readonly double[][] _shapeRest;
-    private readonly double[] _totals;
-    private readonly long[] _lastReading;
-    private readonly bool[] _resetPending;
+    private readonly DeviceState[] _state;
     private readonly double[] _peakPerMs;
     private readonly bool[] _visitorsLot;
 
@@ -108,30 +100,32 @@ internal sealed class FeedGenerator
             _restDays[i] = ChinaCalendar.IsRestDay(DateOnly.FromDateTime(DateTime.UnixEpoch.AddDays(_firstLocalDay + i)));
 
         var count = _devices.Length;
-        _keys = new ulong[count];
-        _level = new double[count];
-        _noise = new double[count];
-        _shapeWork = new double[count][];
-        _shapeRest = new double[count][];
-        _totals = new double[count];
-        _lastReading = new long[count];
-        _resetPending = new bool[count];
+        _state = new DeviceState[count];
         _peakPerMs = new double[count];
         _visitorsLot = new bool[count];
         var cameras = new List<int>();
         for (var d = 0; d < count; d++)
         {
             var device = _devices[d];
-            var key = _keys[d] = Noise.Key(device.Id);
+            var key = _state[d].Key = Noise.Key(device.Id);
+            _state[d].SilentFrom = plan.SilentFrom[d];
+            _state[d].SilentTo = plan.SilentTo[d];
+            _state[d].SkewMs = plan.SkewMs[d];
+            _state[d].ResetAt = plan.ResetAt[d];
+            _state[d].Modifiers = plan.Modifiers[d];
+            _state[d].Household = device.Household >= 0 ? _households[device.Household].Id : null;
+            _state[d].Topic = device.Topic;
+            _state[d].Kind = device.Kind;
+            _state[d].Meter = device.Meter;
             switch (device.Kind)
             {
                 case DeviceKind.Meter:
                     var kind = _households[device.Household].Kind;
-                    _level[d] = HouseholdProfiles.Level(kind, device.Meter) * (0.7 + 0.6 * Noise.Unit(Noise.Hash(_seed, key, 1)));
-                    _noise[d] = 0.10 + 0.15 * Noise.Unit(Noise.Hash(_seed, key, 2));
-                    _shapeWork[d] = HouseholdProfiles.Shape(kind, device.Meter, restDay: false);
-                    _shapeRest[d] = HouseholdProfiles.Shape(kind, device.Meter, restDay: true);
-                    _totals[d] = device.Meter == MeterType.Water
+                    _state[d].Level = HouseholdProfiles.Level(kind, device.Meter) * (0.7 + 0.6 * Noise.Unit(Noise.Hash(_seed, key, 1)));
+                    _state[d].Amplitude = 0.10 + 0.15 * Noise.Unit(Noise.Hash(_seed, key, 2));
+                    _state[d].ShapeWork = HouseholdProfiles.Shape(kind, device.Meter, restDay: false);
+                    _state[d].ShapeRest = HouseholdProfiles.Shape(kind, device.Meter, restDay: true);
+                    _state[d].Total = device.Meter == MeterType.Water
                         ? 40 + 900 * Noise.Unit(Noise.Hash(_seed, key, 3))
                         : 800 + 20_000 * Noise.Unit(Noise.Hash(_seed, key, 3));
                     break;
@@ -154,13 +148,13 @@ internal sealed class FeedGenerator
 
         for (var d = 0; d < count; d++)
         {
-            var phase = (long)(Noise.Unit(Noise.Hash(_seed, _keys[d], 6)) * 60) * Second;
+            var phase = (long)(Noise.Unit(Noise.Hash(_seed, _state[d].Key, 6)) * 60) * Second;
             switch (_devices[d].Kind)
             {
                 case DeviceKind.Meter:
                     // Meters report on their own quarter-hour phase, so a community's readings are spread, not a burst.
-                    var first = (long)(Noise.Unit(Noise.Hash(_seed, _keys[d], 7)) * 15 * 60) * Second;
-                    _lastReading[d] = first;
+                    var first = (long)(Noise.Unit(Noise.Hash(_seed, _state[d].Key, 7)) * 15 * 60) * Second;
+                    _state[d].LastReading = first;
                     Schedule(d, first);
                     break;
                 case DeviceKind.Gate:
@@ -226,26 +220,26 @@ internal sealed class FeedGenerator
     private bool Device(int d, long ms, out SimulatedMessage message)
     {
         var device = _devices[d];
-        switch (device.Kind)
+        switch (_state[d].Kind)
         {
             case DeviceKind.Meter:
             {
                 Schedule(d, ms + MeterInterval);
-                var reset = _plan.ResetAt[d];
-                if (reset > _lastReading[d] && reset <= ms)
+                var reset = _state[d].ResetAt;
+                if (reset > _state[d].LastReading && reset <= ms)
                 {
-                    _totals[d] = Between(d, reset, ms);
-                    _resetPending[d] = true;
+                    _state[d].Total = Between(d, reset, ms);
+                    _state[d].ResetPending = true;
                 }
                 else
                 {
-                    _totals[d] += Between(d, _lastReading[d], ms);
+                    _state[d].Total += Between(d, _state[d].LastReading, ms);
                 }
-                _lastReading[d] = ms;
+                _state[d].LastReading = ms;
                 if (IsSilent(d, ms))
                     break;
-                var household = _households[device.Household].Id;
-                message = Emit(d, ms, DeviceKind.Meter, _writer.Meter(Time(d, ms), device.Meter, _totals[d], household), household);
+                var household = _state[d].Household!;
+                message = Emit(d, ms, DeviceKind.Meter, _writer.Meter(Time(d, ms), _state[d].Meter, _state[d].Total, household), household);
                 return true;
             }
             case DeviceKind.Gate:
@@ -297,7 +291,7 @@ internal sealed class FeedGenerator
     private SimulatedMessage Emit(int d, long ms, DeviceKind kind, ReadOnlyMemory<byte> payload, string? household)
     {
         var sequence = _sequence++;
-        var fault = _plan.SkewMs[d] != 0 ? MessageFault.ClockSkew : MessageFault.None;
+        var fault = _state[d].SkewMs != 0 ? MessageFault.ClockSkew : MessageFault.None;
         var rate = _plan.Faults.Malformed;
         var draw = rate > 0 ? Noise.Hash(_seed, (ulong)sequence, 5000) : 0;
         if (rate > 0 && Noise.Unit(draw) < rate)
@@ -311,24 +305,24 @@ internal sealed class FeedGenerator
                 _ => _writer.Malformed(kind, wrongType: false, Time(d, ms), household),
             };
         }
-        else if (_resetPending[d])
+        else if (_state[d].ResetPending)
         {
-            _resetPending[d] = false;
+            _state[d].ResetPending = false;
             fault = MessageFault.CounterReset;
         }
-        return new SimulatedMessage(d, _devices[d].Topic, payload, _start.AddMilliseconds(ms), fault);
+        return new SimulatedMessage(d, _state[d].Topic, payload, _start.AddMilliseconds(ms), fault);
     }
 
     /// <summary>The time a device writes into <c>ts</c>: the event time, or hours off it for a skewed clock.</summary>
-    private DateTimeOffset Time(int d, long ms) => _start.AddMilliseconds(ms + _plan.SkewMs[d]);
+    private DateTimeOffset Time(int d, long ms) => _start.AddMilliseconds(ms + _state[d].SkewMs);
 
-    private bool IsSilent(int d, long ms) => ms >= _plan.SilentFrom[d] && ms < _plan.SilentTo[d];
+    private bool IsSilent(int d, long ms) => ms >= _state[d].SilentFrom && ms < _state[d].SilentTo;
 
     /// <summary>A meter's use between two instants (ms from the start), integrated over hours and modifier windows.</summary>
     private double Between(int d, long from, long to)
     {
         var total = 0.0;
-        var modifiers = _plan.Modifiers[d];
+        var modifiers = _state[d].Modifiers;
         var cursor = from;
         while (cursor < to)
         {
@@ -356,9 +350,9 @@ internal sealed class FeedGenerator
         var local = _startUnixMs + ms + (long)ChinaCalendar.LocalOffset.TotalMilliseconds;
         var hour = (int)(FloorMod(local, Day) / Hour);
         var rest = _restDays[FloorDiv(local, Day) - _firstLocalDay];
-        var shape = (rest ? _shapeRest[d] : _shapeWork[d])[hour];
-        var u = Noise.Unit(Noise.Hash(_seed, _keys[d], (ulong)FloorDiv(_startUnixMs + ms, Hour) + 16));
-        var rate = _level[d] * shape * Math.Max(0.2, 1 + _noise[d] * 1.7 * (2 * u - 1));
+        var shape = (rest ? _state[d].ShapeRest : _state[d].ShapeWork)[hour];
+        var u = Noise.Unit(Noise.Hash(_seed, _state[d].Key, (ulong)FloorDiv(_startUnixMs + ms, Hour) + 16));
+        var rate = _state[d].Level * shape * Math.Max(0.2, 1 + _state[d].Amplitude * 1.7 * (2 * u - 1));
         if (modifiers is null)
             return rate;
         var flow = 0.0;
@@ -373,7 +367,7 @@ internal sealed class FeedGenerator
                     break;
                 case MeterModifierKind.HeatWave:
                     // Air conditioning: the full factor from noon to 22:00, a third of it at night; showers add some water.
-                    rate *= _devices[d].Meter == MeterType.Electricity
+                    rate *= _state[d].Meter == MeterType.Electricity
                         ? hour is >= 12 and < 22 ? m.Value : 1 + (m.Value - 1) / 3
                         : 1 + (m.Value - 1) / 2;
                     break;
@@ -393,7 +387,7 @@ internal sealed class FeedGenerator
         var from = _plan.FullFrom[d];
         if (ms >= from && ms < _plan.FullTo[d])
             return 0;
-        var occupancy = Occupancy(d, ms) + 0.012 * (2 * Noise.Unit(Noise.Hash(_seed, _keys[d], (ulong)(ms / Minute) + 64)) - 1);
+        var occupancy = Occupancy(d, ms) + 0.012 * (2 * Noise.Unit(Noise.Hash(_seed, _state[d].Key, (ulong)(ms / Minute) + 64)) - 1);
         if (from != FeedPlan.None && ms >= from - FillRamp && ms < from)
         {
             var filled = (double)(ms - (from - FillRamp)) / FillRamp;
@@ -470,5 +464,30 @@ internal sealed class FeedGenerator
         for (var i = 0; i < shape.Length; i++)
             result[i] = shape[i] * shape.Length / sum;
         return result;
+    }
+
+    /// <summary>
+    /// One device's generator state, kept together: a message then touches a cache line or two instead of a dozen
+    /// arrays, which matters with 176,000 devices visited in phase order (effectively at random).
+    /// </summary>
+    private struct DeviceState
+    {
+        public ulong Key;
+        public double Level;
+        public double Amplitude;
+        public double Total;
+        public long LastReading;
+        public long SilentFrom;
+        public long SilentTo;
+        public long SkewMs;
+        public long ResetAt;
+        public bool ResetPending;
+        public MeterModifier[]? Modifiers;
+        public double[] ShapeWork;
+        public double[] ShapeRest;
+        public string? Household;
+        public string Topic;
+        public DeviceKind Kind;
+        public MeterType Meter;
     }
 }

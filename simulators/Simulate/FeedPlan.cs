@@ -224,7 +224,9 @@ internal sealed class FeedPlan
                 var end = Math.Min(DurationMs, at + (long)TimeSpan.FromHours(1 + 5 * length).TotalMilliseconds);
                 SilentFrom[d] = at;
                 SilentTo[d] = end;
-                AddDeviceTruth(AlertKinds.DeviceSilent, d, device.Community, at, end, null, null);
+                // Cut short by the end of the run, a silence may be too brief to be one (a meter misses a reading
+                // every 15 minutes anyway): only an hour or more is expected to alert.
+                AddDeviceTruth(AlertKinds.DeviceSilent, d, device.Community, at, end, null, null, expect: end - at >= 3_600_000);
             }
             else if ((draw -= f.Flapping) < 0)
             {
@@ -259,13 +261,14 @@ internal sealed class FeedPlan
     private void AddModifier(int device, MeterModifier modifier) =>
         Modifiers[device] = Modifiers[device] is { } existing ? [.. existing, modifier] : [modifier];
 
-    private void AddDeviceTruth(string kind, int device, int community, long onsetMs, long endMs, double? depth, HashSet<string>? used)
+    private void AddDeviceTruth(string kind, int device, int community, long onsetMs, long endMs, double? depth, HashSet<string>? used, bool? expect = null)
     {
         var d = World.Devices[device];
         used?.Add(d.Id);
         var household = d.Household >= 0 ? World.Households[d.Household].Id : null;
-        var expect = kind.Contains(':', StringComparison.Ordinal) is false;
-        AddTruth(kind, d.Id, community, d.Grid, household, d.Id, onsetMs, endMs, depth, expect, d.Household, device);
+        // Alert kinds are expected to alert; confounders and faults that are not silences must not.
+        expect ??= !kind.Contains(':', StringComparison.Ordinal);
+        AddTruth(kind, d.Id, community, d.Grid, household, d.Id, onsetMs, endMs, depth, expect.Value, d.Household, device);
     }
 
     private void AddTruth(string kind, string subject, int community, string? grid, string? household, string? device, long onsetMs, long endMs, double? depth, bool expect, int householdIndex, int deviceIndex) =>
