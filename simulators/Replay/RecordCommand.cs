@@ -68,6 +68,12 @@ public static class RecordCommand
                 $"{summary.FileBytes / mb:F2} MiB on disk ({(summary.UncompressedBytes == 0 ? 0 : 100.0 * summary.FileBytes / summary.UncompressedBytes):F1} %)"));
             return 0;
         }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Ctrl+C while connecting or subscribing: nothing was recorded and no file was made.
+            await Console.Error.WriteLineAsync("record: stopped (Ctrl+C) before recording began");
+            return 130;
+        }
         catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
         {
             await Console.Error.WriteLineAsync($"record: {ex.Message}");
@@ -121,8 +127,6 @@ public static class RecordCommand
         using var duration = settings.Duration is { } d ? new CancellationTokenSource(d, time) : new CancellationTokenSource();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, duration.Token);
 
-        await using var file = new FileStream(settings.OutputPath, FileMode.Create, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
-        var writer = await RecordingWriter.CreateAsync(file, time.GetUtcNow(), leaveOpen: true, cancellationToken);
         using var client = new MqttClientFactory().CreateMqttClient();
         client.ApplicationMessageReceivedAsync += async e =>
         {
@@ -143,12 +147,18 @@ public static class RecordCommand
         };
 
         await client.ConnectAsync(settings.Broker.ToClientOptions(), cancellationToken);
+        var recordingStart = time.GetUtcNow();
         var subscribe = new MqttClientSubscribeOptionsBuilder();
         foreach (var topic in settings.Topics)
             subscribe.WithTopicFilter(topic, MqttQualityOfServiceLevel.AtLeastOnce);
         var granted = await client.SubscribeAsync(subscribe.Build(), cancellationToken);
         if (granted.Items.FirstOrDefault(i => (int)i.ResultCode > 2) is { } refused)
             throw new InvalidOperationException($"the broker refused the subscription to '{refused.TopicFilter.Topic}' ({refused.ResultCode})");
+
+        // The file is made once the broker has accepted the subscription, so a wrong host, port or filter leaves no
+        // empty recording behind; what arrives meanwhile waits in the channel.
+        await using var file = new FileStream(settings.OutputPath, FileMode.Create, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+        var writer = await RecordingWriter.CreateAsync(file, recordingStart, leaveOpen: true, cancellationToken);
         onSubscribed?.Invoke();
 
         var payloadBytes = 0L;
