@@ -49,7 +49,7 @@ public sealed class IngestPipelineTests : IAsyncLifetime
     /// </summary>
     private IngestPipeline Pipeline(IReadingStore store, SpoolOptions? spool = null)
     {
-        _writer = new StoreWriter(store, [_listener], _metrics, Options.Create(spool ?? new SpoolOptions { Enabled = false }), NullLogger<StoreWriter>.Instance);
+        _writer = new StoreWriter(store, [_listener], _metrics, Options.Create(spool ?? new SpoolOptions { Enabled = false }), TimeProvider.System, NullLogger<StoreWriter>.Instance);
         _writer.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         return new IngestPipeline(
             _queue,
@@ -323,6 +323,48 @@ public sealed class IngestPipelineTests : IAsyncLifetime
             await pipeline.StopAsync(CancellationToken.None).Within();
         }
         Assert.Equal([new Bucket(T0, 100)], await _temp.RawAsync("c1-wm-0042", Metrics.WaterTotal));
+    }
+
+    [Fact]
+    public async Task A_reading_the_store_refuses_as_data_is_dead_lettered_and_the_rest_of_its_batch_stored()
+    {
+        var store = new PoisonStore(_temp.Store, "c1-cam-poison");
+        await Enqueue(1, MeterTopic, Water(T0, 100));
+        await Enqueue(2, "sensing/c1/camera/c1-cam-poison", """{"ts":1795130100000,"event":"person"}""");
+        await Enqueue(3, MeterTopic, Water(T0.AddMinutes(15), 100.5));
+        var pipeline = Pipeline(store);
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == 3), "all three acknowledgements: one refused reading must not stall the rest");
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+        Assert.Equal(2, (await _temp.RawAsync("c1-wm-0042", Metrics.WaterTotal)).Count);
+        Assert.Empty(await _temp.RawAsync("c1-cam-poison", "camera.person"));
+        var letter = Assert.Single(await _temp.Store.DeadLettersAsync(null, 10, CancellationToken.None).Within());
+        Assert.Equal("store/c1/c1-cam-poison", letter.Topic);
+        Assert.Equal("store", letter.Format);
+        Assert.StartsWith("the store refused the reading: ", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, _metrics.DeadLetters);
+        Assert.Equal(3, _metrics.ReadingsStored); // two registers and the consumption between them
+    }
+
+    /// <summary>A store that refuses, as InfluxDB's line protocol would, any batch holding one device's readings.</summary>
+    private sealed class PoisonStore(IReadingStore inner, string poisonDevice) : IReadingStore
+    {
+        public Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken) =>
+            readings.Any(r => r.Device == poisonDevice)
+                ? throw new ArgumentException("Line protocol cannot carry a line break in a tag value.")
+                : inner.WriteAsync(readings, cancellationToken);
+
+        public Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) => inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
+        public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
+        public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
+        public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
+        public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);
     }
 
     [Fact]

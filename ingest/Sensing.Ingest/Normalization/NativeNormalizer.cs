@@ -98,6 +98,11 @@ public sealed class NativeNormalizer : IPayloadNormalizer
             error = "topic has an empty community or device segment";
             return false;
         }
+        if (!IsCleanText(community) || !IsCleanText(device))
+        {
+            error = "topic: community and device ids must not contain control characters or end with a backslash";
+            return false;
+        }
         if (!DeviceKinds.TryParse(rest[parts[2]], out kind))
         {
             error = $"unknown device kind '{rest[parts[2]].ToString()}' (expected meter, gate, parking or camera)";
@@ -267,21 +272,21 @@ public sealed class NativeNormalizer : IPayloadNormalizer
                 return true;
             case 4 when name.SequenceEqual("type"u8): ReadString(ref reader, ref f.Type, ref f.TypeWrong); return true;
             case 5 when name.SequenceEqual("total"u8): ReadNumber(ref reader, ref f.Total, ref f.TotalWrong); return true;
-            case 9 when name.SequenceEqual("household"u8): ReadHousehold(ref reader, ref f); return true;
+            case 9 when name.SequenceEqual("household"u8): ReadHousehold(ref reader, ref f); error = Unclean(f.Household, "household"); return true;
             case 5 when name.SequenceEqual("event"u8): ReadString(ref reader, ref f.Event, ref f.EventWrong); return true;
             case 9 when name.SequenceEqual("direction"u8): ReadString(ref reader, ref f.Direction, ref f.DirectionWrong); return true;
             case 10 when name.SequenceEqual("credential"u8): ReadString(ref reader, ref f.Credential, ref f.CredentialWrong); return true;
-            case 5 when name.SequenceEqual("space"u8): ReadLabel(ref reader, ref f.Space, ref f.SpaceWrong); return true;
+            case 5 when name.SequenceEqual("space"u8): ReadLabel(ref reader, ref f.Space, ref f.SpaceWrong); error = Unclean(f.Space, "space"); return true;
             case 8 when name.SequenceEqual("occupied"u8):
                 if (reader.TokenType is JsonTokenType.True or JsonTokenType.False) f.Occupied = reader.GetBoolean();
                 else { f.OccupiedWrong = true; reader.Skip(); }
                 return true;
-            case 3 when name.SequenceEqual("lot"u8): ReadLabel(ref reader, ref f.Lot, ref f.LotWrong); return true;
+            case 3 when name.SequenceEqual("lot"u8): ReadLabel(ref reader, ref f.Lot, ref f.LotWrong); error = Unclean(f.Lot, "lot"); return true;
             case 4 when name.SequenceEqual("free"u8): ReadNumber(ref reader, ref f.Free, ref f.FreeWrong); return true;
             case 8 when name.SequenceEqual("capacity"u8): ReadNumber(ref reader, ref f.Capacity, ref f.CapacityWrong); return true;
             case 5 when name.SequenceEqual("count"u8): ReadNumber(ref reader, ref f.Count, ref f.CountWrong); return true;
             case 5 when name.SequenceEqual("score"u8): ReadNumber(ref reader, ref f.Score, ref f.ScoreWrong); return true;
-            case 4 when name.SequenceEqual("zone"u8): ReadLabel(ref reader, ref f.Zone, ref f.ZoneWrong); return true;
+            case 4 when name.SequenceEqual("zone"u8): ReadLabel(ref reader, ref f.Zone, ref f.ZoneWrong); error = Unclean(f.Zone, "zone"); return true;
             default: return false;
         }
     }
@@ -336,6 +341,16 @@ public sealed class NativeNormalizer : IPayloadNormalizer
         if (reader.TokenType != JsonTokenType.String) { wrong = true; reader.Skip(); return; }
         value = _labels.Intern(ref reader);
     }
+
+    private static string? Unclean(string? text, string field) =>
+        text is null || IsCleanText(text) ? null : $"field '{field}' must not contain control characters or end with a backslash";
+
+    /// <summary>
+    /// Ids and labels become keys and tags in every store: no control characters (a line break would end an
+    /// InfluxDB line) and no trailing backslash (it would escape the separator after it).
+    /// </summary>
+    public static bool IsCleanText(ReadOnlySpan<char> text) =>
+        !text.IsEmpty && text[^1] != '\\' && !text.ContainsAnyInRange('\u0000', '\u001F') && !text.Contains('\u007F');
 
     private void ReadHousehold(ref Utf8JsonReader reader, ref Fields f)
     {
@@ -398,7 +413,15 @@ public sealed class NativeNormalizer : IPayloadNormalizer
         reader.Skip();
         var end = (int)reader.BytesConsumed;
         BeginAttribute(ref f, rawName);
-        _attributes.Write(payload[start..end]);
+        // Raw JSON holds line breaks only as whitespace between tokens (inside a string they must be escaped), so
+        // dropping them keeps the value's meaning and keeps attributes on one line for line-oriented stores.
+        var raw = payload[start..end];
+        while (raw.IndexOfAny((byte)'\n', (byte)'\r') is var at and >= 0)
+        {
+            _attributes.Write(raw[..at]);
+            raw = raw[(at + 1)..];
+        }
+        _attributes.Write(raw);
     }
 
     private void BeginAttribute(ref Fields f, ReadOnlySpan<byte> name)

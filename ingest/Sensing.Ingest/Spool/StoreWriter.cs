@@ -24,6 +24,7 @@ public sealed class StoreWriter(
     IEnumerable<IStoredReadingsListener> listeners,
     IngestMetrics metrics,
     IOptions<SpoolOptions> options,
+    TimeProvider time,
     ILogger<StoreWriter> logger) : BackgroundService, IMetricsSource
 {
     private static readonly TimeSpan s_maxRetryDelay = TimeSpan.FromSeconds(5);
@@ -134,13 +135,55 @@ public sealed class StoreWriter(
     private async Task WriteOnceAsync(IReadOnlyList<Reading> readings, IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        if (readings.Count > 0) await store.WriteAsync(readings, cancellationToken).ConfigureAwait(false);
+        var stored = readings.Count;
+        if (readings.Count > 0)
+        {
+            try
+            {
+                await store.WriteAsync(readings, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ArgumentException)
+            {
+                // The store refuses some reading as data, not as an outage (a text InfluxDB's line protocol cannot
+                // carry): retrying would refuse it forever and stall ingest behind it. Split the batch to store
+                // what it takes and keep the refused readings as dead letters with the store's reason.
+                var refused = new List<DeadLetter>();
+                stored = await WriteSplittingAsync(readings, refused, cancellationToken).ConfigureAwait(false);
+                deadLetters = [.. deadLetters, .. refused];
+                metrics.DeadLettered(refused.Count);
+            }
+        }
         if (deadLetters.Count > 0)
         {
             await store.WriteDeadLettersAsync(deadLetters, cancellationToken).ConfigureAwait(false);
             logger.LogWarning("Dead-lettered {Count} message(s); first: {Topic}: {Reason}", deadLetters.Count, deadLetters[0].Topic, deadLetters[0].Reason);
         }
-        metrics.StoreWritten(readings.Count, Stopwatch.GetElapsedTime(started));
+        metrics.StoreWritten(stored, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>Writes halves until each refused reading stands alone; returns how many readings were stored.</summary>
+    private async Task<int> WriteSplittingAsync(IReadOnlyList<Reading> readings, List<DeadLetter> refused, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.WriteAsync(readings, cancellationToken).ConfigureAwait(false);
+            return readings.Count;
+        }
+        catch (ArgumentException ex) when (readings.Count == 1)
+        {
+            var reading = readings[0];
+            var payload = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(reading);
+            refused.Add(new DeadLetter($"store/{reading.Community}/{reading.Device}", payload, payload.Length, time.GetUtcNow(),
+                $"the store refused the reading: {ex.Message}", "store"));
+            logger.LogWarning("The store refused a reading of {Device} {Metric}: {Error}", reading.Device, reading.Metric, ex.Message);
+            return 0;
+        }
+        catch (ArgumentException)
+        {
+            var half = readings.Count / 2;
+            return await WriteSplittingAsync([.. readings.Take(half)], refused, cancellationToken).ConfigureAwait(false)
+                + await WriteSplittingAsync([.. readings.Skip(half)], refused, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Writes until the store takes it (the path without a spool, and the drainer's).</summary>
