@@ -19,7 +19,7 @@ internal sealed record RecordSummary(long Messages, long PayloadBytes, long Unco
 /// </summary>
 public static class RecordCommand
 {
-    private const string Usage = """
+    private const string Usage = $"""
         usage: simulators record --out FILE [options]
 
         Records a broker's feed to FILE (Brotli-compressed, with receive times) until stopped.
@@ -28,7 +28,7 @@ public static class RecordCommand
           --topic FILTER      topic filter to subscribe to, repeatable (default #: everything but $SYS)
           --duration D        stop after D (90s, 10m, 2h, 1d)
           --max-messages N    stop after N messages
-        """ + BrokerSettings.Usage + """
+        {BrokerSettings.Usage}
 
         Ctrl+C stops cleanly. Progress goes to stderr, the summary to stdout.
         """;
@@ -42,7 +42,7 @@ public static class RecordCommand
             args = args[1..];
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Usage);
+            Console.Out.WriteLine(Usage);
             return 0;
         }
         if (!TryParse(args, out var settings, out var error))

@@ -20,7 +20,7 @@ internal sealed record ReplaySummary(long Published, TimeSpan Elapsed, TimeSpan 
 /// </summary>
 public static class ReplayCommand
 {
-    private const string Usage = """
+    private const string Usage = $"""
         usage: simulators replay --in FILE [options]
 
         Publishes a recording made by `record` again, in recorded order.
@@ -32,7 +32,7 @@ public static class ReplayCommand
                               ms) so the first recorded receive time maps to now; nothing else changes
           --qos 0|1           publish at this QoS instead of the recorded one
           --max-in-flight N   publishes in flight at once (default 256; never two of one topic)
-        """ + BrokerSettings.Usage + """
+        {BrokerSettings.Usage}
 
         Ctrl+C stops. Progress goes to stderr, the summary (with messages/s) to stdout.
         """;
@@ -44,7 +44,7 @@ public static class ReplayCommand
             args = args[1..];
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.Out.Write(Usage);
+            Console.Out.WriteLine(Usage);
             return 0;
         }
         if (!TryParse(args, out var settings, out var error))
