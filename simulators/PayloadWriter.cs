@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using Sensing.Simulators.Simulate;
 using Sensing.Telemetry;
 
 namespace Sensing.Simulators;
@@ -13,12 +14,17 @@ namespace Sensing.Simulators;
 /// accepts both, and the feeds exercise both.
 /// Not thread-safe: one per enumeration.
 /// </summary>
-internal sealed class PayloadWriter
+internal sealed class PayloadWriter : IFeedFormat
 {
     private readonly ArrayBufferWriter<byte> _buffer = new(256);
     private readonly Utf8JsonWriter _json;
 
     public PayloadWriter() => _json = new Utf8JsonWriter(_buffer);
+
+    public string Name => "native";
+
+    /// <summary>The contract's topic: <c>sensing/{community}/{kind}/{device}</c>.</summary>
+    public string Topic(string community, DeviceKind kind, string device) => $"sensing/{community}/{kind.Name()}/{device}";
 
     public ReadOnlyMemory<byte> Meter(DateTimeOffset time, MeterType type, double total, string household)
     {

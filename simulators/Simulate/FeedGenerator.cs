@@ -73,7 +73,7 @@ internal sealed class FeedGenerator
     private readonly long _firstLocalDay;
     private readonly bool[] _restDays;
     private readonly EventAgenda _agenda = new(SourceBits);
-    private readonly PayloadWriter _writer = new();
+    private readonly IFeedFormat _writer;
 
     private readonly DeviceState[] _state;
     private readonly double[] _peakPerMs;
@@ -83,9 +83,10 @@ internal sealed class FeedGenerator
     private long _sequence;
     private int _scriptCursor;
 
-    public FeedGenerator(FeedPlan plan)
+    public FeedGenerator(FeedPlan plan, IFeedFormat? format = null)
     {
         _plan = plan;
+        _writer = format ?? new PayloadWriter();
         _devices = [.. plan.World.Devices];
         _households = [.. plan.World.Households];
         _seed = (ulong)plan.World.Seed;
@@ -114,7 +115,7 @@ internal sealed class FeedGenerator
             _state[d].ResetAt = plan.ResetAt[d];
             _state[d].Modifiers = plan.Modifiers[d];
             _state[d].Household = device.Household >= 0 ? _households[device.Household].Id : null;
-            _state[d].Topic = device.Topic;
+            _state[d].Topic = _writer.Topic(plan.World.Communities[device.Community].Id, device.Kind, device.Id);
             _state[d].Kind = device.Kind;
             _state[d].Meter = device.Meter;
             switch (device.Kind)

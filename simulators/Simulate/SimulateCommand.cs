@@ -140,7 +140,7 @@ internal static class SimulateCommand
             return 1;
         }
 
-        var generator = new FeedGenerator(plan);
+        var generator = new FeedGenerator(plan, FeedFormats.Create(options.Format));
         var progress = new ProgressLine(error, interactive, time);
         var faults = new long[4];
         var last = start;

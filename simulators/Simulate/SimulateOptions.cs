@@ -30,9 +30,6 @@ internal sealed record SimulateOptions
     public string? Out { get; init; }
     public bool Help { get; init; }
 
-    /// <summary>Formats <c>--format</c> accepts. Vendor formats join this list when ingest learns them.</summary>
-    public static readonly string[] Formats = ["native"];
-
     /// <summary>Parses the arguments after <c>simulate</c>; throws <see cref="FormatException"/> with a message for the user.</summary>
     public static SimulateOptions Parse(IReadOnlyList<string> args)
     {
@@ -87,8 +84,8 @@ internal sealed record SimulateOptions
                 case "--seed": options = options with { Seed = int.TryParse(Value(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) ? seed : throw new FormatException("--seed must be a whole number") }; break;
                 case "--format":
                     var format = Value();
-                    options = Array.IndexOf(Formats, format) >= 0 ? options with { Format = format }
-                        : throw new FormatException($"--format '{format}' is not supported (today: {string.Join(", ", Formats)}; vendor formats come with ingest's vendor normalizers)");
+                    options = Array.IndexOf(FeedFormats.Names, format) >= 0 ? options with { Format = format }
+                        : throw new FormatException($"--format '{format}' is not supported (today: {string.Join(", ", FeedFormats.Names)}; vendor formats come with ingest's vendor normalizers)");
                     break;
                 case "--host": options = options with { Host = Value() }; break;
                 case "--port": options = options with { Port = Int(1) is var port and <= 65535 ? port : throw new FormatException("--port must be 1–65535") }; break;

@@ -36,13 +36,12 @@ internal enum HouseholdKind { WorkingFamily, ElderlyAlone, RetiredCouple, EmptyF
 
 internal sealed record SimulatedHousehold(string Id, int Community, string Grid, HouseholdKind Kind);
 
-/// <summary>A device and what the generator needs of it, precomputed once (the topic string above all).</summary>
+/// <summary>A device and what the generator needs of it. Its topic is the wire format's business (<see cref="IFeedFormat"/>).</summary>
 internal sealed record SimulatedDevice(
     string Id,
     DeviceKind Kind,
     int Community,
     string Grid,
-    string Topic,
     int Household = -1,
     MeterType Meter = MeterType.Water,
     string Label = "",
@@ -102,15 +101,15 @@ internal sealed class SimulatedWorld
                 var grid = GridOf(i, options.Households);
                 var householdIndex = households.Count;
                 households.Add(new SimulatedHousehold(id, c, grid, KindOf(seed, id)));
-                devices.Add(new SimulatedDevice($"{community}-wm-{number:0000}", DeviceKind.Meter, c, grid, Topic(community, "meter", $"{community}-wm-{number:0000}"), householdIndex, MeterType.Water));
-                devices.Add(new SimulatedDevice($"{community}-em-{number:0000}", DeviceKind.Meter, c, grid, Topic(community, "meter", $"{community}-em-{number:0000}"), householdIndex, MeterType.Electricity));
+                devices.Add(new SimulatedDevice($"{community}-wm-{number:0000}", DeviceKind.Meter, c, grid, householdIndex, MeterType.Water));
+                devices.Add(new SimulatedDevice($"{community}-em-{number:0000}", DeviceKind.Meter, c, grid, householdIndex, MeterType.Electricity));
             }
 
             // Gates and lots spread over the grids at the estate's edge; cameras round-robin over all grids.
             for (var i = 0; i < options.Gates; i++)
             {
                 var id = $"{community}-gate-{i + 1}";
-                devices.Add(new SimulatedDevice(id, DeviceKind.Gate, c, GridOf(i, options.Gates), Topic(community, "gate", id)));
+                devices.Add(new SimulatedDevice(id, DeviceKind.Gate, c, GridOf(i, options.Gates)));
             }
             for (var i = 0; i < options.Lots; i++)
             {
@@ -121,12 +120,12 @@ internal sealed class SimulatedWorld
                 var spread = Noise.Unit(Noise.Hash((ulong)seed, Noise.Key(id), 4));
                 var visitors = options.Lots >= 3 && i == options.Lots - 1;
                 var capacity = visitors ? 40 + (int)(40 * spread) : Math.Max(20, (int)(options.Households * (0.14 + 0.08 * spread) / Math.Max(1, options.Lots - (options.Lots >= 3 ? 1 : 0))));
-                devices.Add(new SimulatedDevice(id, DeviceKind.Parking, c, GridOf(i, options.Lots), Topic(community, "parking", id), Label: lot, Capacity: capacity));
+                devices.Add(new SimulatedDevice(id, DeviceKind.Parking, c, GridOf(i, options.Lots), Label: lot, Capacity: capacity));
             }
             for (var i = 0; i < options.Cameras; i++)
             {
                 var id = $"{community}-cam-{i + 1:000}";
-                devices.Add(new SimulatedDevice(id, DeviceKind.Camera, c, $"g{i % options.Grids + 1}", Topic(community, "camera", id),
+                devices.Add(new SimulatedDevice(id, DeviceKind.Camera, c, $"g{i % options.Grids + 1}",
                     Label: s_zones[(int)(Noise.Key(id) % (ulong)s_zones.Length)]));
             }
         }
@@ -161,6 +160,4 @@ internal sealed class SimulatedWorld
             < 0.32 => HouseholdKind.EmptyFlat,
             _ => HouseholdKind.WorkingFamily,
         };
-
-    private static string Topic(string community, string kind, string device) => $"sensing/{community}/{kind}/{device}";
 }
