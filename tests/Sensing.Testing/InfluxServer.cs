@@ -1,0 +1,245 @@
+using Xunit;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Sensing.Testing;
+
+/// <summary>
+/// A real <c>influxd</c> (Debian's 1.x package; <c>.ci/run</c> installs it) on free loopback ports with its own data
+/// directory, started once per test collection and killed, with its directory deleted, afterwards.
+/// <para>
+/// It runs under a small shell that holds our end of a pipe on stdin: if the test host dies without disposing the
+/// fixture (an aborted run), the pipe closes, <c>cat</c> returns and the shell kills <c>influxd</c>, so no server
+/// outlives the run (and the shell deletes its data directory). Dispose closes the pipe too and kills the whole
+/// process tree for good measure.
+/// </para>
+/// </summary>
+public sealed class InfluxServer : IAsyncLifetime
+{
+    private const string Watchdog = """
+        "$1" -config "$2" &
+        pid=$!
+        cat >/dev/null
+        kill "$pid" 2>/dev/null
+        wait "$pid"
+        rm -rf "$3"
+        """;
+
+    private readonly Queue<string> _log = new();
+    private Process? _process;
+    private string? _folder;
+
+    public Uri Url { get; private set; } = null!;
+
+    public static string Executable => Environment.GetEnvironmentVariable("SENSING_INFLUXD") ?? "/usr/bin/influxd";
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(Executable))
+        {
+            throw new InvalidOperationException($"{Executable} is missing: install Debian's 'influxdb' package (bash .ci/run does) or set SENSING_INFLUXD.");
+        }
+
+        // A free port found here may be taken before influxd binds it; try a few times rather than fail a run.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await StartAsync();
+                return;
+            }
+            catch (Exception) when (attempt < 3)
+            {
+                await StopAsync();
+            }
+        }
+    }
+
+    public async Task DisposeAsync() => await StopAsync();
+
+    private async Task StartAsync()
+    {
+        _folder = Path.Combine(Path.GetTempPath(), "sensing-influx-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_folder);
+        var httpPort = FreePort();
+        int rpcPort;
+        do
+        {
+            rpcPort = FreePort();
+        }
+        while (rpcPort == httpPort);
+
+        var config = Path.Combine(_folder, "influxdb.conf");
+        await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $"""
+            reporting-disabled = true
+            bind-address = "127.0.0.1:{rpcPort}"
+
+            [meta]
+              dir = "{_folder}/meta"
+
+            [data]
+              dir = "{_folder}/data"
+              wal-dir = "{_folder}/wal"
+              wal-fsync-delay = "0s"
+              query-log-enabled = false
+
+            [http]
+              enabled = true
+              bind-address = "127.0.0.1:{httpPort}"
+              log-enabled = false
+              max-row-limit = 0
+
+            [monitor]
+              store-enabled = false
+
+            [continuous_queries]
+              enabled = false
+
+            [logging]
+              level = "warn"
+            """));
+
+        var start = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { "-c", Watchdog, "sh", Executable, config, _folder })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        _process = Process.Start(start) ?? throw new InvalidOperationException("Could not start influxd.");
+        _process.OutputDataReceived += (_, e) => Remember(e.Data);
+        _process.ErrorDataReceived += (_, e) => Remember(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        Url = new Uri($"http://127.0.0.1:{httpPort}/");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"influxd exited with {_process.ExitCode}: {Log()}");
+            }
+
+            try
+            {
+                using var ping = await http.GetAsync(new Uri(Url, "ping"));
+                if (ping.StatusCode == HttpStatusCode.NoContent)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException)
+            {
+                // Listening but not answering yet.
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"influxd did not answer /ping within 30 s: {Log()}");
+    }
+
+    private async Task StopAsync()
+    {
+        if (_process is { } process)
+        {
+            _process = null;
+            try
+            {
+                process.StandardInput.Close();
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+
+                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
+            {
+                // Already gone.
+            }
+            finally
+            {
+                process.Dispose();
+            }
+        }
+
+        if (_folder is { } folder && Directory.Exists(folder))
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A leftover temp folder is not worth failing a run over.
+            }
+        }
+
+        _folder = null;
+    }
+
+    /// <summary>
+    /// Freezes the server (SIGSTOP): it keeps its connections and its data but answers nothing, as a store that has
+    /// hung or gone away does, until <see cref="Resume"/>.
+    /// </summary>
+    public void Pause() => Signal("STOP");
+
+    /// <summary>Lets a paused server run again (SIGCONT); requests that waited are then answered.</summary>
+    public void Resume() => Signal("CONT");
+
+    private void Signal(string signal)
+    {
+        var shell = _process ?? throw new InvalidOperationException("influxd is not running");
+        // influxd is the watchdog shell's only child.
+        using var kill = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", $"pkill -{signal} -P {shell.Id} -x influxd"]) { UseShellExecute = false })!;
+        kill.WaitForExit();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"could not send SIG{signal} to influxd (pkill exit {kill.ExitCode})");
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_log)
+        {
+            _log.Enqueue(line);
+            if (_log.Count > 50)
+            {
+                _log.Dequeue();
+            }
+        }
+    }
+
+    private string Log()
+    {
+        lock (_log)
+        {
+            return string.Join(Environment.NewLine, _log);
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
