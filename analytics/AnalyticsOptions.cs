@@ -113,7 +113,7 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
     {
         var failures = new List<string>();
         if (options.TimeZone is not null && !TimeZoneInfo.TryFindSystemTimeZoneById(options.TimeZone, out _))
-            failures.Add($"Analytics:TimeZone '{options.TimeZone}' is not a known time zone.");
+            failures.Add($"Analytics:TimeZone (or Sensing:TimeZone, which it falls back to) '{options.TimeZone}' is not a known time zone.");
         if (options.QueueCapacity is < 1 or > 100_000) failures.Add("Analytics:QueueCapacity must be 1..100000.");
         if (options.HistoryDays is < 2 or > 90) failures.Add("Analytics:HistoryDays must be 2..90.");
         if (options.MinHistoryDays < 1 || options.MinHistoryDays >= options.HistoryDays)

@@ -59,6 +59,8 @@ public static class CockpitHost
         }
 
         var app = builder.Build();
+        // The signing key is checked now, not at the first request: a service without one must refuse to start.
+        app.Services.GetRequiredService<TokenIssuer>();
         if (UserDirectory.DemoEnabled(app.Configuration))
         {
             // Before any stage starts: a message queued at the broker must find the demo's devices already registered.

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Options;
+using Sensing.Cockpit;
+using Sensing.Testing;
+
+namespace Sensing.Cockpit.Tests;
+
+/// <summary>Configuration mistakes stop the start with a message naming the key, instead of failing at the first request.</summary>
+public sealed class StartupValidationTests
+{
+    private static string[] Args(params string[] extra) =>
+    [
+        $"--urls=http://127.0.0.1:{SensingTestHost.FreePort()}",
+        $"--Mqtt:Port={SensingTestHost.FreePort()}",
+        $"--Store:Path={Path.Combine(Path.GetTempPath(), "sensing-startup-" + Guid.NewGuid().ToString("N"), "s.duckdb")}",
+        .. extra,
+    ];
+
+    [Fact]
+    public void Without_the_demo_a_signing_key_is_required()
+    {
+        var refused = Assert.Throws<OptionsValidationException>(() => CockpitHost.Build(Args("--Demo:Enabled=false")));
+        Assert.Contains("Auth:SigningKey is required", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_short_signing_key_is_refused()
+    {
+        var refused = Assert.Throws<OptionsValidationException>(() => CockpitHost.Build(Args("--Demo:Enabled=false", "--Auth:SigningKey=too-short")));
+        Assert.Contains("at least 32 bytes", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_time_zone_stops_the_start()
+    {
+        await using var app = CockpitHost.Build(Args("--Sensing:TimeZone=Mars/Olympus_Mons"));
+        var refused = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("Sensing:TimeZone", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("'Mars/Olympus_Mons'", refused.Message, StringComparison.Ordinal);
+    }
+}
