@@ -145,8 +145,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             {
                 Execute(writer, DuckDbSchema.SelectNewRows);
                 Execute(writer, DuckDbSchema.InsertNewRows);
-                Execute(writer, DuckDbSchema.UpsertMinute);
-                Execute(writer, DuckDbSchema.UpsertHour);
+                Execute(writer, DuckDbSchema.AppendMinute);
+                Execute(writer, DuckDbSchema.AppendHour);
                 transaction.Commit();
             }
 

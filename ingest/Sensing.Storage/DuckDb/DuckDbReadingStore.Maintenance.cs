@@ -6,7 +6,8 @@ namespace Sensing.Storage;
 
 /// <summary>What one retention pass did.</summary>
 /// <param name="Reference">The time the retention periods count back from: the newest stored event time, capped at the wall clock.</param>
-public sealed record RetentionPass(DateTimeOffset Reference, long RawDeleted, long MinuteDeleted, long HourDeleted);
+/// <param name="CompactedSeries">Series-buckets of both rollups whose several rows were folded into one.</param>
+public sealed record RetentionPass(DateTimeOffset Reference, long RawDeleted, long MinuteDeleted, long HourDeleted, long CompactedSeries);
 
 public sealed partial class DuckDbReadingStore
 {
@@ -22,6 +23,11 @@ public sealed partial class DuckDbReadingStore
     /// would delete a replayed 2025 feed as it arrives. The cap at the wall clock keeps one device with a clock in
     /// 2099 from wiping everything. A rollup bucket goes only once all of it is older than its limit. Raw readings
     /// older than the cut are refused by later writes (see <see cref="DuckDbSchema.Rollups"/>).
+    /// </para>
+    /// <para>
+    /// The same pass compacts the rollups: series-buckets of the last <see cref="CompactionWindow"/> before the
+    /// reference that several writes appended to are folded into one row each (older ones were compacted by earlier
+    /// passes; a late reading there leaves one extra row, which queries fold like any other).
     /// </para>
     /// Returns null when the store holds no readings.
     /// </summary>
@@ -47,13 +53,16 @@ public sealed partial class DuckDbReadingStore
 
             var reference = newestTime < wallClock ? newestTime : wallClock.ToUniversalTime();
             var rawCut = reference - retention.Raw;
-            long raw, minute, hour;
+            long raw, minute, hour, compacted;
             using (var transaction = writer.BeginTransaction())
             {
                 raw = Delete(writer, "DELETE FROM readings WHERE ts < $cut", rawCut);
                 // A bucket [b, b + r) is entirely older than the cut when b <= cut - r.
                 minute = Delete(writer, "DELETE FROM readings_1m WHERE bucket <= $cut", reference - retention.Minute - TimeSpan.FromMinutes(1));
                 hour = Delete(writer, "DELETE FROM readings_1h WHERE bucket <= $cut", reference - retention.Hour - TimeSpan.FromHours(1));
+
+                var since = (reference - CompactionWindow).UtcDateTime;
+                compacted = Compact(writer, "readings_1m", since) + Compact(writer, "readings_1h", since);
 
                 // The horizon only moves forward: a shorter Raw period later must not let back in readings whose
                 // raw twins are gone.
@@ -70,9 +79,10 @@ public sealed partial class DuckDbReadingStore
                 transaction.Commit();
             }
 
-            var pass = new RetentionPass(reference, raw, minute, hour);
-            _logger.LogInformation("DuckDB retention from {Reference:o}: {Raw} raw readings, {Minute} minute and {Hour} hour buckets deleted",
-                reference, raw, minute, hour);
+            var pass = new RetentionPass(reference, raw, minute, hour, compacted);
+            _logger.LogInformation(
+                "DuckDB retention from {Reference:o}: {Raw} raw readings, {Minute} minute and {Hour} hour rollup rows deleted; {Compacted} series-buckets compacted",
+                reference, raw, minute, hour, compacted);
             return pass;
         }
         finally
@@ -162,6 +172,46 @@ public sealed partial class DuckDbReadingStore
         Execute(connection, DuckDbSchema.Backfill);
         transaction.Commit();
         _logger.LogInformation("DuckDB store at {Path}: rollups built from the existing readings", _path);
+    }
+
+    /// <summary>How far back from the retention reference each pass compacts rollups: two days of late arrivals.</summary>
+    public static readonly TimeSpan CompactionWindow = TimeSpan.FromDays(2);
+
+    /// <summary>
+    /// Compacts every rollup row from <paramref name="since"/> on (see <see cref="DuckDbSchema.Compact"/>); retention
+    /// does it for its window, tests and tools for any range. Returns the series-buckets folded.
+    /// </summary>
+    public async Task<long> CompactRollupsAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var writer = OpenWriterLocked();
+            using var transaction = writer.BeginTransaction();
+            var compacted = Compact(writer, "readings_1m", since.UtcDateTime) + Compact(writer, "readings_1h", since.UtcDateTime);
+            transaction.Commit();
+            return compacted;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private static long Compact(DuckDBConnection connection, string table, DateTime since)
+    {
+        using (var fold = connection.CreateCommand())
+        {
+            fold.CommandText = DuckDbSchema.Compact(table);
+            AddParameter(fold, "since", since);
+            fold.ExecuteNonQuery();
+        }
+
+        using var count = connection.CreateCommand();
+        count.CommandText = "SELECT count(*) FROM rollup_compacted";
+        var compacted = Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        Execute(connection, DuckDbSchema.CompactReplace(table));
+        return compacted;
     }
 
     private static DateTimeOffset? ScalarMicros(DuckDBConnection connection, string sql)
