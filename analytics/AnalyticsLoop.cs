@@ -143,7 +143,8 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         while (_queue.Reader.TryRead(out var batch))
         {
             drained++;
-            Observe(batch);
+            var ended = Observe(batch);
+            if (ended is not null) await RaiseAsync(ended, cancellationToken).ConfigureAwait(false);
             await RaiseAsync(_silence.Check(_watermark!.Value), cancellationToken).ConfigureAwait(false);
         }
         try
@@ -156,11 +157,13 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         }
     }
 
-    private void Observe(IReadOnlyList<Reading> batch)
+    /// <summary>Takes in a batch; returns the silences its readings ended that no check caught while they lasted.</summary>
+    private List<Alert>? Observe(IReadOnlyList<Reading> batch)
     {
+        List<Alert>? ended = null;
         foreach (var reading in batch)
         {
-            _silence.Observe(reading.Device, reading.Community, reading.Grid, reading.Time);
+            if (_silence.Observe(reading.Device, reading.Community, reading.Grid, reading.Time) is { } missed) (ended ??= []).Add(missed);
             if (_watermark is not { } watermark || reading.Time > watermark) _watermark = reading.Time;
             if (reading.Household is { } household && reading.Metric is Metrics.WaterConsumption or Metrics.ElectricityConsumption)
             {
@@ -172,6 +175,7 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         }
         Volatile.Write(ref _watermarkTicks, _watermark?.UtcTicks ?? 0);
         _lastArrival = _time.GetTimestamp();
+        return ended;
     }
 
     /// <summary>

@@ -23,21 +23,28 @@ public sealed class SilenceWatch
         _findDevice = findDevice;
     }
 
-    /// <summary>Notes a reading of <paramref name="device"/>; community and grid are the fallback for a device the registry does not know.</summary>
-    public void Observe(string device, string community, string? grid, DateTimeOffset time)
+    /// <summary>
+    /// Notes a reading of <paramref name="device"/>; community and grid are the fallback for a device the registry
+    /// does not know. Returns the alert for a silence this reading ends when no <see cref="Check"/> caught it while it
+    /// lasted: whether a check happened to run inside the gap depends on how messages were batched, so judging the
+    /// gap here as well makes the alerts the same at any replay speed.
+    /// </summary>
+    public Alert? Observe(string device, string community, string? grid, DateTimeOffset time)
     {
         time = time.ToUniversalTime();
         if (!_devices.TryGetValue(device, out var state))
         {
             _devices[device] = new DeviceState(time, community, grid, _findDevice(device)?.Kind);
-            return;
+            return null;
         }
         // A register and its derived consumption share a timestamp, and late readings arrive out of order:
         // neither says anything about the reporting interval.
-        if (time <= state.Last) return;
+        if (time <= state.Last) return null;
+        var missed = !state.Silent && time - state.Last > Allowed(state) ? SilenceAlert(device, state) : null;
         state.AddGap(time - state.Last, _options.RecentGaps);
         state.Last = time;
         state.Silent = false;
+        return missed;
     }
 
     /// <summary>The interval the device is judged by: median of its recent gaps, else its kind's default.</summary>
@@ -50,40 +57,51 @@ public sealed class SilenceWatch
         List<Alert>? alerts = null;
         foreach (var (id, state) in _devices)
         {
-            if (state.Silent) continue;
-            var interval = UsualInterval(state);
-            var allowed = interval * _options.IntervalsBeforeSilent;
-            if (allowed < _options.MinSilence) allowed = _options.MinSilence;
-            var silence = watermark - state.Last;
-            if (silence <= allowed) continue;
-
+            if (state.Silent || watermark - state.Last <= Allowed(state)) continue;
             state.Silent = true;
-            // Raised at the event time the silence became overdue, not when we noticed: a replay, a backfill
-            // and a quiet live feed then all raise the same alert at the same time.
-            var raisedAt = state.Last + allowed;
-            var device = _findDevice(id);
-            var summary = string.Format(
-                CultureInfo.InvariantCulture,
-                "No reading from {0} since {1:yyyy-MM-ddTHH:mm:ssZ}: silent {2:0.#} min, usually every {3:0.#} min (allowed {4:0.#} min).",
-                id, state.Last.UtcDateTime, silence.TotalMinutes, interval.TotalMinutes, allowed.TotalMinutes);
-            (alerts ??= []).Add(new Alert
-            {
-                Id = Alert.MakeId(AlertKinds.DeviceSilent, id, state.Last),
-                Kind = AlertKinds.DeviceSilent,
-                Severity = AlertSeverity.Warning,
-                Community = device?.Community ?? state.Community,
-                Grid = device is null ? state.Grid : device.Grid,
-                Household = device?.Household,
-                Device = id,
-                StartedAt = state.Last,
-                RaisedAt = raisedAt,
-                Evidence = new AlertEvidence(summary,
-                [
-                    new EvidencePoint(raisedAt, "silence_minutes", Math.Round(allowed.TotalMinutes, 2), Math.Round(silence.TotalMinutes, 2)),
-                ]),
-            });
+            (alerts ??= []).Add(SilenceAlert(id, state));
         }
         return alerts ?? (IReadOnlyList<Alert>)[];
+    }
+
+    private TimeSpan Allowed(DeviceState state)
+    {
+        var allowed = UsualInterval(state) * _options.IntervalsBeforeSilent;
+        return allowed < _options.MinSilence ? _options.MinSilence : allowed;
+    }
+
+    /// <summary>
+    /// The alert for a silence that began after <paramref name="state"/>'s last reading. Every figure in it comes from
+    /// the device's own readings, never from when the silence was noticed, so a replay, a backfill and a quiet live
+    /// feed raise the same alert: raised at the event time the silence became overdue.
+    /// </summary>
+    private Alert SilenceAlert(string id, DeviceState state)
+    {
+        var interval = UsualInterval(state);
+        var allowed = Allowed(state);
+        var raisedAt = state.Last + allowed;
+        var device = _findDevice(id);
+        var summary = string.Format(
+            CultureInfo.InvariantCulture,
+            "No reading from {0} since {1:yyyy-MM-ddTHH:mm:ssZ}: silent for more than {2:0.#} min, while it usually reports every {3:0.#} min.",
+            id, state.Last.UtcDateTime, allowed.TotalMinutes, interval.TotalMinutes);
+        return new Alert
+        {
+            Id = Alert.MakeId(AlertKinds.DeviceSilent, id, state.Last),
+            Kind = AlertKinds.DeviceSilent,
+            Severity = AlertSeverity.Warning,
+            Community = device?.Community ?? state.Community,
+            Grid = device is null ? state.Grid : device.Grid,
+            Household = device?.Household,
+            Device = id,
+            StartedAt = state.Last,
+            RaisedAt = raisedAt,
+            Evidence = new AlertEvidence(summary,
+            [
+                // Expected: a reading every usual interval; observed: none for at least the allowed silence.
+                new EvidencePoint(raisedAt, "minutes_between_readings", Math.Round(interval.TotalMinutes, 2), Math.Round(allowed.TotalMinutes, 2)),
+            ]),
+        };
     }
 
     private TimeSpan UsualInterval(DeviceState state)

@@ -50,9 +50,57 @@ public sealed class SilenceWatchTests
         // Raised at the event time the device became overdue, whenever the check happened to run.
         Assert.Equal(last.AddMinutes(60), alert.RaisedAt);
         Assert.Equal(Alert.MakeId(AlertKinds.DeviceSilent, "wm-1", last), alert.Id);
+        // Expected a reading every 15 min; observed none for (at least) 60: figures from the readings alone.
         var point = Assert.Single(alert.Evidence.Points);
-        Assert.Equal(60, point.Expected);
-        Assert.Equal(61, point.Observed);
+        Assert.Equal(15, point.Expected);
+        Assert.Equal(60, point.Observed);
+    }
+
+    [Fact]
+    public void A_silence_no_check_caught_is_raised_by_the_reading_that_ends_it_with_the_same_alert()
+    {
+        var checkedWatch = NewWatch();
+        var last = ReportEvery15Minutes(checkedWatch, T0);
+        var caught = Assert.Single(checkedWatch.Check(last.AddMinutes(61)));
+        Assert.Null(checkedWatch.Observe("wm-1", "c1", "g1", last.AddMinutes(90)));
+
+        // The same readings, but batched so that no check ran inside the gap (a replay at another speed).
+        var uncheckedWatch = NewWatch();
+        ReportEvery15Minutes(uncheckedWatch, T0);
+        var ended = uncheckedWatch.Observe("wm-1", "c1", "g1", last.AddMinutes(90));
+        Assert.NotNull(ended);
+        Assert.Equal((caught.Id, caught.StartedAt, caught.RaisedAt, caught.Evidence.Summary), (ended.Id, ended.StartedAt, ended.RaisedAt, ended.Evidence.Summary));
+        Assert.Equal(caught.Evidence.Points, ended.Evidence.Points);
+        Assert.Empty(uncheckedWatch.Check(last.AddMinutes(91)));
+    }
+
+    [Fact]
+    public void The_alerts_do_not_depend_on_when_checks_run()
+    {
+        // One meter with two long gaps and one short one; checked after every reading, or only at the very end.
+        var times = new List<DateTimeOffset>();
+        var t = T0;
+        for (var i = 0; i < 40; i++)
+        {
+            t = t.AddMinutes(i is 10 or 25 ? 95 : i == 30 ? 50 : 15);
+            times.Add(t);
+        }
+        List<Alert> Run(bool checkEveryReading)
+        {
+            var watch = NewWatch();
+            var alerts = new List<Alert>();
+            foreach (var time in times)
+            {
+                if (watch.Observe("wm-1", "c1", "g1", time) is { } ended) alerts.Add(ended);
+                if (checkEveryReading) alerts.AddRange(watch.Check(time));
+            }
+            alerts.AddRange(watch.Check(times[^1]));
+            return alerts;
+        }
+        var often = Run(checkEveryReading: true);
+        var never = Run(checkEveryReading: false);
+        Assert.Equal(2, often.Count);
+        Assert.Equal(often.Select(a => (a.Id, a.StartedAt, a.RaisedAt)), never.Select(a => (a.Id, a.StartedAt, a.RaisedAt)));
     }
 
     [Fact]
