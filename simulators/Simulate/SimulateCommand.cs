@@ -5,7 +5,7 @@ using MQTTnet.Exceptions;
 namespace Sensing.Simulators.Simulate;
 
 /// <summary><c>simulators -- simulate [options]</c>: a realistic feed of N communities to a broker or a file, with ground truth.</summary>
-internal static class SimulateCommand
+public static class SimulateCommand
 {
     public const int Interrupted = 130;
 
