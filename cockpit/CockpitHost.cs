@@ -163,6 +163,7 @@ public static class CockpitHost
         api.MapRegistryApi();
         api.MapReadingsApi();
         api.MapAlertsApi();
+        api.MapExportApi();
 
         app.MapHub<CockpitHub>("/hubs/cockpit");
         app.MapHub<WorkerHub>("/hubs/worker");
