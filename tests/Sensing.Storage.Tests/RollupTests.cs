@@ -104,6 +104,8 @@ public sealed class RollupTests : IAsyncLifetime
             (Day, Day.AddHours(6)),                                              // aligned: all from the rollups
             (Day.AddMinutes(7).AddSeconds(13), Day.AddHours(5).AddMinutes(3)),   // ragged edges from raw
             (Day.AddMinutes(20), Day.AddMinutes(50)),                            // shorter than an hour
+            (Day.AddSeconds(59), Day.AddHours(6)),                               // a head edge only
+            (Day, Day.AddHours(5).AddMinutes(59).AddSeconds(30)),                // a tail edge only
         ];
         var compared = 0;
         foreach (var every in intervals)

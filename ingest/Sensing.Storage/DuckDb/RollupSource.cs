@@ -17,7 +17,7 @@ namespace Sensing.Storage;
 /// shorter than r, or an interval like 90 s), the query stays on the raw rows.
 /// </para>
 /// </summary>
-internal sealed record RollupSource(string Table, DateTime From, DateTime To)
+internal sealed record RollupSource(string Table, DateTime From, DateTime To, bool HeadEdge, bool TailEdge)
 {
     private static readonly (string Table, long Ticks)[] s_resolutions =
     [
@@ -47,7 +47,9 @@ internal sealed record RollupSource(string Table, DateTime From, DateTime To)
             var alignedTo = to / ticks * ticks;
             if (alignedFrom < alignedTo)
             {
-                return new RollupSource(table, new DateTime(alignedFrom, DateTimeKind.Utc), new DateTime(alignedTo, DateTimeKind.Utc));
+                // DuckDB keeps microseconds: an edge shorter than one holds no stored time.
+                return new RollupSource(table, new DateTime(alignedFrom, DateTimeKind.Utc), new DateTime(alignedTo, DateTimeKind.Utc),
+                    HeadEdge: alignedFrom - from >= TimeSpan.TicksPerMicrosecond, TailEdge: to - alignedTo >= TimeSpan.TicksPerMicrosecond);
             }
         }
 
@@ -74,25 +76,40 @@ internal sealed record RollupSource(string Table, DateTime From, DateTime To)
             _ => throw new ArgumentOutOfRangeException(nameof(aggregation), aggregation, "Unknown aggregation."),
         };
 
-        // Table and scope are fixed fragments; every value is a parameter. The raw edges are written as two ranges
-        // so an empty edge (From already aligned) costs a pruned scan, nothing more.
+        // Table and scope are fixed fragments; every value is a parameter. Each raw edge is its own branch with a
+        // plain range, and only when it is not empty: a range on ts alone lets DuckDB skip row groups by their zone
+        // maps, where an OR of two ranges would scan the whole ts column, and an aligned query reads no raw row at all.
+        var edges = new System.Text.StringBuilder();
+        if (HeadEdge)
+        {
+            edges.Append(RawEdge("$from", "$rollup_from", scope));
+        }
+
+        if (TailEdge)
+        {
+            edges.Append(RawEdge("$rollup_to", "$to", scope));
+        }
+
         return $"""
             SELECT qb, {fold}
             FROM (
                 SELECT epoch_us(bucket) - (((epoch_us(bucket) % $every) + $every) % $every) AS qb,
                        n, sum_value, min_value, max_value, last_value, last_ts, device, label
                 FROM {Table}
-                WHERE metric = $metric AND bucket >= $rollup_from AND bucket < $rollup_to{scope}
-                UNION ALL
-                SELECT epoch_us(ts) - (((epoch_us(ts) % $every) + $every) % $every) AS qb,
-                       1, value, value, value, value, ts, device, label
-                FROM readings
-                WHERE metric = $metric
-                  AND ((ts >= $from AND ts < $rollup_from) OR (ts >= $rollup_to AND ts < $to)){scope}
+                WHERE metric = $metric AND bucket >= $rollup_from AND bucket < $rollup_to{scope}{edges}
             )
             GROUP BY qb
             ORDER BY qb
             LIMIT $limit
             """;
     }
+
+    private static string RawEdge(string from, string to, string scope) => $"""
+
+                UNION ALL
+                SELECT epoch_us(ts) - (((epoch_us(ts) % $every) + $every) % $every) AS qb,
+                       1, value, value, value, value, ts, device, label
+                FROM readings
+                WHERE metric = $metric AND ts >= {from} AND ts < {to}{scope}
+        """;
 }
