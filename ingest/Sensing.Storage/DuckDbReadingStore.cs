@@ -114,6 +114,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         {
             var writer = OpenWriterLocked();
             cancellationToken.ThrowIfCancellationRequested();
+            RefuseReadingsBeforeTheHorizon(writer, readings);
 
             // A write that failed half-way may have left rows behind; they must not join this batch.
             Execute(writer, "DELETE FROM readings_staging");
@@ -554,6 +555,29 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>
+    /// Readings older than the raw retention horizon cannot be stored: their raw copies may be gone, so a redelivery
+    /// could not be told from a first delivery and the rollups would count it twice. They are refused out loud
+    /// (<see cref="ArgumentException"/>, which the ingest store writer turns into dead letters for exactly those
+    /// readings) rather than dropped in silence.
+    /// </summary>
+    private static void RefuseReadingsBeforeTheHorizon(DuckDBConnection writer, IReadOnlyList<Reading> readings)
+    {
+        using var command = writer.CreateCommand();
+        command.CommandText = "SELECT max(raw_horizon) FROM retention_horizon";
+        if (command.ExecuteScalar() is not DateTime horizon) return;
+        var utcHorizon = new DateTimeOffset(DateTime.SpecifyKind(horizon, DateTimeKind.Utc));
+        for (var i = 0; i < readings.Count; i++)
+        {
+            if (readings[i].Time < utcHorizon)
+            {
+                throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"Reading of {readings[i].Device} {readings[i].Metric} at {readings[i].Time:O} is older than the raw retention horizon {utcHorizon:O} (Store:Retention:Raw): it can no longer be told apart from a reading already counted."),
+                    nameof(readings));
+            }
+        }
+    }
 
     private static void Execute(DuckDBConnection connection, string sql)
     {

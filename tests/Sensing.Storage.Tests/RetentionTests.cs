@@ -59,13 +59,16 @@ public sealed class RetentionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_redelivery_older_than_the_raw_horizon_is_not_counted_again()
+    public async Task A_redelivery_older_than_the_raw_horizon_is_refused_not_counted_again()
     {
         await _db.Store.ApplyRetentionAsync(Policy, Sample.Day.AddYears(1), CancellationToken.None).Within();
         var hourBefore = await _db.SqlAsync("SELECT * FROM readings_1h ORDER BY ALL");
 
-        // Its raw twin is gone, so only the horizon can tell it is a redelivery.
-        await _db.Store.WriteAsync([Sample.Point("m1", Metrics.WaterConsumption, Start, 0)], CancellationToken.None).Within();
+        // Its raw twin is gone, so only the horizon can tell it might be a redelivery: refused out loud (ingest
+        // dead-letters it with this reason), never stored and never silently dropped.
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() =>
+            _db.Store.WriteAsync([Sample.Point("m1", Metrics.WaterConsumption, Start, 0)], CancellationToken.None).Within());
+        Assert.Contains("older than the raw retention horizon", refused.Message, StringComparison.Ordinal);
 
         Assert.Equal(hourBefore, await _db.SqlAsync("SELECT * FROM readings_1h ORDER BY ALL"));
         Assert.Equal(0L, (await _db.SqlAsync("SELECT count(*) FROM readings WHERE ts = TIMESTAMP '2026-09-21 00:00:00'"))[0][0]);
