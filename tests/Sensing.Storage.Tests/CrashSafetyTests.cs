@@ -1,9 +1,7 @@
-using System.Diagnostics;
-
 namespace Sensing.Storage.Tests;
 
 /// <summary>
-/// kill -9 during writes: a child process (tests/Sensing.Storage.CrashWriter) writes batches and prints "ack n" after
+/// kill -9 during writes: a child process (tests/Sensing.CrashWriter, mode duckdb) writes batches and prints "ack n" after
 /// each WriteAsync returns; it is killed mid-stream, and every batch it acknowledged must be in the reopened file,
 /// with rollups that still equal the raw rows.
 /// </summary>
@@ -25,71 +23,13 @@ public sealed class CrashSafetyTests : IDisposable
         }
     }
 
-    /// <summary>
-    /// The helper is built beside this project (ProjectReference with ReferenceOutputAssembly=false):
-    /// tests/Sensing.Storage.Tests/bin/{configuration}/{tfm}/ → tests/Sensing.Storage.CrashWriter/bin/{configuration}/{tfm}/.
-    /// </summary>
-    private static string CrashWriterDll()
-    {
-        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var tfm = output.Name;
-        var configuration = output.Parent!.Name;
-        var tests = output.Parent.Parent!.Parent!.Parent!.FullName;
-        var dll = Path.Combine(tests, "Sensing.Storage.CrashWriter", "bin", configuration, tfm, "Sensing.Storage.CrashWriter.dll");
-        Assert.True(File.Exists(dll), $"The crash writer was not built at {dll}.");
-        return dll;
-    }
-
     [Theory]
     [InlineData(3)]
     [InlineData(25)]
     public async Task Every_acknowledged_batch_survives_a_sigkill_mid_stream(int killAfterAcks)
     {
         var path = Path.Combine(_folder, "crash.duckdb");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(CrashWriterDll());
-        start.ArgumentList.Add(path);
-        start.ArgumentList.Add(BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
-
-        var acknowledged = 0;
-        using (var writer = Process.Start(start)!)
-        {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-                while (acknowledged < killAfterAcks)
-                {
-                    var line = await writer.StandardOutput.ReadLineAsync(timeout.Token);
-                    if (line is null)
-                    {
-                        Assert.Fail("The crash writer exited early: " + await writer.StandardError.ReadToEndAsync(timeout.Token));
-                    }
-
-                    acknowledged = int.Parse(line["ack ".Length..], System.Globalization.CultureInfo.InvariantCulture);
-                }
-            }
-            finally
-            {
-                // SIGKILL on Unix: no finalizers, no DuckDB checkpoint, a write likely in flight.
-                writer.Kill(entireProcessTree: true);
-                await writer.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            }
-
-            // Acks printed between our last read and the kill still count: they were acknowledged.
-            var rest = await writer.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            foreach (var line in rest.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                if (line.StartsWith("ack ", StringComparison.Ordinal))
-                {
-                    acknowledged = int.Parse(line["ack ".Length..], System.Globalization.CultureInfo.InvariantCulture);
-                }
-            }
-        }
+        var acknowledged = await Sensing.Testing.CrashWriterProcess.RunAndKillAsync("duckdb", path, BatchSize, killAfterAcks);
 
         await using var store = await DuckDbReadingStore.OpenAsync(new DuckDbStoreOptions(path)).Within();
 
