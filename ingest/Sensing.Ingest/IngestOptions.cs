@@ -7,7 +7,8 @@ namespace Sensing.Ingest;
 /// <code>
 /// "Mqtt": { "Embedded": true, "Host": "localhost", "Port": 1883, "BindAddress": "127.0.0.1",
 ///           "ClientId": "sensing-ingest", "SharedGroup": null, "Username": null, "Password": null,
-///           "UseTls": false, "SessionExpirySeconds": 86400, "Topics": ["sensing/#"] }
+///           "UseTls": false, "SessionExpirySeconds": 86400, "Topics": ["sensing/#"],
+///           "MaxPendingMessagesPerClient": 250000 }
 /// </code>
 /// </summary>
 public sealed class MqttOptions
@@ -43,6 +44,13 @@ public sealed class MqttOptions
 
     /// <summary>Topic filters ingest subscribes to.</summary>
     [MinLength(1)] public string[] Topics { get; set; } = ["sensing/#"];
+
+    /// <summary>
+    /// Messages the embedded broker queues for one client (ingest) before it must drop: a burst faster than ingest
+    /// waits here. MQTTnet's default is 1,000, which a burst fills in a fraction of a second; 250,000 native
+    /// messages are roughly 100 MB at most. A drop, should one still happen, is counted and logged, never silent.
+    /// </summary>
+    [Range(1000, 10_000_000)] public int MaxPendingMessagesPerClient { get; set; } = 250_000;
 }
 
 /// <summary>

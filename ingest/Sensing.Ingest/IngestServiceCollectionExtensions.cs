@@ -51,6 +51,7 @@ public static class IngestServiceCollectionExtensions
         if (configuration.GetValue(MqttOptions.Section + ":" + nameof(MqttOptions.Embedded), true))
         {
             services.AddSingleton<EmbeddedBroker>();
+            services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<EmbeddedBroker>());
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
         }
         services.AddHostedService<IngestPipeline>();

@@ -84,3 +84,68 @@ public sealed class EmbeddedBrokerTests
     }
 
 }
+
+/// <summary>
+/// While ingest restarts, the broker keeps what devices publish in ingest's persistent session. MQTTnet keeps 1,000
+/// messages per client by default and drops the oldest beyond that: a restart during a burst would lose data. Ours
+/// keeps far more, and a drop, should one still happen, is counted and logged.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class EmbeddedBrokerSessionQueueTests
+{
+    [Theory]
+    [InlineData(1_000, true)]       // MQTTnet's default: 3,000 messages during the restart overflow it
+    [InlineData(250_000, false)]    // ours: all of them wait for ingest
+    public async Task Messages_published_while_ingest_is_away_wait_for_it_or_their_drop_is_counted(int maxPending, bool expectDrops)
+    {
+        const int burst = 3000;
+        var port = LoopbackPorts.Free();
+        await using var broker = new EmbeddedBroker(Options.Create(new MqttOptions { Port = port, MaxPendingMessagesPerClient = maxPending }), NullLogger<EmbeddedBroker>.Instance);
+        await broker.StartAsync(CancellationToken.None).Within();
+        var ingestOptions = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId("ingest")
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).WithCleanStart(false).WithSessionExpiryInterval(3600).Build();
+
+        // Ingest subscribes on a persistent session, then goes away (a restart).
+        using (var first = new MqttClientFactory().CreateMqttClient())
+        {
+            await first.ConnectAsync(ingestOptions).Within();
+            await first.SubscribeAsync("sensing/#", MqttQualityOfServiceLevel.AtLeastOnce).Within();
+            await first.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithSessionExpiryInterval(3600).Build()).Within();
+        }
+
+        using var device = new MqttClientFactory().CreateMqttClient();
+        await device.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId("burst").Build()).Within();
+        for (var i = 0; i < burst; i++)
+        {
+            await device.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("sensing/c1/gate/g-1").WithPayload(i.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build()).Within();
+        }
+
+        // Ingest is back: it gets what its session kept.
+        var received = new List<int>();
+        using var again = new MqttClientFactory().CreateMqttClient();
+        again.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (received) received.Add(int.Parse(e.ApplicationMessage.ConvertPayloadToString(), System.Globalization.CultureInfo.InvariantCulture));
+            return Task.CompletedTask;
+        };
+        await again.ConnectAsync(ingestOptions).Within();
+
+        if (expectDrops)
+        {
+            // The queue kept the newest 1,000; the 2,000 it dropped are counted and logged, not silent.
+            await TestTimeouts.Until(() => { lock (received) return Task.FromResult(received.Count == maxPending); }, "what the queue kept");
+            lock (received) Assert.Equal(Enumerable.Range(burst - maxPending, maxPending), received);
+            Assert.True(broker.Dropped >= burst - maxPending, $"{broker.Dropped} overflow events for {burst - maxPending} dropped messages");
+            var samples = new List<MetricSample>();
+            broker.Collect(samples);
+            Assert.Equal(broker.Dropped, samples.Single(s => s.Name == "sensing_broker_queue_overflows_total").Value);
+        }
+        else
+        {
+            await TestTimeouts.Until(() => { lock (received) return Task.FromResult(received.Count == burst); }, $"all {burst} messages after the restart");
+            Assert.Equal(0, broker.Dropped);
+            lock (received) Assert.Equal(Enumerable.Range(0, burst), received);
+        }
+    }
+}

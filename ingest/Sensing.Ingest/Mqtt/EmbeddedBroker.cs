@@ -11,9 +11,16 @@ namespace Sensing.Ingest.Mqtt;
 /// memory for the broker's lifetime, so an ingest client that reconnects with clean start off gets what was
 /// published while it was away.
 /// </summary>
-public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable
+public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable, IMetricsSource
 {
     private MqttServer? _server;
+    private long _dropped;
+
+    /// <summary>
+    /// Overflows of a client's queue, each dropping its oldest message. MQTTnet 5.2 reports an overwrite more than
+    /// once, so this counts events rather than messages: what matters is that it stays 0, and shows when it does not.
+    /// </summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
 
     public bool IsRunning => _server?.IsStarted == true;
 
@@ -25,9 +32,17 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<Embedd
             .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(o.BindAddress))
             .WithDefaultEndpointPort(o.Port)
             .WithPersistentSessions()
+            .WithMaxPendingMessagesPerClient(o.MaxPendingMessagesPerClient)
             .Build();
         _server = new MqttServerFactory().CreateMqttServer(serverOptions);
         _server.ValidatingConnectionAsync += AssignClientIdentifier;
+        // With the drop-oldest strategy a full queue overwrites its oldest packet; only application messages count
+        // (control packets share the queue).
+        _server.QueuedApplicationMessageOverwrittenAsync += e =>
+        {
+            if (e.Packet is MQTTnet.Packets.MqttPublishPacket) CountDrop(e.ReceiverClientId);
+            return Task.CompletedTask;
+        };
         await _server.StartAsync().ConfigureAwait(false);
         logger.LogInformation("Embedded MQTT broker listening on {Address}:{Port}", o.BindAddress, o.Port);
     }
@@ -64,6 +79,19 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<Embedd
 
     private static readonly System.Reflection.FieldInfo? s_connectPacket =
         typeof(ValidatingConnectionEventArgs).GetField("_connectPacket", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic);
+
+    private void CountDrop(string client)
+    {
+        // Once, then every 1,000th: a full queue drops many in a row, and the log must stay readable.
+        if (Interlocked.Increment(ref _dropped) % 1000 == 1)
+        {
+            logger.LogError("Embedded broker dropped a message for {Client}: its queue of {Max} pending messages is full (Mqtt:MaxPendingMessagesPerClient); {Dropped} overflow events so far",
+                client, options.Value.MaxPendingMessagesPerClient, Dropped);
+        }
+    }
+
+    public void Collect(ICollection<MetricSample> samples) =>
+        samples.Add(new("sensing_broker_queue_overflows_total", "Overflow events of the embedded broker's per-client queues, each dropping the oldest message (should stay 0; MQTTnet may report one drop more than once).", "counter", Dropped));
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
