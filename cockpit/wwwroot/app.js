@@ -470,10 +470,14 @@
 
   // Figures of six digits and more (the ingest rate during a backfill) go compact, 20.6万 / 206K, so they fit their tile.
   const num = (v) => (v == null || isNaN(v) ? "—" : Number(v).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-US",
-    Math.abs(Number(v)) >= 100000 ? { notation: "compact", maximumFractionDigits: 1 } : undefined));
+    Math.abs(Number(v)) >= 100000 ? { notation: "compact", maximumFractionDigits: 0 } : undefined));
 
   function setField(name, text) {
-    for (const el of document.querySelectorAll(`[data-field="${name}"]`)) el.textContent = text;
+    for (const el of document.querySelectorAll(`[data-field="${name}"]`)) {
+      el.textContent = text;
+      // A long figure (72,636) gets a smaller size so it and its unit still fit the tile.
+      el.classList.toggle("long", el.classList.contains("big") && String(text).length >= 5);
+    }
   }
 
   function renderTiles() {
@@ -539,7 +543,7 @@
     if (!entries.length) { ul.append(el("li", "empty", t("noOpenAlerts"))); return; }
     for (const [grid, n] of entries.slice(0, 6)) {
       const li = el("li", "grid-chip");
-      li.append(el("span", "grid-name", gridName(grid === "" || grid === "null" ? null : grid)), el("span", "grid-num", num(n)));
+      li.append(el("span", "grid-name", gridName(grid === "" || grid === "null" || grid === "-" ? null : grid)), el("span", "grid-num", num(n)));
       ul.append(li);
     }
   }
