@@ -33,7 +33,31 @@ public sealed record ReadingQuery(
     string? Community = null,
     TimeSpan? Every = null,
     Aggregation Aggregation = Aggregation.Mean,
-    int Limit = 10_000);
+    int Limit = 10_000)
+{
+    /// <summary>
+    /// Checks what every store requires of a query and returns the bucket width in microseconds (null for raw points).
+    /// Throws <see cref="ArgumentException"/> for a query no store can answer.
+    /// </summary>
+    public long? Validate()
+    {
+        ArgumentException.ThrowIfNullOrEmpty(Metric, nameof(Metric));
+        if (Device is null && Community is null)
+        {
+            throw new ArgumentException("A reading query needs a device or a community.", nameof(Device));
+        }
+        if (Limit <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Limit), Limit, "Limit must be positive.");
+        }
+        if (Every is not { } every)
+        {
+            return null;
+        }
+        var micros = every.Ticks / TimeSpan.TicksPerMicrosecond;
+        return micros > 0 ? micros : throw new ArgumentOutOfRangeException(nameof(Every), every, "Every must be at least one microsecond.");
+    }
+}
 
 /// <summary>One time bucket (or one raw point) of a query answer: <c>{t, value}</c>.</summary>
 public readonly record struct Bucket(

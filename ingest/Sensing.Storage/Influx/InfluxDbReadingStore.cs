@@ -145,26 +145,7 @@ public sealed class InfluxDbReadingStore : IReadingStore, IAlertStore
     public async Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        ArgumentException.ThrowIfNullOrEmpty(query.Metric, nameof(query));
-        if (query.Device is null && query.Community is null)
-        {
-            throw new ArgumentException("A reading query needs a device or a community.", nameof(query));
-        }
-
-        if (query.Limit <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(query), query.Limit, "Limit must be positive.");
-        }
-
-        long? everyMicros = null;
-        if (query.Every is { } every)
-        {
-            everyMicros = every.Ticks / TimeSpan.TicksPerMicrosecond;
-            if (everyMicros <= 0)
-            {
-                throw new ArgumentOutOfRangeException(nameof(query), every, "Every must be at least one microsecond.");
-            }
-        }
+        var everyMicros = query.Validate();
 
         if (query.From >= query.To)
         {
