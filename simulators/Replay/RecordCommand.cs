@@ -35,55 +35,19 @@ public static class RecordCommand
 
     private static readonly TimeSpan s_flushEvery = TimeSpan.FromSeconds(1);
 
-    public static async Task<int> RunAsync(string[] args)
-    {
-        ArgumentNullException.ThrowIfNull(args);
-        if (args.Length > 0 && args[0] == "record")
-            args = args[1..];
-        if (args.Contains("--help") || args.Contains("-h"))
+    public static Task<int> RunAsync(string[] args) =>
+        CommandShell.RunAsync<RecordSettings>("record", Usage, args, TryParse, async (settings, stop) =>
         {
-            Console.Out.WriteLine(Usage);
-            return 0;
-        }
-        if (!TryParse(args, out var settings, out var error))
-        {
-            await Console.Error.WriteLineAsync($"record: {error}\n\n{Usage}");
-            return 2;
-        }
-
-        using var stop = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            stop.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var summary = await RecordAsync(settings, TimeProvider.System, Console.Error, onSubscribed: null, stop.Token);
+            var summary = await RecordAsync(settings, TimeProvider.System, Console.Error, onSubscribed: null, stop);
             var mb = 1024.0 * 1024.0;
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"recorded {summary.Messages} messages to {settings.OutputPath} (stopped by {summary.StoppedBy}); span {summary.Span:c}; " +
                 $"{summary.UncompressedBytes / mb:F2} MiB raw ({summary.PayloadBytes / mb:F2} MiB of payloads), " +
                 $"{summary.FileBytes / mb:F2} MiB on disk ({(summary.UncompressedBytes == 0 ? 0 : 100.0 * summary.FileBytes / summary.UncompressedBytes):F1} %)"));
             return 0;
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // Ctrl+C while connecting or subscribing: nothing was recorded and no file was made.
-            await Console.Error.WriteLineAsync("record: stopped (Ctrl+C) before recording began");
-            return 130;
-        }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
-        {
-            await Console.Error.WriteLineAsync($"record: {ex.Message}");
-            return 1;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
-    }
+        },
+        // Ctrl+C while connecting or subscribing: nothing was recorded and no file was made.
+        stoppedMessage: "stopped (Ctrl+C) before recording began");
 
     internal static bool TryParse(string[] args, out RecordSettings settings, out string? error)
     {

@@ -37,32 +37,10 @@ public static class ReplayCommand
         Ctrl+C stops. Progress goes to stderr, the summary (with messages/s) to stdout.
         """;
 
-    public static async Task<int> RunAsync(string[] args)
-    {
-        ArgumentNullException.ThrowIfNull(args);
-        if (args.Length > 0 && args[0] == "replay")
-            args = args[1..];
-        if (args.Contains("--help") || args.Contains("-h"))
+    public static Task<int> RunAsync(string[] args) =>
+        CommandShell.RunAsync<ReplaySettings>("replay", Usage, args, TryParse, async (settings, stop) =>
         {
-            Console.Out.WriteLine(Usage);
-            return 0;
-        }
-        if (!TryParse(args, out var settings, out var error))
-        {
-            await Console.Error.WriteLineAsync($"replay: {error}\n\n{Usage}");
-            return 2;
-        }
-
-        using var stop = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            stop.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var summary = await ReplayAsync(settings, TimeProvider.System, Console.Error, stop.Token);
+            var summary = await ReplayAsync(settings, TimeProvider.System, Console.Error, stop);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"replayed {summary.Published} messages from {settings.InputPath} to {settings.Broker} in {summary.Elapsed.TotalSeconds:F2} s: " +
                 $"{summary.MessagesPerSecond:F0} messages/s (recorded span {summary.RecordedSpan:c}, speed {Speed(settings.Options)}, " +
@@ -70,22 +48,8 @@ public static class ReplayCommand
             if (summary.End == RecordingEnd.Truncated)
                 await Console.Error.WriteLineAsync($"replay: warning: {summary.TruncationDetail}; every complete message before it was published");
             return 0;
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            await Console.Error.WriteLineAsync("replay: stopped (Ctrl+C)");
-            return 130;
-        }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
-        {
-            await Console.Error.WriteLineAsync($"replay: {ex.Message}");
-            return 1;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
-    }
+        },
+        stoppedMessage: "stopped (Ctrl+C)");
 
     internal static bool TryParse(string[] args, out ReplaySettings settings, out string? error)
     {
