@@ -106,6 +106,8 @@ internal sealed class FeedPlan
         var endMs = Math.Min(DurationMs, onsetMs + Math.Max(60_000, (long)spec.Duration.TotalMilliseconds / 60_000 * 60_000));
         var communityId = World.Communities[community].Id;
         var pick = Noise.Hash(seed, (ulong)community, 2000 + (ulong)specIndex);
+        // The incident's subject: the device the scenario names, or one picked (deterministically) that fits.
+        int DeviceFor(Func<SimulatedDevice, bool> fits) => spec.Subject is { } id ? FindDevice(id, community) : PickDevice(community, pick, used, fits);
 
         switch (spec.Kind)
         {
@@ -150,7 +152,7 @@ internal sealed class FeedPlan
             case AlertKinds.WaterLeak:
             {
                 // A leak is likeliest noticed where nobody would: an empty flat, or a family out at work.
-                var device = spec.Subject is { } id ? FindDevice(id, community) : PickDevice(community, pick, used, d =>
+                var device = DeviceFor(d =>
                     d is { Kind: DeviceKind.Meter, Meter: MeterType.Water } && World.Households[d.Household].Kind is HouseholdKind.EmptyFlat or HouseholdKind.WorkingFamily);
                 if (device < 0)
                     return;
@@ -161,7 +163,7 @@ internal sealed class FeedPlan
             }
             case AlertKinds.ParkingFull:
             {
-                var device = spec.Subject is { } id ? FindDevice(id, community) : PickDevice(community, pick, used, d => d.Kind == DeviceKind.Parking);
+                var device = DeviceFor(d => d.Kind == DeviceKind.Parking);
                 if (device < 0)
                     return;
                 FullFrom[device] = onsetMs;
@@ -171,7 +173,7 @@ internal sealed class FeedPlan
             }
             case AlertKinds.GateForced:
             {
-                var device = spec.Subject is { } id ? FindDevice(id, community) : PickDevice(community, pick, used, d => d.Kind == DeviceKind.Gate);
+                var device = DeviceFor(d => d.Kind == DeviceKind.Gate);
                 if (device < 0)
                     return;
                 Script.Add(new ScriptedEvent(onsetMs, device, "forced"));
@@ -180,7 +182,7 @@ internal sealed class FeedPlan
             }
             case AlertKinds.DeviceSilent:
             {
-                var device = spec.Subject is { } id ? FindDevice(id, community) : PickDevice(community, pick, used, d => d.Kind == DeviceKind.Camera);
+                var device = DeviceFor(d => d.Kind == DeviceKind.Camera);
                 if (device < 0)
                     return;
                 SilentFrom[device] = onsetMs;
@@ -191,7 +193,7 @@ internal sealed class FeedPlan
             case AlertKinds.CameraEvent:
             {
                 // A fire: smoke first, then a fire detection every 30 s while it burns.
-                var device = spec.Subject is { } id ? FindDevice(id, community) : PickDevice(community, pick, used, d => d.Kind == DeviceKind.Camera);
+                var device = DeviceFor(d => d.Kind == DeviceKind.Camera);
                 if (device < 0)
                     return;
                 Script.Add(new ScriptedEvent(onsetMs, device, "smoke"));
