@@ -77,8 +77,8 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         if (batch.Count == 0) return;
         try
         {
-            // Copied because the caller owns its list and may reuse it once we return.
-            await _queue.Writer.WriteAsync([.. batch], cancellationToken).ConfigureAwait(false);
+            // Queued as it is: the port promises the batch is never changed or reused after this call.
+            await _queue.Writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException)
         {

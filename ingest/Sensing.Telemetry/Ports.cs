@@ -91,6 +91,7 @@ public interface IReadingStore
 /// <summary>
 /// Told about each batch of readings once it is durably stored. Implementations must return quickly
 /// (queue and process elsewhere): ingest awaits them, so a slow listener slows intake instead of growing memory.
+/// The batch is the listener's to keep: ingest hands over a batch it never changes or reuses, so nobody copies it.
 /// </summary>
 public interface IStoredReadingsListener
 {

@@ -241,7 +241,8 @@ public sealed class StoreWriter(
     private async Task NotifyAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
     {
         if (readings.Count == 0) return;
-        // Listeners get their own copy: the pipeline reuses its lists for the next batch.
+        // Listeners keep what they get (the port's promise): the pipeline reuses its lists, so they get an array,
+        // copied once here; a drained spool batch is already one and is not copied again.
         var stored = readings as Reading[] ?? [.. readings];
         foreach (var listener in _listeners)
         {
