@@ -2,8 +2,8 @@ using System.Globalization;
 
 namespace Sensing.Analytics.Streaming;
 
-/// <summary>One row of a univariate series: its line in the file, its timestamp as written and parsed, its value.</summary>
-public readonly record struct SeriesRow(int Line, string TimestampText, DateTime Timestamp, double Value);
+/// <summary>One row of a univariate series: its line in the file, its timestamp and value as written, and parsed.</summary>
+public readonly record struct SeriesRow(int Line, string TimestampText, DateTime Timestamp, string ValueText, double Value);
 
 /// <summary>A row that could not be read, with its line number and why.</summary>
 public sealed record RejectedRow(int Line, string Reason);
@@ -60,7 +60,7 @@ public static class SeriesCsv
                 onRejected(new RejectedRow(line, $"value '{valueText}' is not a finite number"));
                 continue;
             }
-            yield return new SeriesRow(line, timestampText, timestamp, value);
+            yield return new SeriesRow(line, timestampText, timestamp, valueText, value);
         }
     }
 
