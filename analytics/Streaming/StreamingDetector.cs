@@ -64,6 +64,11 @@ public sealed class StreamingDetector
         {
             surprise = Math.Max(surprise, _shapeSurprise.Next(distance));
         }
+        // A long series would otherwise alarm in proportion to its length; its real events do not multiply with it.
+        if (_rows > _options.LengthReferenceRows)
+        {
+            surprise -= _options.LengthPenalty * Math.Log10((double)_rows / _options.LengthReferenceRows);
+        }
         if (surprise <= 0 || _rows < _options.WarmupRows)
         {
             surprise = 0;

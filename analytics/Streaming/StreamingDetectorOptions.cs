@@ -43,6 +43,18 @@ public sealed record StreamingDetectorOptions
     /// <summary>How much stronger (in −log10 p) an alarm inside the suppression period must be to be reported.</summary>
     public double SuppressionMargin { get; init; } = 1.0;
 
+    /// <summary>
+    /// How much rarer an event must be, the longer the series has run: both surprises give up
+    /// LengthPenalty × log10(rows / <see cref="LengthReferenceRows"/>) once past that many rows. A surprise is a rate
+    /// per block, so a fixed bar raises alarms in proportion to a series' length, while a series' real events do not
+    /// grow with it (NAB: 1–4 labelled windows per file whatever its length); with 0.25 a series 16× longer needs an
+    /// event 2× rarer. 0 turns it off.
+    /// </summary>
+    public double LengthPenalty { get; init; } = 0.25;
+
+    /// <summary>Rows after which <see cref="LengthPenalty"/> starts to count (about two days of 5-minute rows).</summary>
+    public int LengthReferenceRows { get; init; } = 600;
+
     /// <summary>Throws on a value the detector cannot work with, naming it.</summary>
     public void Validate()
     {
@@ -55,6 +67,8 @@ public sealed record StreamingDetectorOptions
         Require(RecordCount >= 2, nameof(RecordCount), "must be at least 2");
         Require(double.IsFinite(RecordOffset), nameof(RecordOffset), "must be a number");
         Require(WarmupRows >= 0, nameof(WarmupRows), "must not be negative");
+        Require(LengthPenalty >= 0 && double.IsFinite(LengthPenalty), nameof(LengthPenalty), "must not be negative");
+        Require(LengthReferenceRows >= 1, nameof(LengthReferenceRows), "must be at least 1");
         Require(SuppressionRows >= 0, nameof(SuppressionRows), "must not be negative");
         Require(SuppressionMargin >= 0 && double.IsFinite(SuppressionMargin), nameof(SuppressionMargin), "must not be negative");
 

@@ -82,8 +82,26 @@ public sealed class StreamingDetectorTests
     }
 
     [Fact]
+    public void A_long_series_of_plain_noise_raises_fewer_alarms_late_on_with_the_length_penalty()
+    {
+        // Noise alone keeps producing "one in a few hundred" shapes at a steady rate per block; the penalty asks a
+        // long-running series for rarer events, so the late alarms thin out while an early one is untouched.
+        var random = new Random(5);
+        var values = Enumerable.Range(0, 20_000).Select(_ => 10 + random.NextDouble() + random.NextDouble()).ToArray();
+
+        var without = ScoreAll(values, new StreamingDetectorOptions { LengthPenalty = 0 });
+        var with = ScoreAll(values);
+
+        Assert.Equal(without[..600], with[..600]);
+        var lateWithout = without.Skip(5000).Count(s => s > 0.5);
+        var lateWith = with.Skip(5000).Count(s => s > 0.5);
+        Assert.True(lateWith < lateWithout, $"late alarms: {lateWith} with the penalty, {lateWithout} without");
+    }
+
+    [Fact]
     public void Options_are_checked_and_a_value_must_be_finite()
     {
+        Assert.Throws<ArgumentException>(() => new StreamingDetector(new StreamingDetectorOptions { LengthPenalty = -1 }));
         var bad = Assert.Throws<ArgumentException>(() => new StreamingDetector(new StreamingDetectorOptions { BlockRows = 0 }));
         Assert.Contains("BlockRows", bad.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => new StreamingDetector(new StreamingDetectorOptions { Vigilance = double.NaN }));
