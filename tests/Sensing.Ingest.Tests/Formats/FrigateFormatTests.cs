@@ -24,7 +24,7 @@ public sealed class FrigateFormatTests
         { "events-start-time-string.json", "frigate/events", [], "frigate: after.start_time must be Unix seconds (a number)" },
         { "events-no-after.json", "frigate/events", [], "frigate: event has no 'after' object" },
         { "events-bad-type.json", "frigate/events", [], "frigate: 'type' must be new, update or end" },
-        { "events-truncated.json", "frigate/events", [], "malformed JSON" },
+        { "events-truncated.json", "frigate/events", [], "frigate: malformed JSON: " },
         // A heartbeat for every camera: the live one online, the dark one offline, the unregistered one only listed.
         { "stats.json", "frigate/stats", ["c1-cam-front camera.online 2026-11-19T23:16:00.000000Z 1 - - -", "c1-cam-back camera.offline 2026-11-19T23:16:00.000000Z 1 - - -"], null },
     };

@@ -84,7 +84,7 @@ public sealed class ChirpStackNormalizer(VendorContext context) : VendorNormaliz
                 if (reader.TokenType == JsonTokenType.Null) continue;
                 if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); error ??= "chirpstack: 'object' must be a JSON object (the codec's output)"; continue; }
                 hasObject = true;
-                error ??= _decoded.Read(ref reader, Name, "object");
+                error = First(error, _decoded.Read(ref reader, Name, "object"));
             }
             else
             {

@@ -42,16 +42,16 @@ internal sealed class DecodedPayload
                 };
                 if (_f.Occupied is null) { reader.Skip(); error ??= $"{format}: {objectName}.occupied must be true/false or 1/0"; }
             }
-            else if (reader.ValueTextEquals("space"u8)) error ??= Label(ref reader, ref _f.Space, format, objectName, "space");
-            else if (reader.ValueTextEquals("lot"u8)) error ??= Label(ref reader, ref _f.Lot, format, objectName, "lot");
-            else if (reader.ValueTextEquals("free"u8)) error ??= Number(ref reader, ref _f.Free, format, objectName, "free");
-            else if (reader.ValueTextEquals("capacity"u8)) error ??= Number(ref reader, ref _f.Capacity, format, objectName, "capacity");
-            else if (reader.ValueTextEquals("volume_m3"u8)) error ??= Number(ref reader, ref _f.VolumeM3, format, objectName, "volume_m3");
-            else if (reader.ValueTextEquals("volume_l"u8)) error ??= Number(ref reader, ref _f.VolumeL, format, objectName, "volume_l");
-            else if (reader.ValueTextEquals("volume"u8)) error ??= Number(ref reader, ref _f.Volume, format, objectName, "volume");
-            else if (reader.ValueTextEquals("energy_kwh"u8)) error ??= Number(ref reader, ref _f.EnergyKwh, format, objectName, "energy_kwh");
-            else if (reader.ValueTextEquals("energy_wh"u8)) error ??= Number(ref reader, ref _f.EnergyWh, format, objectName, "energy_wh");
-            else if (reader.ValueTextEquals("energy"u8)) error ??= Number(ref reader, ref _f.Energy, format, objectName, "energy");
+            else if (reader.ValueTextEquals("space"u8)) error = First(error, Label(ref reader, ref _f.Space, format, objectName, "space"));
+            else if (reader.ValueTextEquals("lot"u8)) error = First(error, Label(ref reader, ref _f.Lot, format, objectName, "lot"));
+            else if (reader.ValueTextEquals("free"u8)) error = First(error, Number(ref reader, ref _f.Free, format, objectName, "free"));
+            else if (reader.ValueTextEquals("capacity"u8)) error = First(error, Number(ref reader, ref _f.Capacity, format, objectName, "capacity"));
+            else if (reader.ValueTextEquals("volume_m3"u8)) error = First(error, Number(ref reader, ref _f.VolumeM3, format, objectName, "volume_m3"));
+            else if (reader.ValueTextEquals("volume_l"u8)) error = First(error, Number(ref reader, ref _f.VolumeL, format, objectName, "volume_l"));
+            else if (reader.ValueTextEquals("volume"u8)) error = First(error, Number(ref reader, ref _f.Volume, format, objectName, "volume"));
+            else if (reader.ValueTextEquals("energy_kwh"u8)) error = First(error, Number(ref reader, ref _f.EnergyKwh, format, objectName, "energy_kwh"));
+            else if (reader.ValueTextEquals("energy_wh"u8)) error = First(error, Number(ref reader, ref _f.EnergyWh, format, objectName, "energy_wh"));
+            else if (reader.ValueTextEquals("energy"u8)) error = First(error, Number(ref reader, ref _f.Energy, format, objectName, "energy"));
             else if (reader.ValueTextEquals("unit"u8))
             {
                 reader.Read();
@@ -163,6 +163,9 @@ internal sealed class DecodedPayload
         reader.Skip();
         return $"{format}: {objectName}.{field} must be a number";
     }
+
+    /// <summary>The first of two problems; see <see cref="VendorNormalizer"/>'s First for why not <c>??=</c>.</summary>
+    private static string? First(string? known, string? next) => known ?? next;
 
     private enum Unit { None, CubicMetres, Litres, KilowattHours, WattHours, Wrong }
 

@@ -94,7 +94,7 @@ public sealed class FrigateNormalizer(VendorContext context) : VendorNormalizer(
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); error ??= "frigate: 'after' must be an object"; continue; }
                 after.Present = true;
-                error ??= ReadAfter(ref reader, ref after);
+                error = First(error, ReadAfter(ref reader, ref after));
             }
             else
             {

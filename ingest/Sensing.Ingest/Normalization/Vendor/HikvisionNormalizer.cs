@@ -119,7 +119,7 @@ public sealed class HikvisionNormalizer(VendorContext context) : VendorNormalize
             {
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); error ??= "hikvision: 'EventNotificationAlert' must be an object"; continue; }
-                error ??= ReadAlert(ref reader, ref e, wrapped: true);
+                error = First(error, ReadAlert(ref reader, ref e, wrapped: true));
             }
             else if (reader.ValueTextEquals("eventType"u8))
             {
@@ -141,11 +141,11 @@ public sealed class HikvisionNormalizer(VendorContext context) : VendorNormalize
                 e.HasAccessEvent = true;
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    if (reader.ValueTextEquals("majorEventType"u8)) error ??= Whole(ref reader, "majorEventType", ref e.Major);
-                    else if (reader.ValueTextEquals("subEventType"u8)) error ??= Whole(ref reader, "subEventType", ref e.Minor);
-                    else if (reader.ValueTextEquals("cardReaderNo"u8)) error ??= Whole(ref reader, "cardReaderNo", ref e.Reader);
-                    else if (reader.ValueTextEquals("doorNo"u8)) error ??= Whole(ref reader, "doorNo", ref e.Door);
-                    else if (reader.ValueTextEquals("serialNo"u8)) error ??= Whole(ref reader, "serialNo", ref e.Serial);
+                    if (reader.ValueTextEquals("majorEventType"u8)) error = First(error, Whole(ref reader, "majorEventType", ref e.Major));
+                    else if (reader.ValueTextEquals("subEventType"u8)) error = First(error, Whole(ref reader, "subEventType", ref e.Minor));
+                    else if (reader.ValueTextEquals("cardReaderNo"u8)) error = First(error, Whole(ref reader, "cardReaderNo", ref e.Reader));
+                    else if (reader.ValueTextEquals("doorNo"u8)) error = First(error, Whole(ref reader, "doorNo", ref e.Door));
+                    else if (reader.ValueTextEquals("serialNo"u8)) error = First(error, Whole(ref reader, "serialNo", ref e.Serial));
                     else
                     {
                         reader.Read();

@@ -112,7 +112,7 @@ public sealed class ShellyNormalizer(VendorContext context) : VendorNormalizer(c
             {
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); error ??= "shelly: 'params' must be an object"; continue; }
-                error ??= ReadParams(ref reader, out time);
+                error = First(error, ReadParams(ref reader, out time));
             }
             else
             {
@@ -158,7 +158,7 @@ public sealed class ShellyNormalizer(VendorContext context) : VendorNormalizer(c
                 error ??= $"shelly: params.{name[..length].ToString()} must be an object";
                 continue;
             }
-            error ??= ReadComponent(ref reader, kind, channel, name[..length]);
+            error = First(error, ReadComponent(ref reader, kind, channel, name[..length]));
         }
         return error;
     }
@@ -202,7 +202,7 @@ public sealed class ShellyNormalizer(VendorContext context) : VendorNormalizer(c
                     var isTotal = reader.ValueTextEquals("total"u8);
                     reader.Read();
                     if (!isTotal) { reader.Skip(); continue; }
-                    error ??= Register(ref reader, component, "aenergy.total", ref wattHours);
+                    error = First(error, Register(ref reader, component, "aenergy.total", ref wattHours));
                 }
             }
             else if (kind == Metered.Energy && reader.ValueTextEquals("apower"u8))
@@ -213,7 +213,7 @@ public sealed class ShellyNormalizer(VendorContext context) : VendorNormalizer(c
             else if ((kind == Metered.EmData && reader.ValueTextEquals("total_act"u8)) || (kind == Metered.Em1Data && reader.ValueTextEquals("total_act_energy"u8)))
             {
                 reader.Read();
-                error ??= Register(ref reader, component, kind == Metered.EmData ? "total_act" : "total_act_energy", ref wattHours);
+                error = First(error, Register(ref reader, component, kind == Metered.EmData ? "total_act" : "total_act_energy", ref wattHours));
             }
             else
             {

@@ -22,6 +22,9 @@ internal ref struct SparkplugMetric
 
     public readonly bool NameIs(ReadOnlySpan<byte> name) => HasName && Name.SequenceEqual(name);
 
+    /// <summary>False when no value field is present: a birth may declare a metric before it has a value.</summary>
+    public readonly bool HasValue => _field != ValueField.None;
+
     public static bool TryRead(ReadOnlySpan<byte> bytes, out SparkplugMetric metric)
     {
         metric = default;

@@ -145,11 +145,11 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
             {
                 return "sparkplug: a metric has neither name nor alias";
             }
-            if (known is not { } canonical || metric.IsNull) continue;
+            if (known is not { } canonical || metric.IsNull || !metric.HasValue) continue;
             var dataType = metric.HasDataType ? metric.DataType : canonical.DataType;
             if (!metric.TryValue(dataType, out var value))
             {
-                return $"sparkplug: metric {canonical.Metric} has datatype {dataType} or no value; canonical metrics need a number or a boolean";
+                return $"sparkplug: metric {canonical.Metric} has datatype {dataType}; canonical metrics need a number or a boolean";
             }
             DateTimeOffset time;
             if (metric.HasTimestamp)

@@ -76,7 +76,7 @@ public sealed class TasmotaNormalizer(VendorContext context) : VendorNormalizer(
                     continue;
                 }
                 hasEnergy = true;
-                error ??= ReadEnergy(ref reader, out total);
+                error = First(error, ReadEnergy(ref reader, out total));
             }
             else
             {

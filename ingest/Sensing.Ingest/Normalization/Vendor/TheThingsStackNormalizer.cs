@@ -58,7 +58,7 @@ public sealed class TheThingsStackNormalizer(VendorContext context) : VendorNorm
             else if (reader.ValueTextEquals("received_at"u8))
             {
                 reader.Read();
-                error ??= Time(ref reader, "received_at", ref published);
+                error = First(error, Time(ref reader, "received_at", ref published));
             }
             else if (reader.ValueTextEquals("uplink_message"u8))
             {
@@ -70,7 +70,7 @@ public sealed class TheThingsStackNormalizer(VendorContext context) : VendorNorm
                     if (reader.ValueTextEquals("received_at"u8))
                     {
                         reader.Read();
-                        error ??= Time(ref reader, "uplink_message.received_at", ref received);
+                        error = First(error, Time(ref reader, "uplink_message.received_at", ref received));
                     }
                     else if (reader.ValueTextEquals("f_cnt"u8))
                     {
@@ -90,7 +90,7 @@ public sealed class TheThingsStackNormalizer(VendorContext context) : VendorNorm
                         if (reader.TokenType == JsonTokenType.Null) continue;
                         if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); error ??= "tts: uplink_message.decoded_payload must be a JSON object"; continue; }
                         hasObject = true;
-                        error ??= _decoded.Read(ref reader, Name, "decoded_payload");
+                        error = First(error, _decoded.Read(ref reader, Name, "decoded_payload"));
                     }
                     else
                     {

@@ -27,7 +27,7 @@ public abstract class VendorNormalizer(VendorContext context) : IPayloadNormaliz
         catch (JsonException ex)
         {
             // Utf8JsonReader reports truncation, bad tokens and excessive nesting this way.
-            reason = "malformed JSON: " + ex.Message;
+            reason = $"{Format}: malformed JSON: {ex.Message}";
         }
         if (reason is not null)
         {
@@ -86,6 +86,12 @@ public abstract class VendorNormalizer(VendorContext context) : IPayloadNormaliz
             return false;
         }
     }
+
+    /// <summary>
+    /// The first of two problems. Used as <c>error = First(error, Read(ref reader))</c>, never <c>error ??= Read(ref reader)</c>:
+    /// <c>??=</c> would skip the call once an error is known, and the reader would stop advancing mid-object.
+    /// </summary>
+    protected static string? First(string? known, string? next) => known ?? next;
 
     /// <summary>Formats a number for an attributes object (shortest round-trip form, invariant culture).</summary>
     protected static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);

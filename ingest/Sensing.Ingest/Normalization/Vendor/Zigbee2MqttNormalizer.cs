@@ -44,12 +44,12 @@ public sealed class Zigbee2MqttNormalizer(VendorContext context) : VendorNormali
         string? error = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("energy"u8)) error ??= Number(ref reader, "energy", ref energy);
-            else if (reader.ValueTextEquals("power"u8)) error ??= Number(ref reader, "power", ref power);
-            else if (reader.ValueTextEquals("voltage"u8)) error ??= Number(ref reader, "voltage", ref voltage);
-            else if (reader.ValueTextEquals("current"u8)) error ??= Number(ref reader, "current", ref current);
-            else if (reader.ValueTextEquals("occupancy"u8)) error ??= Bool(ref reader, "occupancy", ref occupancy);
-            else if (reader.ValueTextEquals("water_leak"u8)) error ??= Bool(ref reader, "water_leak", ref leak);
+            if (reader.ValueTextEquals("energy"u8)) error = First(error, Number(ref reader, "energy", ref energy));
+            else if (reader.ValueTextEquals("power"u8)) error = First(error, Number(ref reader, "power", ref power));
+            else if (reader.ValueTextEquals("voltage"u8)) error = First(error, Number(ref reader, "voltage", ref voltage));
+            else if (reader.ValueTextEquals("current"u8)) error = First(error, Number(ref reader, "current", ref current));
+            else if (reader.ValueTextEquals("occupancy"u8)) error = First(error, Bool(ref reader, "occupancy", ref occupancy));
+            else if (reader.ValueTextEquals("water_leak"u8)) error = First(error, Bool(ref reader, "water_leak", ref leak));
             else if (reader.ValueTextEquals("last_seen"u8))
             {
                 reader.Read();
