@@ -104,7 +104,8 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
         }
         if (current) CheckSequence(node, key, type, header.Seq);
         if (type == MessageType.NBirth && current) node.Begin();
-        var deviceKey = deviceLevel ? deviceName.ToString() : null;   // birth/death bookkeeping only; data stays allocation-free
+        // Birth and death bookkeeping needs the device name as a string; data messages stay allocation-free.
+        var deviceKey = type is MessageType.DBirth or MessageType.DDeath ? deviceName.ToString() : null;
         if (type == MessageType.DBirth && current) node.Devices.Add(deviceKey!);
 
         // Read the metrics: births define aliases, then every canonical metric with a value becomes a pending reading.
