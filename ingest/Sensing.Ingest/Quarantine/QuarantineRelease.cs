@@ -29,8 +29,11 @@ public sealed class QuarantineRelease(
     TimeProvider time,
     ILogger<QuarantineRelease> logger) : BackgroundService
 {
-    /// <summary>Dead letters read per release or restore: enough for days of one source, bounded in memory.</summary>
-    public const int ReadLimit = 10_000;
+    /// <summary>
+    /// Dead letters read per release or restore: weeks of one meter's uplinks, and bounded in memory (a letter keeps at
+    /// most 16 KiB, so at worst 80 MB for a moment, typically a few hundred KB).
+    /// </summary>
+    public const int ReadLimit = 5_000;
 
     // A message quarantined in the batch being written right now is not in the store yet: give that batch time to land.
     private static readonly TimeSpan s_settle = TimeSpan.FromSeconds(1);

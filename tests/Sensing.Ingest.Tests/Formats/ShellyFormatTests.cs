@@ -53,8 +53,12 @@ public sealed class ShellyFormatTests
     }
 
     [Theory]
-    [InlineData("shellypro4pm-aa/rpc")]
-    [InlineData("shellypro4pm-aa/events/other")]
-    public void Other_topics_are_refused(string topic) =>
-        Expect(Run(_normalizer, topic, Sample("shelly/notify-event.json")), [], "shelly: topic must be <id>/events/rpc or <id>/status/<component>");
+    [InlineData("esphome-kitchen/status", "online")]                    // ESPHome's availability under the same filter
+    [InlineData("homeassistant/status", "online")]
+    [InlineData("shellypro4pm-aa/status/input:0", "{\"id\":0,\"state\":false}")]
+    public void Other_status_topics_under_the_wide_filter_are_skipped_not_refused(string topic, string payload)
+    {
+        Expect(Run(_normalizer, topic, payload), [], null);
+        Assert.Equal(0, _context.Quarantine.Count);
+    }
 }

@@ -16,7 +16,8 @@ namespace Sensing.Ingest.Normalization.Vendor;
 /// to <c>shelly:&lt;id&gt;/N</c>, each its own registry meter. NotifyStatus carries only what changed, so a message
 /// without an energy register is skipped. When some channels of a message are registered and others not, the known
 /// ones are stored and the unknown ones booked in quarantine without dead-lettering the message: a register is
-/// cumulative, the next report brings the whole count anyway.
+/// cumulative, the next report brings the whole count anyway. Other topics the wide <c>+/status/#</c> filter catches
+/// (ESPHome's and Home Assistant's <c>&lt;name&gt;/status</c>) are skipped.
 /// </summary>
 public sealed class ShellyNormalizer(VendorContext context) : VendorNormalizer(context)
 {
@@ -58,7 +59,9 @@ public sealed class ShellyNormalizer(VendorContext context) : VendorNormalizer(c
         }
         else
         {
-            return "shelly: topic must be <id>/events/rpc or <id>/status/<component>";
+            // The default filter +/status/# also catches other ecosystems' status topics (ESPHome's and Home
+            // Assistant's <name>/status online/offline): not Shelly's, so not refused, just not read.
+            return null;
         }
         if (_count == 0) return null;
 

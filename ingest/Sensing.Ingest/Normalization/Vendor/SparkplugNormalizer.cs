@@ -202,9 +202,10 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
         {
             // The will message was registered at connect time with that session's bdSeq: a late will of an earlier
             // session must not take down the session that replaced it.
-            if (ReadBdSeq(payload) is { } bdSeq && node.BdSeq is { } current && bdSeq != current) return null;
+            if (ReadBdSeq(payload) is { } bdSeq && node.BdSeq is { } session && bdSeq != session) return null;
             var devices = node.Devices.ToArray();
-            node.End();
+            // A death read out of order (older than the node's newest message) must not end the session that followed it.
+            if (message.ReceivedAt >= node.LastReceivedAt) node.End();
             Span<char> source = stackalloc char[VendorContext.MaxSourceLength];
             foreach (var name in new string?[] { null }.Concat(devices))
             {

@@ -56,6 +56,27 @@ public static class VendorTime
         utc = default;
         local = false;
         if (reader.TokenType != JsonTokenType.String) return false;
+        // The common shapes are read straight off the bytes: RFC 3339 with an offset by the reader's own ISO parser
+        // (it keeps 7 fraction digits and cuts the rest), local "yyyy-MM-ddTHH:mm:ss[.fff]" by hand. The general
+        // parser below is several times slower and only needed for the rest ("+0800", a space for the T…).
+        if (!reader.ValueIsEscaped)
+        {
+            var raw = reader.ValueSpan;
+            if (HasOffset(raw))
+            {
+                if (reader.TryGetDateTimeOffset(out var parsed))
+                {
+                    utc = parsed.ToUniversalTime();
+                    return true;
+                }
+            }
+            else if (TryParseLocal(raw, out var wall))
+            {
+                local = true;
+                utc = new DateTimeOffset(wall, zone.GetUtcOffset(wall)).ToUniversalTime();
+                return true;
+            }
+        }
         Span<char> text = stackalloc char[48];
         if (reader.ValueSpan.Length > (reader.ValueIsEscaped ? 48 * 6 : 48)) return false;
         int length;
@@ -68,6 +89,53 @@ public static class VendorTime
             return false;
         }
         return TryParse(text[..length], zone, out utc, out local);
+    }
+
+    /// <summary><c>yyyy-MM-ddTHH:mm:ss</c> with an optional fraction (digits beyond 7 cut), as UTF-8, without an offset.</summary>
+    private static bool TryParseLocal(ReadOnlySpan<byte> t, out DateTime wall)
+    {
+        wall = default;
+        if (t.Length < 19 || t[4] != '-' || t[7] != '-' || t[10] is not ((byte)'T' or (byte)' ') || t[13] != ':' || t[16] != ':') return false;
+        if (!Digits(t, 0, 4, out var year) || !Digits(t, 5, 2, out var month) || !Digits(t, 8, 2, out var day)
+            || !Digits(t, 11, 2, out var hour) || !Digits(t, 14, 2, out var minute) || !Digits(t, 17, 2, out var second))
+        {
+            return false;
+        }
+        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return false;
+        long ticks = 0;
+        if (t.Length > 19)
+        {
+            if (t[19] != '.' || t.Length == 20) return false;
+            var scale = TimeSpan.TicksPerSecond;
+            for (var i = 20; i < t.Length; i++)
+            {
+                if (!char.IsAsciiDigit((char)t[i])) return false;
+                scale /= 10;
+                ticks += (t[i] - '0') * scale;
+            }
+        }
+        wall = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).AddTicks(ticks);
+        return true;
+    }
+
+    private static bool Digits(ReadOnlySpan<byte> t, int start, int count, out int value)
+    {
+        value = 0;
+        for (var i = start; i < start + count; i++)
+        {
+            if (!char.IsAsciiDigit((char)t[i])) return false;
+            value = value * 10 + (t[i] - '0');
+        }
+        return true;
+    }
+
+    /// <summary>True when an ISO 8601 time ends in <c>Z</c> or has <c>+</c>/<c>-</c> after its time part.</summary>
+    private static bool HasOffset(ReadOnlySpan<byte> text)
+    {
+        if (text.IsEmpty) return false;
+        if (text[^1] is (byte)'Z' or (byte)'z') return true;
+        var t = text.IndexOfAny((byte)'T', (byte)' ');
+        return t >= 0 && text[(t + 1)..].IndexOfAny((byte)'+', (byte)'-') >= 0;
     }
 
     public static bool TryParse(scoped ReadOnlySpan<char> text, TimeZoneInfo zone, out DateTimeOffset utc, out bool local)
