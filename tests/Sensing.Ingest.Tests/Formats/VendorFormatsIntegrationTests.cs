@@ -53,6 +53,8 @@ public sealed class VendorFormatsIntegrationTests
             (water, Json(Uplink(t0.AddHours(1), 10_250))),
             ("hikvision/ds-k1t671-e1/event", Json("""{"eventType":"AccessControllerEvent","AccessControllerEvent":{"majorEventType":"5"}}""")),
             ("zigbee2mqtt/front_door_contact", Json("""{"contact":false,"battery":90}""")),   // no canonical meaning: skipped, counted
+            // A runaway gateway: 300 KB on a vendor topic is dead-lettered unread, whatever its format.
+            ("frigate/events", Json("{\"type\":\"new\",\"pad\":\"" + new string('x', 300_000) + "\"}")),
         ];
         foreach (var (topic, payload) in messages)
         {
@@ -88,6 +90,7 @@ public sealed class VendorFormatsIntegrationTests
         {
             var reasons = letters.RootElement.EnumerateArray().Select(l => (l.GetProperty("format").GetString(), l.GetProperty("reason").GetString())).ToList();
             Assert.Contains(("hikvision", "hikvision: AccessControllerEvent.majorEventType must be a non-negative whole number"), reasons);
+            Assert.Contains(reasons, r => r.Item2!.StartsWith("payload of 300023 bytes exceeds Ingest:MaxPayloadBytes", StringComparison.Ordinal));
             Assert.Equal(2, reasons.Count(r => r.Item2!.StartsWith("quarantined: unknown device chirpstack:70b3d5e75e00beef ", StringComparison.Ordinal)));
         }
 
