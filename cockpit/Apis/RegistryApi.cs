@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sensing.Cockpit.Access;
 using Sensing.Cockpit.Alerts;
+using Sensing.Ingest.Quarantine;
 using Sensing.Ingest.Registry;
 
 namespace Sensing.Cockpit.Apis;
@@ -48,12 +49,30 @@ public static class RegistryApi
                 .ToList());
         }).WithName("ListDevices").WithSummary("Devices with their last-seen time and status.");
 
+        // Vendor devices nobody has mapped yet: what an admin registers next (POST /api/devices with the source), after
+        // which their quarantined messages are ingested. Control room only: an unmapped source belongs to no grid yet.
+        api.MapGet("/devices/quarantined", (QuarantineBook quarantine) => TypedResults.Ok(quarantine.Sources))
+            .RequireAuthorization(CockpitPolicies.ControlRoom).WithName("ListQuarantinedSources")
+            .WithSummary("Vendor sources whose messages are quarantined until a device is registered with that source.");
+
         api.MapPost("/devices", Results<Ok<Device>, ValidationProblem> (DeviceRequest request, DeviceRegistry registry) =>
         {
             var errors = new Dictionary<string, string[]>();
             if (string.IsNullOrWhiteSpace(request.Id)) errors["id"] = ["required"];
             if (!DeviceKinds.TryParse(request.Kind, out var kind)) errors["kind"] = ["must be meter, gate, parking or camera"];
             if (string.IsNullOrWhiteSpace(request.Community)) errors["community"] = ["required"];
+            if (NullIfEmpty(request.Source) is { } source)
+            {
+                var colon = source.IndexOf(':', StringComparison.Ordinal);
+                if (colon <= 0 || colon == source.Length - 1 || source.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+                {
+                    errors["source"] = ["a vendor source id: <format>:<device>, e.g. chirpstack:0004a30b001c0530, without spaces"];
+                }
+                else if (registry.FindBySource(source) is { } holder && holder.Id != request.Id)
+                {
+                    errors["source"] = [$"already mapped to device {holder.Id}"];
+                }
+            }
             if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
             var device = new Device(request.Id!, kind, request.Community!, NullIfEmpty(request.Grid), NullIfEmpty(request.Household), NullIfEmpty(request.Source));
             registry.Upsert(device);

@@ -55,7 +55,9 @@ public sealed class MqttOptions
 
 /// <summary>
 /// The pipeline, section <c>Ingest</c>:
-/// <code>"Ingest": { "BatchSize": 2000, "BatchDelayMilliseconds": 50, "QueueCapacity": 20000, "MaxPayloadBytes": 262144 }</code>
+/// <code>"Ingest": { "BatchSize": 2000, "BatchDelayMilliseconds": 50, "QueueCapacity": 20000, "MaxPayloadBytes": 262144,
+///             "Formats": { "sensing/#": "native", "frigate/#": "frigate", "tele/+/SENSOR": "tasmota", … , "zigbee2mqtt/+": "off" },
+///             "QuarantineWindowDays": 7 }</code>
 /// </summary>
 public sealed class IngestOptions
 {
@@ -72,6 +74,17 @@ public sealed class IngestOptions
 
     /// <summary>Payloads larger than this are dead-lettered unread: no device in the contract sends more than a few hundred bytes.</summary>
     [Range(256, 16 * 1024 * 1024)] public int MaxPayloadBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// Topic filter → wire format (<see cref="Normalization.VendorFormats.Names"/>): which normalizer reads which topics, and
+    /// what ingest subscribes to besides <see cref="MqttOptions.Topics"/>. Starts with the defaults of
+    /// <see cref="Normalization.VendorFormats.Defaults"/>; configuration adds filters or replaces a default's format, and
+    /// <c>off</c> (or an empty value) removes one. Keys compare case-insensitively, as configuration keys do.
+    /// </summary>
+    public Dictionary<string, string> Formats { get; set; } = new(Normalization.VendorFormats.Defaults, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>How far back quarantined messages are looked up: to list them after a restart, and to replay them on registration.</summary>
+    [Range(1, 366)] public int QuarantineWindowDays { get; set; } = 7;
 }
 
 /// <summary>Section <c>Registry</c>: <c>"Registry": { "Path": "data/registry.json" }</c> (see <see cref="RegistrySnapshot"/> for the file's shape).</summary>

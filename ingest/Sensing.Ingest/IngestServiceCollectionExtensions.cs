@@ -3,8 +3,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Sensing.Ingest.Mqtt;
+using Microsoft.Extensions.Logging;
 using Sensing.Ingest.Normalization;
+using Sensing.Ingest.Normalization.Vendor;
 using Sensing.Ingest.Pipeline;
+using Sensing.Ingest.Quarantine;
 using Sensing.Ingest.Registry;
 using Sensing.Ingest.Spool;
 
@@ -21,6 +24,10 @@ public static class IngestServiceCollectionExtensions
     {
         services.AddOptions<MqttOptions>().Bind(configuration.GetSection(MqttOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<IngestOptions>().Bind(configuration.GetSection(IngestOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<IngestOptions>, FormatsValidation>();
+        // Ingest reads what it has a format for: every enabled Ingest:Formats filter is subscribed besides Mqtt:Topics.
+        services.AddOptions<MqttOptions>().PostConfigure<IOptions<IngestOptions>>((mqtt, ingest) =>
+            mqtt.Topics = [.. mqtt.Topics.Concat(VendorFormats.Enabled(ingest.Value.Formats).Select(r => r.Filter)).Distinct(StringComparer.Ordinal)]);
         services.AddOptions<RegistryOptions>().Bind(configuration.GetSection(RegistryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<SpoolOptions>().Bind(configuration.GetSection(SpoolOptions.Section))
             .PostConfigure(spool =>
@@ -36,10 +43,18 @@ public static class IngestServiceCollectionExtensions
         services.AddSingleton(sp => new IngestQueue(sp.GetRequiredService<IOptions<IngestOptions>>().Value.QueueCapacity));
         services.AddSingleton<IngestMetrics>();
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<IngestMetrics>());
-        services.AddSingleton(sp => new FormatRouter(
-        [
-            ("sensing/#", new NativeNormalizer(sp.GetRequiredService<DeviceRegistry>())),
-        ]));
+        services.AddSingleton<QuarantineBook>();
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<QuarantineBook>());
+        services.AddSingleton<FormatCounters>();
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<FormatCounters>());
+        services.AddSingleton(sp => new VendorContext(
+            sp.GetRequiredService<DeviceRegistry>(),
+            sp.GetRequiredService<QuarantineBook>(),
+            VendorTimeZone(configuration),
+            sp.GetRequiredService<FormatCounters>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sensing.Ingest.Normalization.Vendor")));
+        services.AddSingleton(sp => VendorFormats.Router(
+            sp.GetRequiredService<IOptions<IngestOptions>>().Value.Formats, sp.GetRequiredService<DeviceRegistry>(), sp.GetRequiredService<VendorContext>()));
 
         services.AddSingleton<StoreWriter>();
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<StoreWriter>());
@@ -55,7 +70,35 @@ public static class IngestServiceCollectionExtensions
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
         }
         services.AddHostedService<IngestPipeline>();
+        services.AddHostedService<QuarantineRelease>();
         services.AddHostedService<MqttIntake>();
         return services;
+    }
+
+    /// <summary>
+    /// The zone vendor devices' local times (Tasmota's <c>Time</c>) are read in: the contract's <c>Sensing:TimeZone</c>,
+    /// which also says what "today" means on the tiles, so a plug and the wall screen agree on the hour.
+    /// </summary>
+    private static TimeZoneInfo VendorTimeZone(IConfiguration configuration)
+    {
+        var id = configuration["Sensing:TimeZone"] is { Length: > 0 } configured ? configured : "Asia/Shanghai";
+        try
+        {
+            return TimeZoneInfo.FindSystemTimeZoneById(id);
+        }
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            throw new OptionsValidationException("Sensing", typeof(IngestOptions), [$"Sensing:TimeZone '{id}' is not a time zone this machine knows (IANA name, e.g. Asia/Shanghai)"]);
+        }
+    }
+
+    /// <summary>Refuses to start with an unknown format name or a malformed topic filter in <c>Ingest:Formats</c>.</summary>
+    private sealed class FormatsValidation : IValidateOptions<IngestOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, IngestOptions options)
+        {
+            var problems = VendorFormats.Problems(options.Formats);
+            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        }
     }
 }

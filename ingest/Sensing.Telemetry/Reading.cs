@@ -35,6 +35,10 @@ public static class Metrics
     public const string ElectricityTotal = "electricity.total";
     public const string ElectricityConsumption = "electricity.consumption";
 
+    // A household's leak sensor (Zigbee2MQTT water_leak): 1 while it reports water, 0 when dry. Kept on a meter-kind
+    // device of the household, beside its water meter; analytics' water_leak alert still comes from consumption.
+    public const string WaterLeak = "water.leak";
+
     // Gate events; Label is the direction (in/out), Attributes carry the credential.
     public const string GatePass = "gate.pass";
     public const string GateDenied = "gate.denied";

@@ -35,7 +35,8 @@ public static class SimulateCommand
 
         Output
           --seed N              the same seed (and options) gives byte-identical output (2026)
-          --format F            payload format: native. Vendor formats slot in here once ingest supports them.
+          --format F            payload format: native (default); tasmota, chirpstack, hikvision or vendors publish
+                                electricity meters, water meters and lots, gates (vendors: all) as those vendors do
           --host H --port P     broker (localhost:1883)
           --username U --password P
           --qos 0|1             MQTT QoS (1)
@@ -118,7 +119,7 @@ public static class SimulateCommand
             return 2;
         }
         if (options.RegistryOut is { } registryPath)
-            TruthFile.WriteRegistry(registryPath, world, plan.Away);
+            TruthFile.WriteRegistry(registryPath, world, plan.Away, FeedFormats.Create(options.Format));
         // The truth describes the whole planned run; a run stopped early says where it stopped in its summary.
         if (options.TruthOut is { } truthPath)
             TruthFile.Write(truthPath, plan.Truth);

@@ -43,10 +43,14 @@ internal static class TruthFile
     }
 
     /// <summary>The registry the service loads from <c>Registry:Path</c>, with the holiday confounders' away spells.</summary>
-    public static void WriteRegistry(string path, SimulatedWorld world, IReadOnlyList<AwaySpell> away)
+    public static void WriteRegistry(string path, SimulatedWorld world, IReadOnlyList<AwaySpell> away, IFeedFormat? format = null)
     {
+        var registry = world.ToRegistry(away);
+        // Vendor devices are found by their source id, never created on sight: the registry must carry it.
+        if (format is not null)
+            registry = registry with { Devices = [.. registry.Devices.Select(d => format.Source(d.Kind, d.Id) is { } source ? d with { Source = source } : d)] };
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read);
-        JsonSerializer.Serialize(stream, world.ToRegistry(away), RegistrySnapshot.JsonOptions);
+        JsonSerializer.Serialize(stream, registry, RegistrySnapshot.JsonOptions);
     }
 
     private static void WriteNullable(Utf8JsonWriter json, string name, string? value)

@@ -20,8 +20,18 @@ internal sealed class StringInterner(int capacity)
         {
             return reader.GetString()!;
         }
+        return Intern(reader.ValueSpan);
+    }
+
+    /// <summary>The shared string for UTF-8 text (valid UTF-8 assumed: invalid bytes become U+FFFD).</summary>
+    public string Intern(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.Length > MaxInternedLength)
+        {
+            return Encoding.UTF8.GetString(utf8);
+        }
         Span<char> chars = stackalloc char[MaxInternedLength];
-        var length = Encoding.UTF8.GetChars(reader.ValueSpan, chars);
+        var length = Encoding.UTF8.GetChars(utf8, chars);
         var lookup = _strings.GetAlternateLookup<ReadOnlySpan<char>>();
         if (lookup.TryGetValue(chars[..length], out var known))
         {

@@ -9,6 +9,8 @@ namespace Sensing.Ingest.Registry;
 /// Loaded from and saved to a JSON file (<see cref="RegistrySnapshot"/>), edited through the API, and
 /// extended by ingest itself when a native-format device appears that nobody registered (it is kept as
 /// unassigned: community from its topic, no grid). Lookups by span let the hot path avoid allocating.
+/// A vendor-format device is found by its <see cref="Device.Source"/> id (<c>tasmota:meter-17</c>) instead: vendor
+/// payloads name the device the way its own ecosystem does, and an admin maps that name to a registry device.
 /// </summary>
 public sealed class DeviceRegistry : IDeviceRegistry
 {
@@ -20,6 +22,10 @@ public sealed class DeviceRegistry : IDeviceRegistry
     private readonly ConcurrentDictionary<string, long> _lastSeenTicks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Device>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
     private readonly ConcurrentDictionary<string, Household>.AlternateLookup<ReadOnlySpan<char>> _householdsBySpan;
+    private readonly ConcurrentDictionary<string, Device> _devicesBySource = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Device>.AlternateLookup<ReadOnlySpan<char>> _sourcesBySpan;
+    // Devices and their source index change together, so a reader never finds a source pointing at a replaced device.
+    private readonly Lock _deviceWrites = new();
     private readonly ILogger? _logger;
     private int _version;
 
@@ -28,7 +34,14 @@ public sealed class DeviceRegistry : IDeviceRegistry
         _logger = logger;
         _devicesBySpan = _devices.GetAlternateLookup<ReadOnlySpan<char>>();
         _householdsBySpan = _households.GetAlternateLookup<ReadOnlySpan<char>>();
+        _sourcesBySpan = _devicesBySource.GetAlternateLookup<ReadOnlySpan<char>>();
     }
+
+    /// <summary>
+    /// Raised (after the change) when a device is upserted with a source id no device had before: messages quarantined
+    /// under that source can now be read. Handlers must return quickly; they run on the caller's thread.
+    /// </summary>
+    public event Action<Device>? SourceRegistered;
 
     /// <summary>Grows on every change; the registry file is saved when it differs from the saved version.</summary>
     public int Version => Volatile.Read(ref _version);
@@ -42,6 +55,10 @@ public sealed class DeviceRegistry : IDeviceRegistry
     public Device? FindDevice(ReadOnlySpan<char> id) => _devicesBySpan.TryGetValue(id, out var device) ? device : null;
     public Household? FindHousehold(string id) => _households.GetValueOrDefault(id);
     public Household? FindHousehold(ReadOnlySpan<char> id) => _householdsBySpan.TryGetValue(id, out var household) ? household : null;
+
+    /// <summary>The device a vendor source id (<c>chirpstack:0004a30b001c0530</c>) is mapped to, or null; allocation-free.</summary>
+    public Device? FindBySource(ReadOnlySpan<char> source) => _sourcesBySpan.TryGetValue(source, out var device) ? device : null;
+    public Device? FindBySource(string source) => _devicesBySource.GetValueOrDefault(source);
 
     /// <summary>
     /// The registered device with this id, or a newly registered unassigned one. A native device is trusted
@@ -83,8 +100,40 @@ public sealed class DeviceRegistry : IDeviceRegistry
     public void Upsert(Device device)
     {
         _communities.TryAdd(device.Community, new Community(device.Community, device.Community));
-        _devices[device.Id] = device;
+        bool newSource;
+        lock (_deviceWrites)
+        {
+            var previous = _devices.GetValueOrDefault(device.Id);
+            _devices[device.Id] = device;
+            newSource = IndexSource(previous, device);
+        }
         Changed();
+        if (newSource)
+        {
+            SourceRegistered?.Invoke(device);
+        }
+    }
+
+    /// <summary>Keeps the source index in step with one device change; true when its source was mapped to no device before.</summary>
+    private bool IndexSource(Device? previous, Device device)
+    {
+        if (previous?.Source is { } old && old != device.Source
+            && _devicesBySource.TryGetValue(old, out var holder) && holder.Id == device.Id)
+        {
+            _devicesBySource.TryRemove(old, out _);
+        }
+        if (device.Source is not { } source)
+        {
+            return false;
+        }
+        var known = _devicesBySource.TryGetValue(source, out var was);
+        if (known && was!.Id != device.Id)
+        {
+            // Two devices cannot both be one vendor device; the newer mapping wins and the change is logged.
+            _logger?.LogWarning("Source {Source} moves from device {Old} to device {New}", source, was.Id, device.Id);
+        }
+        _devicesBySource[source] = device;
+        return !known;
     }
 
     public void MarkAway(AwaySpell spell)
@@ -142,7 +191,15 @@ public sealed class DeviceRegistry : IDeviceRegistry
         foreach (var c in snapshot.Communities) _communities[c.Id] = c;
         foreach (var g in snapshot.Grids) _grids[Key(g.Community, g.Id)] = g;
         foreach (var h in snapshot.Households) _households[h.Id] = h;
-        foreach (var d in snapshot.Devices) _devices[d.Id] = d;
+        lock (_deviceWrites)
+        {
+            foreach (var d in snapshot.Devices)
+            {
+                var previous = _devices.GetValueOrDefault(d.Id);
+                _devices[d.Id] = d;
+                IndexSource(previous, d);
+            }
+        }
         foreach (var a in snapshot.Away)
         {
             var spells = _away.GetOrAdd(a.Household, _ => []);

@@ -43,7 +43,7 @@ public sealed class SimulateCommandTests : IDisposable
 
     [Theory]
     [InlineData("--speed", "fast")]
-    [InlineData("--format", "hikvision")]
+    [InlineData("--format", "loxone")]
     [InlineData("--qos", "2")]
     [InlineData("--scenario", "earthquake")]
     [InlineData("--duration", "soon")]
