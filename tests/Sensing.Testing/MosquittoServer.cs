@@ -298,7 +298,7 @@ public sealed class MosquittoServer : IAsyncDisposable
         using var key = RSA.Create(2048);
         var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], critical: false));
-        using var certificate = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2), RandomNumberGenerator.GetBytes(16));
+        using var certificate = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), ca.NotAfter.AddDays(-1), RandomNumberGenerator.GetBytes(16));
         var certificatePath = Path.Combine(Folder, name + ".crt");
         var keyPath = Path.Combine(Folder, name + ".key");
         File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
@@ -314,7 +314,7 @@ public sealed class MosquittoServer : IAsyncDisposable
 
     /// <summary>
     /// A CA and a server certificate for <c>localhost</c> and 127.0.0.1, made with .NET's own X.509 API (what openssl's
-    /// <c>req -x509</c> and <c>x509 -req</c> would make), valid from yesterday to two days on.
+    /// <c>req -x509</c> and <c>x509 -req</c> would make), valid from yesterday for a few days.
     /// </summary>
     private void WriteCertificates()
     {
@@ -323,7 +323,8 @@ public sealed class MosquittoServer : IAsyncDisposable
         caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
         caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
         caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, critical: false));
-        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2));
+        var now = DateTimeOffset.UtcNow;
+        using var ca = caRequest.CreateSelfSigned(now.AddDays(-1), now.AddDays(3));
         File.WriteAllText(CaFile, ca.ExportCertificatePem());
         File.WriteAllText(Path.Combine(Folder, "ca.key"), caKey.ExportPkcs8PrivateKeyPem());
 
@@ -334,7 +335,7 @@ public sealed class MosquittoServer : IAsyncDisposable
         names.AddIpAddress(IPAddress.Loopback);
         serverRequest.CertificateExtensions.Add(names.Build());
         serverRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        using var server = serverRequest.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2), RandomNumberGenerator.GetBytes(16));
+        using var server = serverRequest.Create(ca, now.AddDays(-1), now.AddDays(2), RandomNumberGenerator.GetBytes(16));
         File.WriteAllText(Path.Combine(Folder, "server.crt"), server.ExportCertificatePem());
         File.WriteAllText(Path.Combine(Folder, "server.key"), serverKey.ExportPkcs8PrivateKeyPem());
     }

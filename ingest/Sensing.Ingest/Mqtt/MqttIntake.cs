@@ -245,7 +245,8 @@ public sealed class MqttIntake(
         var hint = code switch
         {
             MqttClientConnectResultCode.BadUserNameOrPassword => " (check Mqtt:Username and Mqtt:Password)",
-            MqttClientConnectResultCode.NotAuthorized => " (the broker does not let Mqtt:Username connect; check its ACL and Mqtt:Username)",
+            // mosquitto answers a wrong password with Not authorized (MQTT 5 lets a broker choose either code).
+            MqttClientConnectResultCode.NotAuthorized => " (check Mqtt:Username and Mqtt:Password, and that the broker lets this user connect)",
             MqttClientConnectResultCode.ClientIdentifierNotValid => " (check Mqtt:ClientId)",
             MqttClientConnectResultCode.Banned => " (the broker banned this client)",
             _ => "",
@@ -257,7 +258,7 @@ public sealed class MqttIntake(
     /// <c>Mqtt:Topics</c> through the shared group when one is set, then <c>Mqtt:UnsharedTopics</c> as they are.
     /// <c>$share/ingest/sensing/#</c>: the broker hands each message to one member of the group <c>ingest</c>.
     /// </summary>
-    internal static IReadOnlyList<string> SubscriptionFilters(MqttOptions o) =>
+    public static IReadOnlyList<string> SubscriptionFilters(MqttOptions o) =>
         [.. o.Topics.Select(t => string.IsNullOrEmpty(o.SharedGroup) ? t : $"$share/{o.SharedGroup}/{t}"), .. o.UnsharedTopics];
 
     /// <summary>
