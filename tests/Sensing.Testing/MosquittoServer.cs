@@ -377,3 +377,12 @@ public sealed class MosquittoFactAttribute : FactAttribute
         if (MosquittoServer.MissingReason is { } reason) Skip = reason;
     }
 }
+
+/// <summary>A theory that needs a real mosquitto: skipped, saying why, only when the package is not installed.</summary>
+public sealed class MosquittoTheoryAttribute : TheoryAttribute
+{
+    public MosquittoTheoryAttribute()
+    {
+        if (MosquittoServer.MissingReason is { } reason) Skip = reason;
+    }
+}
