@@ -8,6 +8,7 @@ namespace Sensing.Ingest.Mqtt;
 /// <param name="FailedAttempts">Connection attempts that failed since the last success (0 while connected).</param>
 /// <param name="SessionPresent">Whether the broker still had ingest's session at the last connect (null before one).</param>
 /// <param name="LastError">Why the last attempt failed or the connection dropped, as specific as the broker or TLS said.</param>
+/// <param name="Qos0Dropped">QoS 0 messages dropped because ingest's queue was full (see <see cref="MqttIntake"/>).</param>
 public sealed record BrokerStatus(
     string Host,
     int Port,
@@ -24,7 +25,8 @@ public sealed record BrokerStatus(
     bool? SessionPresent,
     IReadOnlyList<string> Subscriptions,
     string? LastError,
-    DateTimeOffset? LastErrorAt);
+    DateTimeOffset? LastErrorAt,
+    long Qos0Dropped = 0);
 
 /// <summary>
 /// What ingest knows of its broker connection: written by <see cref="MqttIntake"/>, read by <c>/healthz</c> and
@@ -35,6 +37,7 @@ public sealed class BrokerConnection : IMetricsSource
     private readonly Lock _lock = new();
     private BrokerStatus _status;
     private long _acksSkipped;
+    private long _qos0Dropped;
 
     public BrokerConnection(IOptions<MqttOptions> options, TimeProvider time)
     {
@@ -46,7 +49,7 @@ public sealed class BrokerConnection : IMetricsSource
 
     public BrokerStatus Status
     {
-        get { lock (_lock) return _status; }
+        get { lock (_lock) return _status with { Qos0Dropped = Interlocked.Read(ref _qos0Dropped) }; }
     }
 
     /// <summary>Acknowledgements not sent because the connection they belonged to had gone (the broker redelivers those messages).</summary>
@@ -84,6 +87,8 @@ public sealed class BrokerConnection : IMetricsSource
 
     internal void AcknowledgementSkipped() => Interlocked.Increment(ref _acksSkipped);
 
+    internal long Qos0Dropped() => Interlocked.Increment(ref _qos0Dropped);
+
     public void Collect(ICollection<MetricSample> samples)
     {
         var s = Status;
@@ -91,5 +96,6 @@ public sealed class BrokerConnection : IMetricsSource
         samples.Add(new("sensing_broker_connect_failures", "Connection attempts that failed since the last successful one.", "gauge", s.FailedAttempts));
         samples.Add(new("sensing_broker_session_present", "1 when the broker had kept ingest's session at the last connect.", "gauge", s.SessionPresent == true ? 1 : 0));
         samples.Add(new("sensing_broker_acks_skipped_total", "Acknowledgements dropped because their connection had gone; the broker redelivers those messages.", "counter", AcknowledgementsSkipped));
+        samples.Add(new("sensing_qos0_dropped_total", "QoS 0 messages dropped because ingest's queue was full (at most once, as published).", "counter", s.Qos0Dropped));
     }
 }

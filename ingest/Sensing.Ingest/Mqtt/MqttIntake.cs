@@ -36,6 +36,11 @@ public sealed class MqttIntake(
     private int _connectionNumber;
     // The attempt whose connection ingest itself closed (a refused subscription): its drop is not news.
     private int _closedByUs;
+    // Queue depth from which QoS 0 messages are shed (int.MaxValue: never, without flow control).
+    private int _qos0Room = int.MaxValue;
+    private DateTimeOffset _lastDropReport;
+    // Connections in a row that the broker closed within seconds of their start (only the event handler writes it).
+    private int _quickDrops;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -54,6 +59,13 @@ public sealed class MqttIntake(
         WarnAboutSplitMeterFeed(o);
 
         _readAhead = o.ReceiveMaximum > 0 ? new ReadAheadLimit(o.ReceiveMaximum) : null;
+        if (o.ReceiveMaximum > 0)
+        {
+            // QoS 1 needs at most Receive Maximum places (the broker sends no more unacknowledged); QoS 0 may use the
+            // rest, so it never makes a QoS 1 message wait, and never fills what QoS 1 is owed.
+            var capacity = ingestOptions.Value.QueueCapacity;
+            _qos0Room = Math.Max(capacity - o.ReceiveMaximum, capacity / 2);
+        }
         var factory = new MqttClientFactory();
         using var client = _readAhead is null ? factory.CreateMqttClient() : factory.CreateMqttClient(_readAhead);
         client.ApplicationMessageReceivedAsync += OnMessageAsync;
@@ -62,9 +74,25 @@ public sealed class MqttIntake(
             metrics.SetBrokerConnected(false);
             if (!stoppingToken.IsCancellationRequested && e.ClientWasConnected && Volatile.Read(ref _closedByUs) != Volatile.Read(ref _connectionNumber))
             {
-                var reason = e.ReasonString ?? (e.Reason == MqttClientDisconnectReason.NormalDisconnection && e.Exception is { } ex ? ex.Message : e.Reason.ToString());
-                connection.Disconnected(time.GetUtcNow(), $"connection lost: {reason}");
-                logger.LogWarning("Disconnected from MQTT broker {Host}:{Port}: {Reason}; reconnecting", o.Host, o.Port, reason);
+                var now = time.GetUtcNow();
+                var reason = e.ReasonString
+                    ?? (e.Reason != MqttClientDisconnectReason.NormalDisconnection ? e.Reason.ToString()
+                        : e.Exception is { } ex ? ex.Message : "the broker closed the connection");
+                var lasted = now - connection.Status.Since;
+                connection.Disconnected(now, $"connection lost: {reason}");
+                _quickDrops = lasted < TimeSpan.FromSeconds(10) ? _quickDrops + 1 : 0;
+                if (e.Reason == MqttClientDisconnectReason.SessionTakenOver || _quickDrops % 20 == 3)
+                {
+                    // Two instances with one client id take the session from each other in turn, each redelivering the
+                    // other's backlog. MQTT 5 brokers may say so (Session taken over); mosquitto 2.0 just closes the
+                    // connection, so a connection that keeps dropping within seconds is the sign.
+                    logger.LogError("MQTT broker {Host}:{Port} {What}: is another client using ingest's client id {ClientId}? Give every ingest instance its own Mqtt:ClientId (and the same Mqtt:SharedGroup to split a feed)",
+                        o.Host, o.Port, e.Reason == MqttClientDisconnectReason.SessionTakenOver ? "handed ingest's session to another client" : $"closed ingest's connection within seconds of connecting {_quickDrops} times in a row", o.ClientId);
+                }
+                else
+                {
+                    logger.LogWarning("Disconnected from MQTT broker {Host}:{Port}: {Reason}; reconnecting", o.Host, o.Port, reason);
+                }
                 if (_disconnected.CurrentCount == 0) _disconnected.Release();
             }
             return Task.CompletedTask;
@@ -140,6 +168,9 @@ public sealed class MqttIntake(
         IReadOnlyList<string> granted;
         try
         {
+            // The SUBACK comes after whatever the broker kept for the session (up to Receive Maximum messages, or all
+            // of a backlog without one), so it gets longer than the handshake.
+            attempt.CancelAfter(TimeSpan.FromSeconds(60));
             granted = await SubscribeAsync(client, filters, attempt.Token).ConfigureAwait(false);
         }
         catch
@@ -311,9 +342,13 @@ public sealed class MqttIntake(
             // Acknowledge only once stored: the pipeline calls back after the store write.
             e.AutoAcknowledge = false;
             metrics.Received();
-            var acknowledge = e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce
-                ? null
-                : AcknowledgementFor(e, Volatile.Read(ref _connectionNumber));
+            var atMostOnce = e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce;
+            if (atMostOnce && queue.Depth >= _qos0Room)
+            {
+                ShedQos0();
+                return;
+            }
+            var acknowledge = atMostOnce ? null : AcknowledgementFor(e, Volatile.Read(ref _connectionNumber));
             var payload = e.ApplicationMessage.Payload;
             var receivedAt = time.GetUtcNow();
             var cap = ingestOptions.Value.MaxPayloadBytes;
@@ -342,6 +377,25 @@ public sealed class MqttIntake(
         {
             // The message is in the queue (or ingest is stopping): MQTTnet may read the next one off the connection.
             window?.Release();
+        }
+    }
+
+    /// <summary>
+    /// A QoS 0 message while ingest's queue is full (a burst faster than the store): dropped here, counted and logged.
+    /// QoS 0 is at most once by the publisher's choice, and the protocol has no flow control for it, so the only
+    /// alternatives are memory without bound (MQTTnet reads everything the broker sends), or to stop reading the
+    /// connection, which holds the broker's PINGRESP behind the backlog until the keep-alive gives up and the broker
+    /// drops its whole queue for us (measured: a third of a 300,000-message burst lost that way; benchmarks/README.md).
+    /// </summary>
+    private void ShedQos0()
+    {
+        var dropped = connection.Qos0Dropped();
+        var now = time.GetUtcNow();
+        if (dropped == 1 || now - _lastDropReport > TimeSpan.FromMinutes(1))
+        {
+            _lastDropReport = now;
+            logger.LogWarning("Ingest's queue is full: QoS 0 messages are dropped until it has room ({Dropped} so far); devices whose messages must arrive should publish with QoS 1",
+                dropped);
         }
     }
 

@@ -91,6 +91,21 @@ public sealed class MosquittoIngestTests(ITestOutputHelper output)
     }
 
     [MosquittoFact]
+    public async Task Two_instances_with_one_client_id_are_told_to_use_their_own()
+    {
+        await using var broker = await MosquittoServer.StartAsync();
+        var settings = broker.IngestSettings("ingest-twin");
+        await using var first = await SensingTestHost.StartAsync(settings);
+        await using var second = await SensingTestHost.StartAsync(settings, waitUntilHealthy: false);
+
+        // The broker gives the session to the newcomer and closes the other's connection, in turn: both notice the
+        // pattern and say what to change.
+        await BrokerFeed.UntilAsync(() => Task.FromResult(first.LoggedErrors.Count > 0 && second.LoggedErrors.Count > 0), "both instances to report the take-overs", TimeSpan.FromSeconds(60));
+        Assert.Contains("Give every ingest instance its own Mqtt:ClientId", first.LoggedErrors[0], StringComparison.Ordinal);
+        Assert.Contains("Give every ingest instance its own Mqtt:ClientId", second.LoggedErrors[0], StringComparison.Ordinal);
+    }
+
+    [MosquittoFact]
     public async Task Healthz_shows_the_broker_connection()
     {
         await using var broker = await MosquittoServer.StartAsync();
