@@ -2,21 +2,23 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Sensing.Ingest;
+using Sensing.Ingest.Mqtt;
 using Sensing.Ingest.Pipeline;
 using Sensing.Ingest.Spool;
 
 namespace Sensing.Cockpit.Apis;
 
-public sealed record HealthReport(string Status, string Broker, string Ingest, string Store, int QueueDepth, int SpoolDepth, long SpoolBytes);
+/// <summary><c>/healthz</c>: <c>broker</c> in one word (<c>connected</c>, <c>disconnected</c>, <c>down</c>), <c>mqtt</c> the connection's details.</summary>
+public sealed record HealthReport(string Status, string Broker, string Ingest, string Store, int QueueDepth, int SpoolDepth, long SpoolBytes, BrokerStatus Mqtt);
 
 /// <summary><c>/healthz</c> for orchestrators and <c>/metrics</c> for Prometheus: both unauthenticated, both without residents' data.</summary>
 public static class OperationsEndpoints
 {
     public static WebApplication MapOperationsEndpoints(this WebApplication app)
     {
-        app.MapGet("/healthz", (IngestMetrics ingest, StoreWriter store, IOptions<MqttOptions> mqtt, IServiceProvider services) =>
+        app.MapGet("/healthz", (IngestMetrics ingest, StoreWriter store, BrokerConnection connection, IOptions<MqttOptions> mqtt, IServiceProvider services) =>
         {
-            var brokerUp = !mqtt.Value.Embedded || services.GetService<Sensing.Ingest.Mqtt.EmbeddedBroker>()?.IsRunning == true;
+            var brokerUp = !mqtt.Value.Embedded || services.GetService<EmbeddedBroker>()?.IsRunning == true;
             var report = new HealthReport(
                 Status: "ok",
                 Broker: !brokerUp ? "down" : ingest.BrokerConnected ? "connected" : "disconnected",
@@ -24,7 +26,8 @@ public static class OperationsEndpoints
                 Store: store.State switch { StoreState.Ok => "ok", StoreState.Spooling => "spooling", _ => "down" },
                 QueueDepth: ingest.QueueDepth,
                 SpoolDepth: store.SpoolDepth,
-                SpoolBytes: store.SpoolBytes);
+                SpoolBytes: store.SpoolBytes,
+                Mqtt: connection.Status);
             // A store outage with the spool taking the load still means nothing is lost: degraded, not unavailable.
             var ready = brokerUp && ingest.BrokerConnected && ingest.PipelineReady;
             return !ready

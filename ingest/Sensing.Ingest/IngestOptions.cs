@@ -7,9 +7,12 @@ namespace Sensing.Ingest;
 /// <code>
 /// "Mqtt": { "Embedded": true, "Host": "localhost", "Port": 1883, "BindAddress": "127.0.0.1",
 ///           "ClientId": "sensing-ingest", "SharedGroup": null, "Username": null, "Password": null,
-///           "UseTls": false, "SessionExpirySeconds": 86400, "Topics": ["sensing/#"],
+///           "UseTls": false, "CaFile": null, "AllowUntrustedCertificates": false, "TlsServerName": null,
+///           "ClientCertificateFile": null, "ClientKeyFile": null, "ClientCertificatePassword": null,
+///           "SessionExpirySeconds": 86400, "ReceiveMaximum": 10000, "Topics": ["sensing/#"], "UnsharedTopics": [],
 ///           "MaxPendingMessagesPerClient": 250000 }
 /// </code>
+/// Checked at start by <see cref="Mqtt.MqttOptionsValidator"/> (certificate files are loaded then, not at the first connect).
 /// </summary>
 public sealed class MqttOptions
 {
@@ -37,13 +40,63 @@ public sealed class MqttOptions
 
     public string? Username { get; set; }
     public string? Password { get; set; }
+
+    /// <summary>Connect with TLS (an external broker's TLS listener, usually port 8883).</summary>
     public bool UseTls { get; set; }
+
+    /// <summary>
+    /// PEM (one or more certificates) or DER file of the CA that signed the broker's certificate. When set, only chains
+    /// ending at one of these CAs are trusted (like mosquitto_sub's <c>--cafile</c>); when not, the system's trust store.
+    /// </summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>Accept any server certificate (no chain or name check). For a test rig only: it gives up what TLS is for.</summary>
+    public bool AllowUntrustedCertificates { get; set; }
+
+    /// <summary>Name the broker's certificate must carry, when it differs from <see cref="Host"/> (e.g. connecting by IP address).</summary>
+    public string? TlsServerName { get; set; }
+
+    /// <summary>Client certificate for brokers that require one: PEM (with <see cref="ClientKeyFile"/>, or the key in the same file) or PKCS#12 (<c>.pfx</c>/<c>.p12</c>).</summary>
+    public string? ClientCertificateFile { get; set; }
+
+    /// <summary>PEM private key of <see cref="ClientCertificateFile"/> when it is not in the certificate file.</summary>
+    public string? ClientKeyFile { get; set; }
+
+    /// <summary>Password of a PKCS#12 client certificate or of an encrypted PEM key.</summary>
+    public string? ClientCertificatePassword { get; set; }
 
     /// <summary>How long the broker keeps our session while ingest is away (messages published meanwhile wait for us).</summary>
     [Range(0, uint.MaxValue)] public long SessionExpirySeconds { get; set; } = 86_400;
 
-    /// <summary>Topic filters ingest subscribes to.</summary>
-    [MinLength(1)] public string[] Topics { get; set; } = ["sensing/#"];
+    /// <summary>
+    /// MQTT 5 flow control: sent in CONNECT as Receive Maximum, so the broker never has more than this many QoS 1
+    /// messages unacknowledged at ingest (ingest acknowledges only once a message is stored, so this bounds what a
+    /// burst can put in ingest's memory; the rest waits at the broker). Without it mosquitto allows its
+    /// <c>max_inflight_messages</c> (20 by default), which starves the batching pipeline. The same number also bounds
+    /// how many messages of any QoS ingest reads off the connection ahead of the pipeline (QoS 0 has no flow control
+    /// in the protocol). Keep it at least twice <c>Ingest:BatchSize</c> so one batch fills while the previous is
+    /// written. 0 sends none and reads ahead without bound (the broker's default applies; not recommended).
+    /// </summary>
+    [Range(0, ushort.MaxValue)] public int ReceiveMaximum { get; set; } = 10_000;
+
+    /// <summary>
+    /// Topic filters ingest subscribes to (through <c>$share/&lt;group&gt;/</c> when <see cref="SharedGroup"/> is set);
+    /// <see cref="DefaultTopics"/> when none are configured. Not an initializer: the configuration binder appends
+    /// configured array items to an initial value, so <c>Mqtt:Topics:0=sensing/+/gate/#</c> would have kept
+    /// <c>sensing/#</c> beside it.
+    /// </summary>
+    [MinLength(1)] public string[] Topics { get; set; } = [];
+
+    public static readonly string[] DefaultTopics = ["sensing/#"];
+
+    /// <summary>
+    /// Topic filters every instance subscribes to directly even when <see cref="SharedGroup"/> is set: feeds that must
+    /// reach one instance in order, whole. Meter registers are such a feed: consumption is the difference between a
+    /// meter's consecutive registers, and a shared subscription hands consecutive messages to different instances.
+    /// Every instance then stores the same registers and consumption, which idempotent writes keep single. Must not
+    /// overlap <see cref="Topics"/> (a message matching both would arrive twice).
+    /// </summary>
+    public string[] UnsharedTopics { get; set; } = [];
 
     /// <summary>
     /// Messages the embedded broker queues for one client (ingest) before it must drop: a burst faster than ingest

@@ -22,7 +22,10 @@ public static class IngestServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddSensingIngest(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<MqttOptions>().Bind(configuration.GetSection(MqttOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<MqttOptions>().Bind(configuration.GetSection(MqttOptions.Section))
+            .PostConfigure(mqtt => mqtt.Topics = mqtt.Topics is { Length: > 0 } topics ? topics : [.. MqttOptions.DefaultTopics])
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MqttOptions>, MqttOptionsValidator>());
         services.AddOptions<IngestOptions>().Bind(configuration.GetSection(IngestOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<IngestOptions>, FormatsValidation>();
         // Ingest reads what it has a format for: every enabled Ingest:Formats filter is subscribed besides Mqtt:Topics.
@@ -43,6 +46,8 @@ public static class IngestServiceCollectionExtensions
         services.AddSingleton(sp => new IngestQueue(sp.GetRequiredService<IOptions<IngestOptions>>().Value.QueueCapacity));
         services.AddSingleton<IngestMetrics>();
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<IngestMetrics>());
+        services.AddSingleton<BrokerConnection>();
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<BrokerConnection>());
         services.AddSingleton<QuarantineBook>();
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<QuarantineBook>());
         services.AddSingleton<FormatCounters>();

@@ -65,9 +65,10 @@ public sealed class SensingTestHost : IAsyncDisposable
     /// <summary>
     /// Starts a host. Without <paramref name="dataDirectory"/> it gets a fresh data folder that is deleted with it;
     /// with one (e.g. a folder an earlier, stopped host used) it opens that folder's store and registry and leaves
-    /// the folder in place, so a test can restart the service on the same data.
+    /// the folder in place, so a test can restart the service on the same data. With <paramref name="waitUntilHealthy"/>
+    /// false it returns once the host has started, for tests of a host that cannot become healthy (a refused broker).
     /// </summary>
-    public static async Task<SensingTestHost> StartAsync(IDictionary<string, string?>? settings = null, bool failOnLoggedErrors = true, string? dataDirectory = null)
+    public static async Task<SensingTestHost> StartAsync(IDictionary<string, string?>? settings = null, bool failOnLoggedErrors = true, string? dataDirectory = null, bool waitUntilHealthy = true)
     {
         var ownsDataDirectory = dataDirectory is null;
         dataDirectory ??= NewDataDirectory();
@@ -119,7 +120,10 @@ public sealed class SensingTestHost : IAsyncDisposable
             app.Services.GetRequiredService<ILoggerFactory>().AddProvider(host._errors);
         }
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        await host.WaitUntilHealthyAsync(TimeSpan.FromSeconds(60));
+        if (waitUntilHealthy)
+        {
+            await host.WaitUntilHealthyAsync(TimeSpan.FromSeconds(60));
+        }
         return host;
     }
 
@@ -174,6 +178,15 @@ public sealed class SensingTestHost : IAsyncDisposable
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0}s waiting for {what}");
             await Task.Delay(200);
         }
+    }
+
+    /// <summary>GET /healthz whatever its status code (503 while broker or ingest are not ready), as JSON.</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Body)> HealthAsync()
+    {
+        using var http = Http();
+        var response = await http.GetAsync("/healthz");
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, json.RootElement.Clone());
     }
 
     public async Task WaitUntilHealthyAsync(TimeSpan timeout)

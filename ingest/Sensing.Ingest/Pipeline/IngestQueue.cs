@@ -59,7 +59,7 @@ public sealed class IngestQueue(int capacity)
 }
 
 /// <summary>A message over <see cref="IngestOptions.MaxPayloadBytes"/>: only its head is kept, for the dead letter.</summary>
-internal sealed class OversizedMessage(string topic, ReadOnlySpan<byte> head, int originalLength, DateTimeOffset receivedAt, Func<CancellationToken, Task> acknowledge)
+internal sealed class OversizedMessage(string topic, ReadOnlySpan<byte> head, int originalLength, DateTimeOffset receivedAt, Func<CancellationToken, Task>? acknowledge)
     : PendingMessage(topic, head, receivedAt, acknowledge)
 {
     public int OriginalLength { get; } = originalLength;

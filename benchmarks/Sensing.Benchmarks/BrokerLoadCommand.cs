@@ -1,0 +1,345 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
+using Sensing.Ingest;
+using Sensing.Ingest.Pipeline;
+using Sensing.Storage;
+using Sensing.Testing;
+
+namespace Sensing.Benchmarks;
+
+/// <summary>
+/// Messages/s through a real mosquitto into the store, and the ingest process's memory while a burst waits.
+/// Starts mosquitto (<see cref="MosquittoServer"/>, no per-client queue limit) and ingest as a child process of this
+/// program (<c>ingest-host</c>: the service's ingest and DuckDB store, nothing else, so its RSS is ingest's), then
+/// publishes gate passes and camera events (one reading each, every one a new key) over several connections, either as
+/// fast as the publisher can (<c>--rate 0</c>) or at a paced rate, and waits until the store has them all. With
+/// <c>--backlog</c> (QoS 1) ingest is stopped first, everything is published while it is away, and the broker sends
+/// the whole backlog when it returns: the largest burst there is, at whatever rate ingest lets the broker send.
+/// <code>
+/// dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- broker-load --qos 1 --messages 300000 [--rate 0] [--backlog] [--receive-maximum 10000] [--Ingest:BatchSize=5000 …]
+/// </code>
+/// Prints publish and end-to-end rates (messages/s), and the child's RSS: peak (VmHWM) and sampled every 100 ms.
+/// Further <c>--Section:Key=value</c> arguments go to the ingest process.
+/// </summary>
+public static class BrokerLoadCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var qos = IntOption(args, "--qos", 1) == 0 ? MqttQualityOfServiceLevel.AtMostOnce : MqttQualityOfServiceLevel.AtLeastOnce;
+        var total = IntOption(args, "--messages", 300_000);
+        var rate = IntOption(args, "--rate", 0);
+        var receiveMaximum = IntOption(args, "--receive-maximum", 10_000);
+        var connections = IntOption(args, "--connections", 4);
+        // The burst of bursts: everything published while ingest is away, sent by the broker as fast as ingest lets it.
+        var backlog = args.Contains("--backlog");
+        if (backlog && qos == MqttQualityOfServiceLevel.AtMostOnce)
+        {
+            Console.Error.WriteLine("--backlog needs QoS 1: a broker keeps no QoS 0 messages for a client that is away.");
+            return 2;
+        }
+
+        await using var broker = await MosquittoServer.StartAsync();
+        var folder = Directory.CreateTempSubdirectory("sensing-broker-load-").FullName;
+        var start = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds());
+        var feed = Feed(total, start);
+        var publishers = new IMqttClient[connections];
+        string[] ingestArguments =
+        [
+            "--Mqtt:Embedded=false", "--Mqtt:Host=127.0.0.1", $"--Mqtt:Port={broker.Port}", "--Mqtt:ClientId=broker-load",
+            $"--Mqtt:ReceiveMaximum={receiveMaximum}", $"--Store:Path={Path.Combine(folder, "load.duckdb")}",
+            $"--Registry:Path={Path.Combine(folder, "registry.json")}",
+            .. args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains(':', StringComparison.Ordinal) && a.Contains('=', StringComparison.Ordinal)),
+        ];
+        var ingest = IngestProcess.Start(ingestArguments);
+        try
+        {
+            await ingest.WaitUntilConnectedAsync(TimeSpan.FromSeconds(60));
+            for (var i = 0; i < connections; i++) publishers[i] = await broker.ConnectClientAsync($"load-{i}");
+            if (backlog)
+            {
+                // Subscribed with a persistent session: stop it, and the broker keeps what is published meanwhile.
+                await ingest.StopAsync();
+                ingest.Dispose();
+                var queued = Stopwatch.StartNew();
+                await PublishAsync(publishers, feed, qos, rate);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"published {total:N0} messages (QoS 1) while ingest was away, in {queued.Elapsed.TotalSeconds:F1} s"));
+                ingest = IngestProcess.Start(ingestArguments);
+                await ingest.WaitUntilConnectedAsync(TimeSpan.FromSeconds(60));
+            }
+            var idleRss = ingest.RssBytes();
+
+            var clock = Stopwatch.StartNew();
+            if (!backlog)
+            {
+                await PublishAsync(publishers, feed, qos, rate);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"published {total:N0} messages (QoS {(int)qos}) in {clock.Elapsed.TotalSeconds:F1} s = {total / clock.Elapsed.TotalSeconds:N0} msg/s; ingest has {ingest.Stored:N0} stored, RSS {ingest.RssBytes() / 1e6:F0} MB"));
+            }
+
+            // QoS 0 may lose messages by definition (a broker queue overflow, say): stop when the store stops growing.
+            var last = -1L;
+            var still = Stopwatch.StartNew();
+            while (ingest.Stored + ingest.Qos0Dropped < total && still.Elapsed < TimeSpan.FromSeconds(qos == MqttQualityOfServiceLevel.AtMostOnce ? 10 : 120))
+            {
+                await Task.Delay(50);
+                if (ingest.Stored != last) { last = ingest.Stored; still.Restart(); }
+                if (ingest.HasExited) throw new InvalidOperationException($"ingest exited: {ingest.Log()}");
+            }
+            var done = ingest.Stored >= total ? clock.Elapsed : clock.Elapsed - still.Elapsed;
+            var (stored, received) = (ingest.Stored, ingest.Received);
+            var (peakSampled, peak) = (ingest.PeakSampledRssBytes, ingest.PeakRssBytes());
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"broker-load QoS {(int)qos}, receive maximum {(receiveMaximum == 0 ? "off" : receiveMaximum.ToString("N0", CultureInfo.InvariantCulture))}, {(backlog ? "backlog" : rate == 0 ? "max-rate publish" : $"{rate:N0} msg/s publish")}: " +
+                $"{stored:N0} of {total:N0} stored ({received:N0} reached ingest, {ingest.Qos0Dropped:N0} QoS 0 shed, {ingest.Reconnects} reconnects) in {done.TotalSeconds:F1} s = {stored / done.TotalSeconds:N0} msg/s end to end"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"ingest RSS: idle {idleRss / 1e6:F0} MB, peak {peak / 1e6:F0} MB (VmHWM; sampled peak {peakSampled / 1e6:F0} MB); managed heap peak {ingest.PeakHeapBytes / 1e6:F0} MB"));
+            if (stored < total || Environment.GetEnvironmentVariable("SENSING_BROKER_LOG") == "1")
+            {
+                // Where did the rest go? mosquitto says when it drops messages for a client.
+                foreach (var line in broker.Log().Split(Environment.NewLine)) Console.WriteLine("mosquitto: " + line);
+            }
+            return 0;
+        }
+        finally
+        {
+            foreach (var client in publishers) client?.Dispose();
+            await ingest.StopAsync();
+            ingest.Dispose();
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>Gate passes and camera detections of 2,000 devices over 10 communities, each message its own reading key.</summary>
+    private static List<(string Topic, byte[] Payload)> Feed(int count, DateTimeOffset start)
+    {
+        var feed = new List<(string, byte[])>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var device = i % 2000;
+            var community = $"c{device % 10 + 1}";
+            var ts = start.AddMilliseconds(i).ToUnixTimeMilliseconds();
+            feed.Add(device % 2 == 0
+                ? ($"sensing/{community}/gate/{community}-gate-{device:D4}", Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+                    $$"""{"ts":{{ts}},"event":"pass","direction":"{{(i % 3 == 0 ? "out" : "in")}}","credential":"face"}""")))
+                : ($"sensing/{community}/camera/{community}-cam-{device:D4}", Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+                    $$"""{"ts":{{ts}},"event":"person","count":{{i % 7 + 1}},"zone":"east-gate"}"""))));
+        }
+        return feed;
+    }
+
+    /// <summary>As fast as it goes (<paramref name="rate"/> 0), or in 10 ms slices of <paramref name="rate"/>/100 messages.</summary>
+    private static async Task PublishAsync(IMqttClient[] clients, List<(string Topic, byte[] Payload)> feed, MqttQualityOfServiceLevel qos, int rate)
+    {
+        if (rate == 0)
+        {
+            await FeedPublisher.PublishAsync(clients, feed, qos);
+            return;
+        }
+        var slice = Math.Max(1, rate / 100);
+        var clock = Stopwatch.StartNew();
+        for (var sent = 0; sent < feed.Count; sent += slice)
+        {
+            await FeedPublisher.PublishAsync(clients, feed.GetRange(sent, Math.Min(slice, feed.Count - sent)), qos);
+            var due = TimeSpan.FromSeconds((double)(sent + slice) / rate);
+            if (due > clock.Elapsed) await Task.Delay(due - clock.Elapsed);
+        }
+    }
+
+    /// <summary>
+    /// The ingest process: this program's <c>ingest-host</c> command. It reports its counters on stdout every 100 ms;
+    /// its RSS comes from <c>/proc/&lt;pid&gt;/status</c>.
+    /// </summary>
+    private sealed class IngestProcess : IDisposable
+    {
+        private readonly Process _process;
+        private readonly Queue<string> _log = new();
+        private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Timer _sampler;
+        private bool _stopping;
+        private long _stored;
+        private long _received;
+        private long _peakHeap;
+        private long _dropped;
+        private long _reconnects;
+        private long _peakSampled;
+
+        private IngestProcess(Process process)
+        {
+            _process = process;
+            _process.OutputDataReceived += (_, e) => OnLine(e.Data);
+            _process.ErrorDataReceived += (_, e) => Remember(e.Data);
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+            _sampler = new Timer(_ => Sample(), null, 0, 100);
+        }
+
+        public long Stored => Interlocked.Read(ref _stored);
+        public long Received => Interlocked.Read(ref _received);
+        public long PeakHeapBytes => Interlocked.Read(ref _peakHeap);
+        public long Qos0Dropped => Interlocked.Read(ref _dropped);
+        public long Reconnects => Interlocked.Read(ref _reconnects);
+        public long PeakSampledRssBytes => Interlocked.Read(ref _peakSampled);
+        public bool HasExited => _process.HasExited;
+
+        public static IngestProcess Start(string[] arguments)
+        {
+            var self = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
+            var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(BrokerLoadCommand).Assembly.Location);
+            start.ArgumentList.Add("ingest-host");
+            foreach (var argument in arguments) start.ArgumentList.Add(argument);
+            return new IngestProcess(Process.Start(start) ?? throw new InvalidOperationException("could not start the ingest process"));
+        }
+
+        public async Task WaitUntilConnectedAsync(TimeSpan timeout)
+        {
+            try
+            {
+                await _connected.Task.WaitAsync(timeout);
+            }
+            catch (TimeoutException)
+            {
+                throw new TimeoutException($"ingest did not connect within {timeout.TotalSeconds:0} s: {Log()}");
+            }
+        }
+
+        public long RssBytes() => Status("VmRSS:");
+        public long PeakRssBytes() => Status("VmHWM:");
+
+        private long Status(string field)
+        {
+            try
+            {
+                foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+                {
+                    if (line.StartsWith(field, StringComparison.Ordinal))
+                    {
+                        return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException)
+            {
+            }
+            return 0;
+        }
+
+        private void Sample()
+        {
+            var rss = RssBytes();
+            if (rss > Interlocked.Read(ref _peakSampled)) Interlocked.Exchange(ref _peakSampled, rss);
+        }
+
+        private void OnLine(string? line)
+        {
+            // "stats <received> <stored> <connected> <managed heap bytes> <QoS 0 dropped> <reconnects>"
+            if (line is not null && line.StartsWith("stats ", StringComparison.Ordinal))
+            {
+                var parts = line.Split(' ');
+                var received = long.Parse(parts[1], CultureInfo.InvariantCulture);
+                var stored = long.Parse(parts[2], CultureInfo.InvariantCulture);
+                Interlocked.Exchange(ref _stored, stored);
+                Interlocked.Exchange(ref _received, received);
+                var heap = long.Parse(parts[4], CultureInfo.InvariantCulture);
+                Interlocked.Exchange(ref _dropped, long.Parse(parts[5], CultureInfo.InvariantCulture));
+                Interlocked.Exchange(ref _reconnects, long.Parse(parts[6], CultureInfo.InvariantCulture));
+                if (heap > Interlocked.Read(ref _peakHeap)) Interlocked.Exchange(ref _peakHeap, heap);
+                if (parts[3] == "1") _connected.TrySetResult();
+                return;
+            }
+            Remember(line);
+        }
+
+        private void Remember(string? line)
+        {
+            if (line is null) return;
+            lock (_log)
+            {
+                _log.Enqueue(line);
+                if (_log.Count > 50) _log.Dequeue();
+            }
+        }
+
+        public string Log()
+        {
+            lock (_log) return string.Join(Environment.NewLine, _log);
+        }
+
+        public async Task StopAsync()
+        {
+            await _sampler.DisposeAsync();
+            if (_process.HasExited || _stopping) return;
+            _stopping = true;
+            // Closing stdin asks the child to stop (it watches for EOF); kill it if it does not.
+            _process.StandardInput.Close();
+            try
+            {
+                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (TimeoutException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // Disposed already.
+            }
+            _process.Dispose();
+        }
+    }
+
+    private static int IntOption(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var value) && value >= 0 ? value : fallback;
+    }
+}
+
+/// <summary>
+/// <c>ingest-host</c>: the service's ingest (MQTT intake, pipeline, spool) and store, composed as the host composes them,
+/// for <see cref="BrokerLoadCommand"/>. Reports <c>stats &lt;messages received&gt; &lt;readings stored&gt; &lt;connected 0|1&gt; &lt;managed heap bytes&gt;
+/// &lt;QoS 0 dropped&gt; &lt;reconnects&gt;</c> on
+/// stdout every 100 ms; stops when stdin closes (its parent went away).
+/// </summary>
+public static class IngestHostCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddCommandLine(args);
+        // Logs to stderr: stdout carries the stats lines.
+        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(o => o.SingleLine = true)
+            .Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+        builder.Services.AddSensingStore(builder.Configuration);
+        builder.Services.AddSensingIngest(builder.Configuration);
+        using var host = builder.Build();
+        var metrics = host.Services.GetRequiredService<IngestMetrics>();
+        var connection = host.Services.GetRequiredService<Sensing.Ingest.Mqtt.BrokerConnection>();
+        await host.StartAsync();
+        var stdin = Task.Run(() => Console.In.ReadToEnd());
+        while (!stdin.IsCompleted)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"stats {metrics.MessagesReceived} {metrics.ReadingsStored} {(metrics.BrokerConnected && metrics.PipelineReady ? 1 : 0)} {GC.GetGCMemoryInfo().HeapSizeBytes} {connection.Status.Qos0Dropped} {connection.Status.Reconnects}"));
+            Console.Out.Flush();
+            await Task.WhenAny(stdin, Task.Delay(100));
+        }
+        await host.StopAsync();
+        return 0;
+    }
+}
