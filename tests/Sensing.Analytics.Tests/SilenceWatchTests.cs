@@ -187,4 +187,80 @@ public sealed class SilenceWatchTests
         Assert.Equal(TimeSpan.FromMinutes(15), watch.UsualInterval("wm-1"));
         Assert.Single(watch.Check(last.AddMinutes(61)));
     }
+
+    /// <summary>
+    /// Forty meters reporting every 15 minutes for a day, plus <paramref name="odd"/> whose readings carry
+    /// <paramref name="skew"/> on their clock; checked after each quarter hour with the plain watermark (the newest
+    /// reading time seen, which is what the analytics loop passes).
+    /// </summary>
+    private static List<Alert> DayWithOneSkewedMeter(SilenceWatch watch, string odd, TimeSpan skew)
+    {
+        var alerts = new List<Alert>();
+        var watermark = DateTimeOffset.MinValue;
+        for (var t = T0; t < T0.AddDays(1); t = t.AddMinutes(15))
+        {
+            for (var m = 0; m < 40; m++)
+            {
+                var time = t.AddSeconds(m * 7);
+                if (watch.Observe($"wm-{m:00}", "c1", "g1", time) is { } ended) alerts.Add(ended);
+                if (time > watermark) watermark = time;
+            }
+            var skewed = t.AddSeconds(300) + skew;
+            if (watch.Observe(odd, "c1", "g1", skewed) is { } late) alerts.Add(late);
+            if (skewed > watermark) watermark = skewed;
+            alerts.AddRange(watch.Check(watermark));
+        }
+        return alerts;
+    }
+
+    [Fact]
+    public void A_meter_whose_clock_runs_hours_behind_is_not_silent_while_its_readings_keep_coming()
+    {
+        var watch = NewWatch();
+        Assert.Empty(DayWithOneSkewedMeter(watch, "wm-late", TimeSpan.FromHours(-8)));
+
+        // When it does stop, it is silent by when it was last heard from.
+        var lastHeard = T0.AddDays(1).AddMinutes(-15).AddSeconds(273);
+        var alert = Assert.Single(watch.Check(lastHeard.AddMinutes(61)), a => a.Device == "wm-late");
+        Assert.Equal(lastHeard.AddMinutes(60), alert.RaisedAt);
+    }
+
+    [Fact]
+    public void A_meter_whose_clock_runs_hours_ahead_does_not_make_the_others_silent()
+    {
+        var watch = NewWatch();
+        Assert.Empty(DayWithOneSkewedMeter(watch, "wm-fast", TimeSpan.FromHours(8)));
+        // A real silence is still found: the whole feed goes quiet, and the loop moves its plain watermark (the fast
+        // meter's last time) on by the wall time that passed, 65 minutes.
+        var newest = T0.AddDays(1).AddMinutes(-15).AddSeconds(300).AddHours(8);
+        Assert.Empty(watch.Check(newest.AddMinutes(50)));
+        var alerts = watch.Check(newest.AddMinutes(65));
+        Assert.Equal(40, alerts.Count);
+        Assert.DoesNotContain(alerts, a => a.Device == "wm-fast");
+    }
+
+    [Fact]
+    public void A_backlog_uploaded_after_a_silence_continues_the_episode_until_the_meter_is_current()
+    {
+        var watch = NewWatch();
+        var last = ReportEvery15Minutes(watch, T0);
+        watch.Observe("gate-1", "c1", "g2", last.AddHours(3));
+        var silent = Assert.Single(watch.Check(last.AddHours(3)), a => a.Device == "wm-1");
+        Assert.Equal(last, silent.StartedAt);
+
+        // The gateway comes back and uploads the three hours it kept, oldest first, then carries on.
+        var alerts = new List<Alert>();
+        for (var t = last.AddMinutes(15); t <= last.AddHours(3); t = t.AddMinutes(15))
+        {
+            if (watch.Observe("wm-1", "c1", "g1", t) is { } ended) alerts.Add(ended);
+            alerts.AddRange(watch.Check(last.AddHours(3)));
+        }
+        Assert.Empty(alerts);
+        Assert.Empty(watch.Check(last.AddHours(3).AddMinutes(30)));
+
+        // Current again: the next silence is a new episode.
+        var again = Assert.Single(watch.Check(last.AddHours(4).AddMinutes(1)));
+        Assert.Equal(last.AddHours(3), again.StartedAt);
+        Assert.NotEqual(silent.Id, again.Id);
+    }
 }
