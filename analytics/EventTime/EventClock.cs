@@ -46,6 +46,20 @@ public sealed class EventClock
     /// <summary>Devices that must agree before the clock jumps further than <see cref="Lead"/>.</summary>
     public int Quorum => Math.Max(1, Math.Min(_latest.Count / 2, (int)Math.Ceiling(_latest.Count * 0.01) + 2));
 
+    /// <summary>
+    /// A caller's watermark without what devices running ahead added to it: this clock, plus however far the watermark
+    /// has moved past the newest reading (the analytics loop advances a feed gone quiet by wall time). A watermark
+    /// that is itself robust, or behind this clock, is returned as it is.
+    /// </summary>
+    public DateTimeOffset Judge(DateTimeOffset watermark)
+    {
+        watermark = watermark.ToUniversalTime();
+        if (Now is not { } now || Newest is not { } newest) return watermark;
+        var quiet = watermark > newest ? watermark - newest : TimeSpan.Zero;
+        var judged = now + quiet;
+        return judged < watermark ? judged : watermark;
+    }
+
     public void Observe(string device, DateTimeOffset time)
     {
         time = time.ToUniversalTime();

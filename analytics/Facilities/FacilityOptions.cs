@@ -10,7 +10,7 @@ namespace Sensing.Analytics.Facilities;
 ///   "WaterLeak": { "NightStart": "01:00:00", "NightEnd": "05:00:00", "MinNightFlow": 0.01, "MaxExcusedNightFlow": 0.03,
 ///                  "BaselineFactor": 2, "NightsToLearn": 3, "RecentNights": 14, "MaxInterval": "01:00:00",
 ///                  "BurstFlow": 0.3, "BurstDuration": "02:00:00", "CriticalFlow": 0.1, "Cooldown": "12:00:00" },
-///   "Parking":   { "FullFreeSpaces": 1, "FullFreeShare": 0.02, "FullFor": "00:10:00", "Cooldown": "01:00:00",
+///   "Parking":   { "FullFreeSpaces": 0, "FullFreeShare": 0.02, "FullFor": "00:10:00", "Cooldown": "01:00:00",
 ///                  "Overstays": [ { "Spaces": "fire*", "Limit": "00:15:00", "Severity": "Critical" },
 ///                                 { "Spaces": "V*", "Limit": "1.00:00:00" } ] },
 ///   "Gate":      { "Cooldown": "00:30:00", "NightStart": "00:00:00", "NightEnd": "05:00:00", "MinNightPasses": 10,
@@ -130,8 +130,11 @@ public sealed class WaterLeakOptions
 /// <summary>Thresholds of <c>parking_full</c> and <c>parking_overstay</c>.</summary>
 public sealed class ParkingOptions
 {
-    /// <summary>A lot counts as full with at most this many spaces free…</summary>
-    public int FullFreeSpaces { get; set; } = 1;
+    /// <summary>
+    /// A lot counts as full with at most this many spaces free (none: a small residents' lot with its last space free
+    /// every night is not full)…
+    /// </summary>
+    public int FullFreeSpaces { get; set; }
 
     /// <summary>…or at most this share of its capacity (2 %: the last few spaces of a big lot are never findable).</summary>
     public double FullFreeShare { get; set; } = 0.02;

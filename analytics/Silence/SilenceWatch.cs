@@ -77,7 +77,7 @@ public sealed class SilenceWatch
     /// <summary>Alerts for devices that went silent by <paramref name="watermark"/> and were not yet alerted on.</summary>
     public IReadOnlyList<Alert> Check(DateTimeOffset watermark)
     {
-        var now = FeedNow(watermark.ToUniversalTime());
+        var now = _clock.Judge(watermark);
         List<Alert>? alerts = null;
         foreach (var (id, state) in _devices)
         {
@@ -87,18 +87,6 @@ public sealed class SilenceWatch
             (alerts ??= []).Add(SilenceAlert(id, state, heard));
         }
         return alerts ?? (IReadOnlyList<Alert>)[];
-    }
-
-    /// <summary>
-    /// The caller's watermark without what devices running ahead added to it: the robust clock, plus whatever the
-    /// watermark has moved past the newest reading (a feed gone quiet, advanced by wall time).
-    /// </summary>
-    private DateTimeOffset FeedNow(DateTimeOffset watermark)
-    {
-        if (_clock.Now is not { } robust || _clock.Newest is not { } newest) return watermark;
-        var quiet = watermark > newest ? watermark - newest : TimeSpan.Zero;
-        var now = robust + quiet;
-        return now < watermark ? now : watermark;
     }
 
     /// <summary>Notes when the feed last heard from the device, and whether its readings lag the feed by more than a silence.</summary>

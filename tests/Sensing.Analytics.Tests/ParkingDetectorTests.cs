@@ -41,7 +41,7 @@ public sealed class ParkingDetectorTests
         Assert.Equal(Alert.MakeId(AlertKinds.ParkingFull, "lot-P1/P1", Evening.AddMinutes(20)), alert.Id);
         Assert.Equal(4, alert.Evidence.Points[0].Expected);
         Assert.Equal(4, detector.FullMark(200));
-        Assert.Equal(1, detector.FullMark(20));
+        Assert.Equal(0, detector.FullMark(20));
     }
 
     [Fact]
