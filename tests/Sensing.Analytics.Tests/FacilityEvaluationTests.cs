@@ -21,14 +21,14 @@ public sealed class FacilityEvaluationTests(ITestOutputHelper output)
     /// A week of six small communities (100 households, 10 cameras, 2 gates, 3 lots each, about 1.7 million messages):
     /// every community gets one of each facility incident, at onsets spread over the run. With
     /// <c>SENSING_FACILITY_EVAL=full</c> in the environment: two real-sized communities (2,000 households, 400 cameras,
-    /// 4 gates, 3 lots) over two weeks, for the figures in analytics/README.md. Isolated here so the generator's entry
+    /// 4 gates, 3 lots) over ten days, for the figures in analytics/README.md. Isolated here so the generator's entry
     /// points can be swapped for the simulators' public labelled feed without touching the scoring.
     /// </summary>
     private static (IEnumerable<(string Topic, ReadOnlyMemory<byte> Payload, DateTimeOffset Time)> Messages, IReadOnlyList<TruthIncident> Truth, RegistrySnapshot Registry, int Households, TimeSpan Run) Simulate()
     {
         var start = new DateTimeOffset(2026, 11, 2, 0, 0, 0, TimeSpan.FromHours(8));
         var full = Environment.GetEnvironmentVariable("SENSING_FACILITY_EVAL") == "full";
-        var run = TimeSpan.FromDays(full ? 14 : 7);
+        var run = TimeSpan.FromDays(full ? 10 : 7);
         var world = SimulatedWorld.Create(full
             ? new WorldOptions { Communities = 2 }
             : new WorldOptions { Communities = 6, Households = 100, Cameras = 10, Gates = 2, Lots = 3, Grids = 4 }, seed: 7);

@@ -111,4 +111,32 @@ public sealed class FacilityReplayTests
             Assert.Equal(Canonical(reference), Canonical(replayed));
         }
     }
+
+    [Fact]
+    public void A_device_whose_clock_runs_hours_ahead_neither_ends_cool_downs_nor_overstays_every_car()
+    {
+        var detectors = Detectors(o => o.Parking.Overstays = [new OverstayRule { Spaces = "fire-*", Limit = TimeSpan.FromHours(1) }]);
+        var fire = Day(3).AddHours(15);
+        var readings = new List<Reading> { Space("lot-P1", "fire-1", fire, true) };
+        for (var i = 0; i < 40; i++)
+        {
+            readings.Add(Camera("cam-1", "fire", fire.AddSeconds(30 * i), zone: "garage-entry"));
+            // Forty ordinary cameras, and one whose clock is eight hours fast.
+            for (var c = 0; c < 40; c++) readings.Add(Camera($"cam-ok-{c}", "online", fire.AddSeconds(30 * i + c % 30), zone: null));
+            readings.Add(Camera("cam-fast", "online", fire.AddSeconds(30 * i).AddHours(8), zone: null));
+        }
+
+        // Checked after every reading with the plain watermark, which the fast camera drags eight hours ahead.
+        var alerts = new List<Alert>();
+        var watermark = DateTimeOffset.MinValue;
+        foreach (var reading in readings)
+        {
+            alerts.AddRange(detectors.Observe(reading));
+            if (reading.Time > watermark) watermark = reading.Time;
+            alerts.AddRange(detectors.Check(watermark));
+        }
+
+        // One fire alert, and the car in the fire lane (20 minutes so far) is not an overstay.
+        Assert.Equal(AlertKinds.CameraEvent, Assert.Single(alerts).Kind);
+    }
 }
