@@ -40,14 +40,15 @@ public sealed class GateDetector : IStreamDetector
 
     public IReadOnlyList<Alert> Observe(in Reading reading)
     {
-        var kind = reading.Metric switch
+        // The door events alert; passes and denials only count towards the night.
+        string? kind;
+        switch (reading.Metric)
         {
-            Metrics.GatePass or Metrics.GateDenied => null,
-            Metrics.GateForced => AlertKinds.GateForced,
-            Metrics.GateHeldOpen => AlertKinds.GateHeldOpen,
-            _ => "",
-        };
-        if (kind == "") return [];
+            case Metrics.GatePass or Metrics.GateDenied: kind = null; break;
+            case Metrics.GateForced: kind = AlertKinds.GateForced; break;
+            case Metrics.GateHeldOpen: kind = AlertKinds.GateHeldOpen; break;
+            default: return [];
+        }
         var time = reading.Time.ToUniversalTime();
         if (!_gates.TryGetValue(reading.Device, out var gate)) _gates[reading.Device] = gate = new GateState();
 

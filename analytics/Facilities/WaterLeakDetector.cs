@@ -69,7 +69,9 @@ public sealed class WaterLeakDetector : IStreamDetector
 
         List<Alert>? alerts = null;
         if (Burst(meter, reading, from, time, rate) is { } burst) (alerts ??= []).Add(burst);
-        foreach (var window in NightsOverlapping(from, time))
+        // Most intervals lie outside the night: the meter's next window is kept, so they cost one comparison.
+        var window = meter.NextNight is { } next && next.End > from ? next : FirstNightEndingAfter(from);
+        while (window.Start < time)
         {
             if (meter.Night is not { } night || night.Start != window.Start)
             {
@@ -77,10 +79,12 @@ public sealed class WaterLeakDetector : IStreamDetector
                 meter.Night = night = new NightState(window.Start, window.End, complete: from <= window.Start);
             }
             night.Add(from, time, rate);
-            if (time < window.End) continue;
+            if (time < window.End) break;
             meter.Night = null;
             if (Judge(meter, night, reading, time, floor) is { } leak) (alerts ??= []).Add(leak);
+            window = FirstNightEndingAfter(window.End);
         }
+        meter.NextNight = window;
         return alerts ?? (IReadOnlyList<Alert>)[];
     }
 
@@ -165,15 +169,15 @@ public sealed class WaterLeakDetector : IStreamDetector
         return Math.Clamp(meter.MedianCleanNight() * _options.BaselineFactor, _options.MinNightFlow, _options.MaxExcusedNightFlow);
     }
 
-    /// <summary>Night windows that overlap (from, to], oldest first (at most two for an interval of an hour).</summary>
-    private IEnumerable<(DateTimeOffset Start, DateTimeOffset End)> NightsOverlapping(DateTimeOffset from, DateTimeOffset to)
+    /// <summary>The night window that closes soonest after <paramref name="time"/> (it may already be open).</summary>
+    private (DateTimeOffset Start, DateTimeOffset End) FirstNightEndingAfter(DateTimeOffset time)
     {
-        var first = LocalWindows.Date(from, _zone).AddDays(-1);
-        var last = LocalWindows.Date(to, _zone);
-        for (var date = first; date <= last; date = date.AddDays(1))
+        var date = LocalWindows.Date(time, _zone).AddDays(-1);
+        while (true)
         {
             var window = LocalWindows.Window(date, _options.NightStart, _options.NightEnd, _zone);
-            if (window.Start < to && window.End > from) yield return window;
+            if (window.End > time) return window;
+            date = date.AddDays(1);
         }
     }
 
@@ -191,6 +195,8 @@ public sealed class WaterLeakDetector : IStreamDetector
         /// <summary>Start of the unbroken run of intervals at or above the floor that the latest interval belongs to.</summary>
         public DateTimeOffset? FlowingSince { get; set; }
         public NightState? Night { get; set; }
+        /// <summary>The first night window that had not closed by the latest reading.</summary>
+        public (DateTimeOffset Start, DateTimeOffset End)? NextNight { get; set; }
         /// <summary>The latest judged night leaked and was alerted (or held back): the episode is open.</summary>
         public bool Leaking { get; set; }
         public DateTimeOffset? BurstSince { get; set; }
