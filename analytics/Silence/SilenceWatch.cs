@@ -20,8 +20,9 @@ namespace Sensing.Analytics.Silence;
 /// (the loop's allowance for a feed that died entirely).</item>
 /// <item>A device whose readings arrive hours <b>behind</b> the feed (a clock that runs late, a gateway that uploads
 /// its backlog in bulk) is not silent while they keep coming. Such a lagging device is judged by when it was last
-/// heard from (the feed's clock when its latest reading arrived), and a silence episode ends only when the device is
-/// current again, so a late clock raises nothing rather than one alert per reading.</item>
+/// heard from (the feed's clock when its latest reading arrived), so a late clock raises nothing rather than one
+/// alert per reading, and a lagging device that then stops is still found. Lagging is judged from the readings in
+/// their order only, so the alerts stay the same at any replay speed.</item>
 /// </list>
 /// </remarks>
 public sealed class SilenceWatch
@@ -65,9 +66,26 @@ public sealed class SilenceWatch
         state.AddGap(time - state.Last, _options.RecentGaps);
         state.Last = time;
         Heard(state, time, feed);
-        // Back, but still hours behind the feed, is not back: the episode goes on until the device is current.
-        if (!state.Lagging) state.Silent = false;
+        // Back, even hours behind the feed: the episode is over, and a lagging device is judged by arrival from now on.
+        state.Silent = false;
         return missed;
+    }
+
+    /// <summary>
+    /// Starts watching a device known from before (the registry's last-seen time after a restart). Unlike a reading's
+    /// <see cref="Observe"/>, which would call a device last seen days ago lagging and judge it from now on, a seeded
+    /// device is judged from <paramref name="lastSeen"/>: one that died before the restart is silent at the first check.
+    /// </summary>
+    public void Seed(string device, string community, string? grid, DateTimeOffset lastSeen)
+    {
+        lastSeen = lastSeen.ToUniversalTime();
+        if (_devices.ContainsKey(device))
+        {
+            Observe(device, community, grid, lastSeen);
+            return;
+        }
+        _clock.Observe(device, lastSeen);
+        _devices[device] = new DeviceState(lastSeen, community, grid, _findDevice(device)?.Kind) { HeardAt = lastSeen };
     }
 
     /// <summary>The interval the device is judged by: median of its recent gaps, else its kind's default.</summary>

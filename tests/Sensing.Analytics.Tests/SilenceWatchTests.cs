@@ -240,7 +240,7 @@ public sealed class SilenceWatchTests
     }
 
     [Fact]
-    public void A_backlog_uploaded_after_a_silence_continues_the_episode_until_the_meter_is_current()
+    public void A_backlog_uploaded_after_a_silence_ends_the_episode_without_a_second_alert()
     {
         var watch = NewWatch();
         var last = ReportEvery15Minutes(watch, T0);
@@ -258,9 +258,22 @@ public sealed class SilenceWatchTests
         Assert.Empty(alerts);
         Assert.Empty(watch.Check(last.AddHours(3).AddMinutes(30)));
 
-        // Current again: the next silence is a new episode.
+        // The next silence is a new episode.
         var again = Assert.Single(watch.Check(last.AddHours(4).AddMinutes(1)));
         Assert.Equal(last.AddHours(3), again.StartedAt);
         Assert.NotEqual(silent.Id, again.Id);
+    }
+
+    [Fact]
+    public void A_device_seeded_from_before_a_restart_is_judged_from_when_it_was_last_seen()
+    {
+        var watch = NewWatch();
+        var restart = T0.AddDays(3);
+        watch.Seed("wm-1", "c1", "g1", T0);           // dead for three days before the restart
+        watch.Seed("gate-1", "c1", "g2", restart);
+        watch.Observe("gate-1", "c1", "g2", restart.AddMinutes(1));
+
+        var alert = Assert.Single(watch.Check(restart.AddMinutes(1)));
+        Assert.Equal(("wm-1", T0, T0.AddMinutes(60)), (alert.Device, alert.StartedAt, alert.RaisedAt));
     }
 }
