@@ -107,11 +107,17 @@ public sealed class SilenceWatch
         return alerts ?? (IReadOnlyList<Alert>)[];
     }
 
-    /// <summary>Notes when the feed last heard from the device, and whether its readings lag the feed by more than a silence.</summary>
+    /// <summary>
+    /// Notes when the feed last heard from the device, and whether its readings lag the feed by more than half a
+    /// silence. Half, not a whole one: a device judged by its own times while lagging by nearly a whole silence would
+    /// look silent moments after each reading, and a clock exactly as late as the silence would flip between the two
+    /// judgements and alert on every reading. Within half a silence of the feed, its own times leave it two usual
+    /// intervals to spare.
+    /// </summary>
     private void Heard(DeviceState state, DateTimeOffset time, DateTimeOffset feed)
     {
         state.HeardAt = feed > time ? feed : time;
-        state.Lagging = feed - time > Allowed(state);
+        state.Lagging = feed - time > Allowed(state) / 2;
     }
 
     /// <summary>What a silence is measured from: the last reading's own time, or for a lagging device when it was last heard.</summary>
@@ -191,7 +197,7 @@ public sealed class SilenceWatch
         public bool Silent { get; set; }
         /// <summary>The feed's clock when the latest reading arrived (at least the reading's own time).</summary>
         public DateTimeOffset HeardAt { get; set; }
-        /// <summary>The latest reading arrived more than a silence behind the feed.</summary>
+        /// <summary>The latest reading arrived more than half a silence behind the feed.</summary>
         public bool Lagging { get; set; }
         public int GapCount { get; private set; }
 

@@ -81,8 +81,19 @@ public sealed class FacilityEvaluationTests(ITestOutputHelper output)
         var scores = FacilityEvaluation.Score(truth, evaluation.Alerts, households * run.TotalDays, early: TimeSpan.FromHours(1), grace: TimeSpan.FromHours(6));
         output.WriteLine($"{messageCount:N0} messages ({deadLetters:N0} dead letters), {evaluation.Readings:N0} readings, {households * run.TotalDays:N0} household-days in {clock.Elapsed.TotalSeconds:0.0} s");
         output.WriteLine(FacilityEvaluation.Table(scores));
-        foreach (var alert in evaluation.Alerts.Where(a => !truth.Any(t => t.Device == a.Device || t.Household == a.Household && a.Household is not null)).Take(20))
-            output.WriteLine($"unlabelled: {alert.Kind} {alert.Device} {alert.StartedAt:O} {alert.Evidence.Summary}");
+        // Where false alarms came from: the devices with the most alerts of a kind they have no incident of, and what
+        // the truth says about them (a fault, a confounder, nothing).
+        var falseAlarms = evaluation.Alerts
+            .Where(a => !truth.Any(t => t.Kind == a.Kind && (t.Device is { } d ? a.Device == d : a.Household == t.Household)))
+            .GroupBy(a => (a.Kind, a.Device))
+            .OrderByDescending(g => g.Count())
+            .Take(10);
+        foreach (var group in falseAlarms)
+        {
+            var labels = string.Join(", ", truth.Where(t => t.Device == group.Key.Device).Select(t => t.Kind));
+            var first = group.First();
+            output.WriteLine($"false alarms: {group.Count()} × {group.Key.Kind} {group.Key.Device} [{(labels.Length == 0 ? "unlabelled" : labels)}], first {first.StartedAt:O}→{first.RaisedAt:O}: {first.Evidence.Summary}");
+        }
 
         foreach (var missed in truth.Where(t => t.ExpectAlert && !evaluation.Alerts.Any(a => a.Kind == t.Kind && a.Device == t.Device && a.RaisedAt >= t.Onset.AddHours(-1))))
         {
