@@ -21,7 +21,8 @@ namespace Sensing.Analytics;
 ///     "IntervalsBeforeSilent": 4, "MinSilence": "00:02:00", "RecentGaps": 15, "MinGapsToLearn": 3,
 ///     "MeterInterval": "00:15:00", "GateInterval": "02:00:00", "ParkingInterval": "00:05:00", "CameraInterval": "00:01:00",
 ///     "CheckEvery": "00:00:05"
-///   }
+///   },
+///   "Facilities": { … }                    // water leak, parking, gates, cameras: see Facilities/FacilityOptions.cs
 /// }
 /// </code>
 /// </summary>
@@ -53,6 +54,8 @@ public sealed class AnalyticsOptions
     public LivingAloneOptions LivingAlone { get; set; } = new();
 
     public SilenceOptions Silence { get; set; } = new();
+
+    public Facilities.FacilityOptions Facilities { get; set; } = new();
 }
 
 /// <summary>Thresholds of the <c>living_alone_drop</c> detector.</summary>
@@ -143,6 +146,7 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
             || silence.ParkingInterval <= TimeSpan.Zero || silence.CameraInterval <= TimeSpan.Zero)
             failures.Add("Analytics:Silence default intervals must be positive.");
         if (silence.CheckEvery < TimeSpan.FromMilliseconds(10)) failures.Add("Analytics:Silence:CheckEvery must be at least 10 ms.");
+        failures.AddRange(options.Facilities.Problems());
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -120,6 +120,8 @@ public static class CockpitHost
         services.AddLogging(logging => logging.AddFilter(HubRefusalLog.DispatcherCategory, LogLevel.Critical));
         services.AddProblemDetails();
 
+        services.AddOptions<AlertBookOptions>().Bind(configuration.GetSection(AlertBookOptions.Section))
+            .Validate(o => o.IncidentWindow >= TimeSpan.Zero, "Alerts:IncidentWindow must not be negative.").ValidateOnStart();
         services.AddSingleton<AlertBook>();
         services.AddSingleton<IAlertSink>(sp => sp.GetRequiredService<AlertBook>());
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<AlertBook>());

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Sensing.Analytics.EventTime;
 using Sensing.Telemetry;
 
 namespace Sensing.Analytics.Silence;
@@ -10,11 +11,29 @@ namespace Sensing.Analytics.Silence;
 /// least <see cref="SilenceOptions.MinSilence"/>) past its last reading. One alert per silence episode; a
 /// reading ends the episode. Not thread-safe.
 /// </summary>
+/// <remarks>
+/// Wrong clocks are common in the field, and the watermark alone would turn them into floods of false alarms:
+/// <list type="bullet">
+/// <item>A device whose clock runs hours <b>ahead</b> drags the plain watermark with it, and every other device looks
+/// silent. The watch keeps its own <see cref="EventClock"/> over the readings it sees, which ignores a device that runs
+/// ahead alone, and judges by that clock plus whatever the caller's watermark has moved beyond the newest reading
+/// (the loop's allowance for a feed that died entirely).</item>
+/// <item>A device whose readings arrive hours <b>behind</b> the feed (a clock that runs late, a gateway that uploads
+/// its backlog in bulk) is not silent while they keep coming. Such a lagging device is judged by when it was last
+/// heard from (the feed's clock when its latest reading arrived), so a late clock raises nothing rather than one
+/// alert per reading, and a lagging device that then stops is still found. Lagging is judged from the readings in
+/// their order only, so the alerts stay the same at any replay speed.</item>
+/// </list>
+/// </remarks>
 public sealed class SilenceWatch
 {
     private readonly SilenceOptions _options;
     private readonly Func<string, Device?> _findDevice;
     private readonly Dictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
+    private readonly EventClock _clock = new(FeedLead);
+
+    /// <summary>How far past the feed's clock one device's reading may move it on its own (see <see cref="EventClock"/>).</summary>
+    public static readonly TimeSpan FeedLead = TimeSpan.FromMinutes(15);
 
     /// <param name="findDevice">Registry lookup (<see cref="IDeviceRegistry.FindDevice"/>) for a device's kind, community and grid.</param>
     public SilenceWatch(SilenceOptions options, Func<string, Device?> findDevice)
@@ -32,19 +51,41 @@ public sealed class SilenceWatch
     public Alert? Observe(string device, string community, string? grid, DateTimeOffset time)
     {
         time = time.ToUniversalTime();
+        _clock.Observe(device, time);
+        var feed = _clock.Now!.Value;
         if (!_devices.TryGetValue(device, out var state))
         {
-            _devices[device] = new DeviceState(time, community, grid, _findDevice(device)?.Kind);
+            _devices[device] = state = new DeviceState(time, community, grid, _findDevice(device)?.Kind);
+            Heard(state, time, feed);
             return null;
         }
         // A register and its derived consumption share a timestamp, and late readings arrive out of order:
         // neither says anything about the reporting interval.
         if (time <= state.Last) return null;
-        var missed = !state.Silent && time - state.Last > Allowed(state) ? SilenceAlert(device, state) : null;
+        var missed = !state.Silent && !state.Lagging && time - state.Last > Allowed(state) ? SilenceAlert(device, state, state.Last) : null;
         state.AddGap(time - state.Last, _options.RecentGaps);
         state.Last = time;
+        Heard(state, time, feed);
+        // Back, even hours behind the feed: the episode is over, and a lagging device is judged by arrival from now on.
         state.Silent = false;
         return missed;
+    }
+
+    /// <summary>
+    /// Starts watching a device known from before (the registry's last-seen time after a restart). Unlike a reading's
+    /// <see cref="Observe"/>, which would call a device last seen days ago lagging and judge it from now on, a seeded
+    /// device is judged from <paramref name="lastSeen"/>: one that died before the restart is silent at the first check.
+    /// </summary>
+    public void Seed(string device, string community, string? grid, DateTimeOffset lastSeen)
+    {
+        lastSeen = lastSeen.ToUniversalTime();
+        if (_devices.ContainsKey(device))
+        {
+            Observe(device, community, grid, lastSeen);
+            return;
+        }
+        _clock.Observe(device, lastSeen);
+        _devices[device] = new DeviceState(lastSeen, community, grid, _findDevice(device)?.Kind) { HeardAt = lastSeen };
     }
 
     /// <summary>The interval the device is judged by: median of its recent gaps, else its kind's default.</summary>
@@ -54,15 +95,33 @@ public sealed class SilenceWatch
     /// <summary>Alerts for devices that went silent by <paramref name="watermark"/> and were not yet alerted on.</summary>
     public IReadOnlyList<Alert> Check(DateTimeOffset watermark)
     {
+        var now = _clock.Judge(watermark);
         List<Alert>? alerts = null;
         foreach (var (id, state) in _devices)
         {
-            if (state.Silent || watermark - state.Last <= Allowed(state)) continue;
+            var heard = Reference(state);
+            if (state.Silent || now - heard <= Allowed(state)) continue;
             state.Silent = true;
-            (alerts ??= []).Add(SilenceAlert(id, state));
+            (alerts ??= []).Add(SilenceAlert(id, state, heard));
         }
         return alerts ?? (IReadOnlyList<Alert>)[];
     }
+
+    /// <summary>
+    /// Notes when the feed last heard from the device, and whether its readings lag the feed by more than half a
+    /// silence. Half, not a whole one: a device judged by its own times while lagging by nearly a whole silence would
+    /// look silent moments after each reading, and a clock exactly as late as the silence would flip between the two
+    /// judgements and alert on every reading. Within half a silence of the feed, its own times leave it two usual
+    /// intervals to spare.
+    /// </summary>
+    private void Heard(DeviceState state, DateTimeOffset time, DateTimeOffset feed)
+    {
+        state.HeardAt = feed > time ? feed : time;
+        state.Lagging = feed - time > Allowed(state) / 2;
+    }
+
+    /// <summary>What a silence is measured from: the last reading's own time, or for a lagging device when it was last heard.</summary>
+    private static DateTimeOffset Reference(DeviceState state) => state.Lagging ? state.HeardAt : state.Last;
 
     private TimeSpan Allowed(DeviceState state)
     {
@@ -73,13 +132,14 @@ public sealed class SilenceWatch
     /// <summary>
     /// The alert for a silence that began after <paramref name="state"/>'s last reading. Every figure in it comes from
     /// the device's own readings, never from when the silence was noticed, so a replay, a backfill and a quiet live
-    /// feed raise the same alert: raised at the event time the silence became overdue.
+    /// feed raise the same alert: raised at the event time the silence became overdue, counted from
+    /// <paramref name="heard"/> (the last reading's time, or for a lagging device when the feed last heard from it).
     /// </summary>
-    private Alert SilenceAlert(string id, DeviceState state)
+    private Alert SilenceAlert(string id, DeviceState state, DateTimeOffset heard)
     {
         var interval = UsualInterval(state);
         var allowed = Allowed(state);
-        var raisedAt = state.Last + allowed;
+        var raisedAt = heard + allowed;
         var device = _findDevice(id);
         var summary = string.Format(
             CultureInfo.InvariantCulture,
@@ -135,6 +195,10 @@ public sealed class SilenceWatch
         public string? Grid { get; } = grid;
         public DeviceKind? Kind { get; } = kind;
         public bool Silent { get; set; }
+        /// <summary>The feed's clock when the latest reading arrived (at least the reading's own time).</summary>
+        public DateTimeOffset HeardAt { get; set; }
+        /// <summary>The latest reading arrived more than half a silence behind the feed.</summary>
+        public bool Lagging { get; set; }
         public int GapCount { get; private set; }
 
         public void AddGap(TimeSpan gap, int capacity)

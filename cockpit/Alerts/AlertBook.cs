@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
 using Sensing.Cockpit.Access;
 using Sensing.Cockpit.Hubs;
 
@@ -18,13 +19,17 @@ public readonly record struct AlertChange(Alert? Alert, string? Error, int Statu
 /// Every alert and its lifecycle (open → acknowledged → resolved). Alerts from analytics arrive through
 /// <see cref="IAlertSink"/>; an id seen before is ignored, so a replayed feed never raises twice. Each change is
 /// persisted before it is pushed, gets the next sequence number (clients catch up from the last one they saw),
-/// and goes to the community's wall screens and to the workers of the alert's grid.
+/// and goes to the community's wall screens and to the workers of the alert's grid. A new alert is placed in an
+/// incident (<see cref="Incidents"/>): the first alert of an incident, and any that makes it more severe, is pushed
+/// as <c>alert</c> (a new ping); the others about the same subject are pushed as <c>alertUpdated</c>, carrying the
+/// incident's id in <c>incident</c>.
 /// </summary>
 public sealed class AlertBook(
     IAlertStore store,
     IHubContext<CockpitHub, ICockpitClient> cockpit,
     IHubContext<WorkerHub, IWorkerClient> workers,
     TimeProvider time,
+    IOptions<AlertBookOptions> options,
     ILogger<AlertBook> logger) : IAlertSink, IMetricsSource, IHostedService
 {
     // How far back the book keeps resolved alerts in memory (open ones are always kept).
@@ -33,14 +38,18 @@ public sealed class AlertBook(
     private readonly ConcurrentDictionary<string, Alert> _alerts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _raisedByKind = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _changes = new(1, 1);
+    private readonly Incidents _incidents = new(options.Value.IncidentWindow);
     private long _sequence;
+    private long _pings;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var alert in await store.LoadAsync(time.GetUtcNow() - s_memory, cancellationToken))
+        // In the order they were raised, so each subject's incidents are rebuilt as they grew.
+        foreach (var alert in (await store.LoadAsync(time.GetUtcNow() - s_memory, cancellationToken)).OrderBy(a => a.Sequence))
         {
             _alerts[alert.Id] = alert;
             _sequence = Math.Max(_sequence, alert.Sequence);
+            _incidents.Add(alert);
         }
         logger.LogInformation("Alert book loaded {Count} alerts", _alerts.Count);
     }
@@ -52,22 +61,27 @@ public sealed class AlertBook(
     public async ValueTask RaiseAsync(Alert alert, CancellationToken cancellationToken)
     {
         Alert stored;
+        IncidentPlacement placement;
         await _changes.WaitAsync(cancellationToken);
         try
         {
             if (_alerts.ContainsKey(alert.Id)) return;
-            stored = alert with { Status = AlertStatus.Open, Sequence = _sequence + 1 };
+            placement = _incidents.Place(alert, Find);
+            stored = alert with { Status = AlertStatus.Open, Sequence = _sequence + 1, Incident = placement.Incident };
             await store.UpsertAsync(stored, cancellationToken);
             _sequence = stored.Sequence;
             _alerts[stored.Id] = stored;
+            _incidents.Add(stored);
         }
         finally
         {
             _changes.Release();
         }
         _raisedByKind.AddOrUpdate(stored.Kind, 1, (_, n) => n + 1);
-        logger.LogInformation("Alert {Id} {Kind} ({Severity}) in {Community}/{Grid}: {Summary}", stored.Id, stored.Kind, stored.Severity, stored.Community, stored.Grid, stored.Evidence.Summary);
-        await PushAsync(stored, isNew: true);
+        if (placement.IsNews) Interlocked.Increment(ref _pings);
+        logger.LogInformation("Alert {Id} {Kind} ({Severity}) in {Community}/{Grid}, incident {Incident}{Update}: {Summary}",
+            stored.Id, stored.Kind, stored.Severity, stored.Community, stored.Grid, stored.Incident, placement.IsNews ? "" : " (update)", stored.Evidence.Summary);
+        await PushAsync(stored, isNew: placement.IsNews);
     }
 
     public Task<AlertChange> AcknowledgeAsync(string id, CallerScope caller, CancellationToken cancellationToken) =>
@@ -179,5 +193,6 @@ public sealed class AlertBook(
             samples.Add(new("sensing_alerts_raised_total", "Alerts raised by analytics since start.", "counter", 0));
         }
         samples.Add(new("sensing_alerts_open", "Alerts not yet resolved.", "gauge", _alerts.Values.Count(a => a.Status != AlertStatus.Resolved)));
+        samples.Add(new("sensing_alert_pings_total", "Alerts pushed as news (a new incident, or one that became more severe) since start; the rest joined an incident as updates.", "counter", Interlocked.Read(ref _pings)));
     }
 }

@@ -36,6 +36,8 @@
       updated: "{age}更新", staleWarn: "数据延迟", staleBad: "数据过期",
       kind_living_alone_drop: "独居老人用水用电骤降", kind_device_silent: "设备失联", kind_water_leak: "疑似漏水",
       kind_parking_full: "车位已满", kind_gate_forced: "门禁强行开启", kind_camera_event: "摄像头事件",
+      kind_parking_overstay: "车位超时占用", kind_gate_held_open: "门禁长时间未关", kind_gate_night_activity: "夜间通行异常",
+      incident: "所属事件",
       sev_info: "提示", sev_warning: "警告", sev_critical: "严重",
       st_open: "未处理", st_acknowledged: "已确认", st_resolved: "已解决", st_escalated: "已升级",
       langButton: "EN",
@@ -63,6 +65,8 @@
       updated: "Updated {age}", staleWarn: "Delayed", staleBad: "Stale",
       kind_living_alone_drop: "Living-alone usage drop", kind_device_silent: "Device silent", kind_water_leak: "Suspected water leak",
       kind_parking_full: "Parking full", kind_gate_forced: "Gate forced open", kind_camera_event: "Camera event",
+      kind_parking_overstay: "Parking overstay", kind_gate_held_open: "Gate held open", kind_gate_night_activity: "Unusual night passes",
+      incident: "Incident",
       sev_info: "Info", sev_warning: "Warning", sev_critical: "Critical",
       st_open: "Open", st_acknowledged: "Acknowledged", st_resolved: "Resolved", st_escalated: "Escalated",
       langButton: "中文",
@@ -654,6 +658,9 @@
     add(t("grid"), gridName(a.grid));
     add(t("household"), a.household);
     add(t("device"), a.device);
+    // An alert that joined another's incident names that first alert's kind and time (its id means nothing to a person).
+    const lead = a.incident && a.incident !== a.id ? state.alerts.get(a.incident) : null;
+    if (a.incident && a.incident !== a.id) add(t("incident"), lead ? `${kindText(lead.kind)} · ${localTime(lead.raised_at)}` : a.incident);
     add(t("startedAt"), a.started_at && localTime(a.started_at));
     add(t("raisedAt"), a.raised_at && localTime(a.raised_at));
     meta.append(el("span", "k", ""), el("span", `v status-badge st-${a.status}`, t(`st_${a.status}`)));

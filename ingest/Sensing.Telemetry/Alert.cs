@@ -11,6 +11,12 @@ public static class AlertKinds
     public const string ParkingFull = "parking_full";
     public const string GateForced = "gate_forced";
     public const string CameraEvent = "camera_event";
+    /// <summary>A space occupied longer than its class allows (a visitor's space, a fire lane).</summary>
+    public const string ParkingOverstay = "parking_overstay";
+    /// <summary>A gate reports its door held open (tailgating, a wedge in the door).</summary>
+    public const string GateHeldOpen = "gate_held_open";
+    /// <summary>Far more passes through a gate in the small hours than it usually sees.</summary>
+    public const string GateNightActivity = "gate_night_activity";
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<AlertSeverity>))]
@@ -63,6 +69,12 @@ public sealed record Alert
     /// <summary>Position in the alert book's change log; a reconnecting client asks for what came after the last one it saw.</summary>
     [JsonPropertyName("sequence")] public long Sequence { get; init; }
     [JsonPropertyName("note")] public string? Note { get; init; }
+    /// <summary>
+    /// The incident the alert belongs to: the id of its first alert. Alerts about one subject (a household, a device)
+    /// close together in event time form one incident, so a household's welfare drop and its meter's silence are one
+    /// case for the grid worker rather than two pings. Set by the alert book; null from analytics and for older alerts.
+    /// </summary>
+    [JsonPropertyName("incident")] public string? Incident { get; init; }
     [JsonPropertyName("updated_by")] public string? UpdatedBy { get; init; }
 
     /// <summary>A deterministic id: the same kind, subject and onset always give the same id.</summary>

@@ -187,4 +187,99 @@ public sealed class SilenceWatchTests
         Assert.Equal(TimeSpan.FromMinutes(15), watch.UsualInterval("wm-1"));
         Assert.Single(watch.Check(last.AddMinutes(61)));
     }
+
+    /// <summary>
+    /// Forty meters reporting every 15 minutes for a day, plus <paramref name="odd"/> whose readings carry
+    /// <paramref name="skew"/> on their clock; checked after each quarter hour with the plain watermark (the newest
+    /// reading time seen, which is what the analytics loop passes).
+    /// </summary>
+    private static List<Alert> DayWithOneSkewedMeter(SilenceWatch watch, string odd, TimeSpan skew)
+    {
+        var alerts = new List<Alert>();
+        var watermark = DateTimeOffset.MinValue;
+        for (var t = T0; t < T0.AddDays(1); t = t.AddMinutes(15))
+        {
+            for (var m = 0; m < 40; m++)
+            {
+                var time = t.AddSeconds(m * 7);
+                if (watch.Observe($"wm-{m:00}", "c1", "g1", time) is { } ended) alerts.Add(ended);
+                if (time > watermark) watermark = time;
+            }
+            var skewed = t.AddSeconds(300) + skew;
+            if (watch.Observe(odd, "c1", "g1", skewed) is { } late) alerts.Add(late);
+            if (skewed > watermark) watermark = skewed;
+            alerts.AddRange(watch.Check(watermark));
+        }
+        return alerts;
+    }
+
+    [Theory]
+    [InlineData(-8 * 60)]
+    [InlineData(-60)]   // exactly the meter's allowed silence
+    [InlineData(-45)]
+    [InlineData(-30)]   // exactly half of it
+    [InlineData(-10)]
+    public void A_meter_whose_clock_runs_behind_is_not_silent_while_its_readings_keep_coming(int minutes)
+    {
+        var watch = NewWatch();
+        Assert.Empty(DayWithOneSkewedMeter(watch, "wm-late", TimeSpan.FromMinutes(minutes)));
+
+        // When it does stop, it is found within a silence of when it was last heard from.
+        var lastHeard = T0.AddDays(1).AddMinutes(-15).AddSeconds(273);
+        Assert.DoesNotContain(watch.Check(lastHeard.AddMinutes(30)), a => a.Device == "wm-late");
+        var alert = Assert.Single(watch.Check(lastHeard.AddMinutes(61)), a => a.Device == "wm-late");
+        Assert.True(alert.RaisedAt <= lastHeard.AddMinutes(60), $"raised at {alert.RaisedAt:O}");
+    }
+
+    [Fact]
+    public void A_meter_whose_clock_runs_hours_ahead_does_not_make_the_others_silent()
+    {
+        var watch = NewWatch();
+        Assert.Empty(DayWithOneSkewedMeter(watch, "wm-fast", TimeSpan.FromHours(8)));
+        // A real silence is still found: the whole feed goes quiet, and the loop moves its plain watermark (the fast
+        // meter's last time) on by the wall time that passed, 65 minutes.
+        var newest = T0.AddDays(1).AddMinutes(-15).AddSeconds(300).AddHours(8);
+        Assert.Empty(watch.Check(newest.AddMinutes(50)));
+        var alerts = watch.Check(newest.AddMinutes(65));
+        Assert.Equal(40, alerts.Count);
+        Assert.DoesNotContain(alerts, a => a.Device == "wm-fast");
+    }
+
+    [Fact]
+    public void A_backlog_uploaded_after_a_silence_ends_the_episode_without_a_second_alert()
+    {
+        var watch = NewWatch();
+        var last = ReportEvery15Minutes(watch, T0);
+        watch.Observe("gate-1", "c1", "g2", last.AddHours(3));
+        var silent = Assert.Single(watch.Check(last.AddHours(3)), a => a.Device == "wm-1");
+        Assert.Equal(last, silent.StartedAt);
+
+        // The gateway comes back and uploads the three hours it kept, oldest first, then carries on.
+        var alerts = new List<Alert>();
+        for (var t = last.AddMinutes(15); t <= last.AddHours(3); t = t.AddMinutes(15))
+        {
+            if (watch.Observe("wm-1", "c1", "g1", t) is { } ended) alerts.Add(ended);
+            alerts.AddRange(watch.Check(last.AddHours(3)));
+        }
+        Assert.Empty(alerts);
+        Assert.Empty(watch.Check(last.AddHours(3).AddMinutes(30)));
+
+        // The next silence is a new episode.
+        var again = Assert.Single(watch.Check(last.AddHours(4).AddMinutes(1)));
+        Assert.Equal(last.AddHours(3), again.StartedAt);
+        Assert.NotEqual(silent.Id, again.Id);
+    }
+
+    [Fact]
+    public void A_device_seeded_from_before_a_restart_is_judged_from_when_it_was_last_seen()
+    {
+        var watch = NewWatch();
+        var restart = T0.AddDays(3);
+        watch.Seed("wm-1", "c1", "g1", T0);           // dead for three days before the restart
+        watch.Seed("gate-1", "c1", "g2", restart);
+        watch.Observe("gate-1", "c1", "g2", restart.AddMinutes(1));
+
+        var alert = Assert.Single(watch.Check(restart.AddMinutes(1)));
+        Assert.Equal(("wm-1", T0, T0.AddMinutes(60)), (alert.Device, alert.StartedAt, alert.RaisedAt));
+    }
 }
