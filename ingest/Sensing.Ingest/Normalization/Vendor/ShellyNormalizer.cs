@@ -77,8 +77,13 @@ public sealed class ShellyNormalizer(VendorContext context) : VendorNormalizer(c
             scoped ReadOnlySpan<char> sourceId = id;
             if (channel != 0)
             {
-                if (!id.TryCopyTo(channelId) || !$"/{channel}".AsSpan().TryCopyTo(channelId[id.Length..])) return "shelly: device id is too long";
-                sourceId = channelId[..(id.Length + 1 + CountDigits(channel))];
+                if (!id.TryCopyTo(channelId) || id.Length + 1 >= channelId.Length
+                    || !channel.TryFormat(channelId[(id.Length + 1)..], out var digits, default, System.Globalization.CultureInfo.InvariantCulture))
+                {
+                    return "shelly: device id is too long";
+                }
+                channelId[id.Length] = '/';
+                sourceId = channelId[..(id.Length + 1 + digits)];
             }
             if (!Context.TryFind(Name, Name, sourceId, message, out var device, out var reason, listOnly: true))
             {
@@ -239,6 +244,4 @@ public sealed class ShellyNormalizer(VendorContext context) : VendorNormalizer(c
         wattHours = value;
         return null;
     }
-
-    private static int CountDigits(int value) => value < 10 ? 1 : value < 100 ? 2 : 3;
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace Sensing.Ingest.Normalization.Vendor;
@@ -92,7 +91,4 @@ public abstract class VendorNormalizer(VendorContext context) : IPayloadNormaliz
     /// <c>??=</c> would skip the call once an error is known, and the reader would stop advancing mid-object.
     /// </summary>
     protected static string? First(string? known, string? next) => known ?? next;
-
-    /// <summary>Formats a number for an attributes object (shortest round-trip form, invariant culture).</summary>
-    protected static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
