@@ -17,7 +17,7 @@ public sealed class FacilityDetectors : IStreamDetector
     public FacilityDetectors(FacilityOptions options, TimeZoneInfo zone)
     {
         WaterLeak = new WaterLeakDetector(options.WaterLeak, zone);
-        Parking = new ParkingDetector(options.Parking);
+        Parking = new ParkingDetector(options.Parking, zone);
         Gates = new GateDetector(options.Gate, zone);
         Cameras = new CameraEventDetector(options.Camera, zone);
     }

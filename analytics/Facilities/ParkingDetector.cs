@@ -16,14 +16,17 @@ namespace Sensing.Analytics.Facilities;
 public sealed class ParkingDetector : IStreamDetector
 {
     private readonly ParkingOptions _options;
+    private readonly TimeZoneInfo _zone;
     private readonly AlertCooldown _cooldown;
     private readonly Dictionary<(string Device, string Lot), LotState> _lots = new();
     private readonly Dictionary<(string Device, string Space), SpaceState> _spaces = new();
     private readonly Dictionary<(string Device, string Space), OverstayRule?> _rules = new();
 
-    public ParkingDetector(ParkingOptions options)
+    /// <param name="zone">The local clock of the alerts' summaries.</param>
+    public ParkingDetector(ParkingOptions options, TimeZoneInfo zone)
     {
         _options = options;
+        _zone = zone;
         _cooldown = new AlertCooldown(options.Cooldown);
     }
 
@@ -97,8 +100,8 @@ public sealed class ParkingDetector : IStreamDetector
 
         var summary = string.Format(
             CultureInfo.InvariantCulture,
-            "Lot {0} ({1}) has had at most {2:0} of {3:0} spaces free for {4:0} min, since {5:HH:mm} UTC: {6:0} free now.",
-            key.Item2, reading.Device, mark, lot.Capacity, (time - since).TotalMinutes, since.UtcDateTime, lot.Free);
+            "Lot {0} ({1}) has had at most {2:0} of {3:0} spaces free for {4:0} min, since {5:HH:mm}: {6:0} free now.",
+            key.Item2, reading.Device, mark, lot.Capacity, (time - since).TotalMinutes, TimeZoneInfo.ConvertTime(since, _zone).DateTime, lot.Free);
         return new Alert
         {
             Id = Alert.MakeId(AlertKinds.ParkingFull, subject, since),
@@ -144,14 +147,14 @@ public sealed class ParkingDetector : IStreamDetector
         return missed;
     }
 
-    private static Alert Overstay(string device, string space, SpaceState state, DateTimeOffset since)
+    private Alert Overstay(string device, string space, SpaceState state, DateTimeOffset since)
     {
         var subject = $"{device}/{space}";
         var raisedAt = since + state.Rule.Limit;
         var summary = string.Format(
             CultureInfo.InvariantCulture,
-            "Space {0} ({1}) has been occupied since {2:yyyy-MM-ddTHH:mm}Z, longer than the {3:0.#} h its class allows.",
-            space, device, since.UtcDateTime, state.Rule.Limit.TotalHours);
+            "Space {0} ({1}) has been occupied since {2:MM-dd HH:mm}, longer than the {3:0.#} h its class allows.",
+            space, device, TimeZoneInfo.ConvertTime(since, _zone).DateTime, state.Rule.Limit.TotalHours);
         return new Alert
         {
             Id = Alert.MakeId(AlertKinds.ParkingOverstay, subject, since),

@@ -19,7 +19,7 @@ public sealed class ParkingDetectorTests
             ],
         };
         configure?.Invoke(options);
-        return new ParkingDetector(options);
+        return new ParkingDetector(options, Zone);
     }
 
     /// <summary>A 200-space lot counter reporting every minute; <paramref name="free"/> gives the free count per minute from the start.</summary>
