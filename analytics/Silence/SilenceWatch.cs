@@ -10,7 +10,7 @@ namespace Sensing.Analytics.Silence;
 /// least <see cref="SilenceOptions.MinSilence"/>) past its last reading. One alert per silence episode; a
 /// reading ends the episode. Not thread-safe.
 /// </summary>
-public sealed class SilenceWatch
+public sealed class SilenceWatch : IReadingDetector
 {
     private readonly SilenceOptions _options;
     private readonly Func<string, Device?> _findDevice;
@@ -46,6 +46,9 @@ public sealed class SilenceWatch
         state.Silent = false;
         return missed;
     }
+
+    /// <inheritdoc cref="Observe(string, string, string?, DateTimeOffset)"/>
+    public Alert? Observe(in Reading reading) => Observe(reading.Device, reading.Community, reading.Grid, reading.Time);
 
     /// <summary>The interval the device is judged by: median of its recent gaps, else its kind's default.</summary>
     public TimeSpan UsualInterval(string device) =>

@@ -130,9 +130,10 @@ public interface IAlertStore
 }
 
 /// <summary>
-/// One series' figures over one whole hour of a store window: how many readings it had, their sum, and the time of
-/// the last one. A series is a device + metric + label (a gate's label is the pass's direction); household, community
-/// and grid are those the readings carried.
+/// One series' figures over one whole hour of a store window, per household its readings carried: how many readings,
+/// their sum, and the time of the last one. A series is a device + metric + label (a gate's label is the pass's
+/// direction); a meter's readings all carry its household, a gate's passes each the household that walked through
+/// (or none), so a gate-hour comes as one entry per household.
 /// </summary>
 public readonly record struct HourlySeries(
     string Device,
@@ -157,7 +158,8 @@ public interface IHourlyWindowStore
 {
     /// <summary>
     /// Every series of <paramref name="metrics"/> with readings in [<paramref name="from"/>, <paramref name="to"/>)
-    /// (both whole UTC hours), one entry per series and hour, ordered by hour, then device, metric and label.
+    /// (both whole UTC hours), one entry per series, household and hour, ordered by hour, then device, metric, label
+    /// and household (none first).
     /// </summary>
     IAsyncEnumerable<HourlySeries> HourlyAsync(
         IReadOnlyList<string> metrics, DateTimeOffset from, DateTimeOffset to, string? community, CancellationToken cancellationToken);

@@ -7,9 +7,10 @@ namespace Sensing.Storage;
 public sealed partial class DuckDbReadingStore : IHourlyWindowStore
 {
     /// <summary>
-    /// Answered from <c>readings_1h</c> alone: the window is whole hours, so every rollup bucket inside it is whole
-    /// and no raw row is read. A series-bucket may still have several rollup rows (one per write since the last
-    /// compaction); they are folded here, as every rollup query does.
+    /// Answered from the raw rows of the window, not from <c>readings_1h</c>: a rollup row folds a series' readings
+    /// whatever household each carried, and a gate's passes carry a different household each (which household walked
+    /// through is the point). A window is recent (the hour just ended, or the training's last weeks), inside raw
+    /// retention, and a range on <c>ts</c> lets DuckDB skip the row groups outside it.
     /// </summary>
     public async IAsyncEnumerable<HourlySeries> HourlyAsync(
         IReadOnlyList<string> metrics, DateTimeOffset from, DateTimeOffset to, string? community,
@@ -35,12 +36,12 @@ public sealed partial class DuckDbReadingStore : IHourlyWindowStore
 
         var scope = community is null ? "" : " AND community = $community";
         var sql = $"""
-            SELECT device, metric, label, any_value(household), community, any_value(grid),
-                   epoch_us(bucket), CAST(sum(n) AS BIGINT), sum(sum_value), epoch_us(max(last_ts))
-            FROM readings_1h
-            WHERE metric IN ({names}) AND bucket >= $from AND bucket < $to{scope}
-            GROUP BY device, metric, label, community, bucket
-            ORDER BY bucket, device, metric, label
+            SELECT device, metric, label, household, community, any_value(grid),
+                   epoch_us(ts) - epoch_us(ts) % 3600000000 AS hour, count(*), sum(value), epoch_us(max(ts))
+            FROM readings
+            WHERE metric IN ({names}) AND ts >= $from AND ts < $to{scope}
+            GROUP BY device, metric, label, household, community, hour
+            ORDER BY hour, device, metric, label, household NULLS FIRST
             """;
 
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
