@@ -4,38 +4,49 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Sensing.Analytics.LivingAlone;
 using Sensing.Analytics.Silence;
+using Sensing.Analytics.Windows;
 using Sensing.Telemetry;
 
 namespace Sensing.Analytics;
 
 /// <summary>
-/// The analytics stage: told about each stored batch, it keeps an event-time watermark (the newest reading
-/// time seen, never the wall clock), watches every device for silence and, once per complete hour, judges
-/// households for a living-alone drop against an expected-consumption model it retrains daily. Alerts go to
-/// <see cref="IAlertSink"/>. All state lives on the loop's single reader, so the detectors need no locks.
+/// The analytics stage. Told about each stored batch, it keeps an event-time watermark (<see cref="EventClock"/>, never
+/// the wall clock) and runs two kinds of detector:
+/// <list type="bullet">
+/// <item><see cref="IReadingDetector"/>s see every reading of this process as it arrives and are checked against the
+/// watermark after each batch (<c>device_silent</c>).</item>
+/// <item><see cref="IHourlyDetector"/>s judge every complete event-time hour exactly once, in order: once the watermark
+/// passes an hour's end by <see cref="AnalyticsOptions.EvaluationDelay"/> (the lateness allowed), the loop reads that
+/// hour's window from the store and hands it to each (<c>living_alone_drop</c>). The live stream only says when; what is
+/// judged comes from the store, so a replay at any speed, in any batches, on one process or several sharing the feed,
+/// judges the same hours from the same data and raises the same alerts (ids, <c>started_at</c>, <c>raised_at</c>).</item>
+/// </list>
+/// Every alert then passes the <see cref="AlertCooldown"/> (one per id; another about the same subject only after the
+/// cooldown) before <see cref="IAlertSink"/>. All state lives on the loop's single reader, so detectors need no locks.
 /// </summary>
 public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
 {
-    private readonly IReadingStore _store;
+    /// <summary>Attempts at judging one hour (the store may be briefly away) before it is given up, so one bad hour never stalls the rest.</summary>
+    private const int AttemptsPerHour = 3;
+
     private readonly IDeviceRegistry _registry;
     private readonly IAlertSink _sink;
     private readonly TimeProvider _time;
     private readonly ILogger<AnalyticsLoop> _logger;
     private readonly AnalyticsOptions _options;
-    private readonly TimeZoneInfo _zone;
     private readonly Channel<IReadOnlyList<Reading>> _queue;
-    private readonly SilenceWatch _silence;
-    private readonly LivingAloneDetector _livingAlone;
+    private readonly StoreWindows _windows;
+    private readonly IReadingDetector[] _readingDetectors;
+    private readonly IHourlyDetector[] _hourlyDetectors;
+    private readonly string[] _hourlyMetrics;
+    private readonly EventClock _clock = new();
+    private readonly AlertCooldown _cooldown;
 
-    // Household → its meters, learned from the readings themselves (a reading names its household and metric).
-    private readonly Dictionary<string, HouseholdMeters> _households = new(StringComparer.Ordinal);
-
-    private DateTimeOffset? _watermark;
     private long _lastArrival;
-    private DateTimeOffset _lastEvaluatedEnd = DateTimeOffset.MinValue;
-    private ExpectedConsumptionModel? _model;
-    private DateTimeOffset _modelTrainedAt = DateTimeOffset.MinValue;
+    private DateTimeOffset? _nextHour;
+    private int _attempts;
     private long _handledBatches;
+    private long _judgedHours;
     private long _watermarkTicks;
 
     public AnalyticsLoop(
@@ -46,30 +57,46 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         IOptions<AnalyticsOptions> options,
         ILogger<AnalyticsLoop> logger)
     {
-        _store = store;
         _registry = registry;
         _sink = sink;
         _time = time;
         _logger = logger;
         _options = options.Value;
-        _zone = TimeZoneInfo.FindSystemTimeZoneById(_options.TimeZone ?? "Asia/Shanghai");
-        // Wait, not drop: a dropped batch would be a reading analytics never saw (a missed silence end, a
-        // wrong hourly sum). Waiting makes ingest's await on OnStoredAsync slow down, which slows its acks to
-        // the broker, so a slow analytics stage throttles intake instead of growing memory or losing data.
+        // Wait, not drop: a dropped batch would be a reading analytics never saw (a missed silence end). Waiting makes
+        // ingest's await on OnStoredAsync slow down, which slows its acks to the broker, so a slow analytics stage
+        // throttles intake instead of growing memory or losing data.
         _queue = Channel.CreateBounded<IReadOnlyList<Reading>>(new BoundedChannelOptions(_options.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
         });
-        _silence = new SilenceWatch(_options.Silence, registry.FindDevice);
-        _livingAlone = new LivingAloneDetector(_options.LivingAlone, _zone);
+        _windows = new StoreWindows(store, registry);
+        Silence = new SilenceWatch(_options.Silence, registry.FindDevice);
+        LivingAlone = new LivingAloneHourlyDetector(_options, _windows, registry, time, logger);
+        // The seam: further detectors join these two lists (a facility helper adds water_leak, parking_full…).
+        _readingDetectors = [Silence];
+        _hourlyDetectors = [LivingAlone];
+        _hourlyMetrics = [.. _hourlyDetectors.SelectMany(d => d.Metrics).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        _cooldown = new AlertCooldown(_options.Cooldown);
     }
 
-    /// <summary>The event-time watermark as other threads may read it: the newest reading time seen; null before the first.</summary>
+    internal SilenceWatch Silence { get; }
+
+    internal LivingAloneHourlyDetector LivingAlone { get; }
+
+    /// <summary>The event-time watermark as other threads may read it; null before the first reading.</summary>
     internal DateTimeOffset? Watermark => Volatile.Read(ref _watermarkTicks) is var ticks and not 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 
-    /// <summary>Batches fully handled (observed, checked, and the hour evaluated if due); lets tests wait for the loop.</summary>
-    internal long HandledBatches => Interlocked.Read(ref _handledBatches);
+    /// <summary>Batches fully handled (observed, checked, and every hour due judged); lets tests and the evaluation wait for the loop.</summary>
+    public long HandledBatches => Interlocked.Read(ref _handledBatches);
+
+    /// <summary>Time spent reading hourly windows from the store, and judging them (trainings included); for reports.</summary>
+    internal TimeSpan WindowReading { get; private set; }
+
+    internal TimeSpan Judging { get; private set; }
+
+    /// <summary>Complete hours judged so far.</summary>
+    public long JudgedHours => Interlocked.Read(ref _judgedHours);
 
     /// <summary>Only queues the batch: ingest awaits this call, so it must not do the work itself.</summary>
     public async ValueTask OnStoredAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken)
@@ -82,7 +109,7 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         }
         catch (ChannelClosedException)
         {
-            // Stopping: the readings are stored, and the hourly sums of the next start read them from the store.
+            // Stopping: the readings are stored, and the hours of the next start are read from the store.
         }
     }
 
@@ -130,132 +157,95 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Handles every batch queued right now, then evaluates households once. During a backfill of weeks the
-    /// queue stays full and the watermark crosses many hours per drain; judging only the latest complete hour
-    /// after each drain keeps the backfill fast (one evaluation per drain instead of per hour), at the price of
-    /// skipping the hours in between: a drop that begins and ends inside a burst is missed, and an episode's
-    /// onset is found within the window judged. A later issue makes this exact by evaluating every hour crossed.
-    /// </summary>
+    /// <summary>Handles every batch queued right now, each completely: readings, checks, then every hour it completed.</summary>
     private async Task DrainAsync(CancellationToken cancellationToken)
     {
-        var drained = 0;
         while (_queue.Reader.TryRead(out var batch))
         {
-            drained++;
-            var ended = Observe(batch);
-            if (ended is not null) await RaiseAsync(ended, cancellationToken).ConfigureAwait(false);
-            await RaiseAsync(_silence.Check(_watermark!.Value), cancellationToken).ConfigureAwait(false);
-        }
-        try
-        {
-            await EvaluateHouseholdsIfDueAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            Interlocked.Add(ref _handledBatches, drained);
+            try
+            {
+                await HandleAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Increment(ref _handledBatches);
+            }
         }
     }
 
-    /// <summary>Takes in a batch; returns the silences its readings ended that no check caught while they lasted.</summary>
-    private List<Alert>? Observe(IReadOnlyList<Reading> batch)
+    private async Task HandleAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken)
     {
-        List<Alert>? ended = null;
+        List<Alert>? settled = null;
         foreach (var reading in batch)
         {
-            if (_silence.Observe(reading.Device, reading.Community, reading.Grid, reading.Time) is { } missed) (ended ??= []).Add(missed);
-            if (_watermark is not { } watermark || reading.Time > watermark) _watermark = reading.Time;
-            if (reading.Household is { } household && reading.Metric is Metrics.WaterConsumption or Metrics.ElectricityConsumption)
+            _clock.Observe(reading.Time);
+            foreach (var detector in _readingDetectors)
             {
-                if (!_households.TryGetValue(household, out var meters))
-                    _households[household] = meters = new HouseholdMeters(reading.Community, reading.Grid);
-                if (reading.Metric == Metrics.WaterConsumption) meters.Water = reading.Device;
-                else meters.Electricity = reading.Device;
+                if (detector.Observe(reading) is { } alert) (settled ??= []).Add(alert);
             }
         }
-        Volatile.Write(ref _watermarkTicks, _watermark?.UtcTicks ?? 0);
+        _clock.Advance();
+        Volatile.Write(ref _watermarkTicks, _clock.Watermark?.UtcTicks ?? 0);
         _lastArrival = _time.GetTimestamp();
-        return ended;
+        if (settled is not null) await RaiseAsync(settled, cancellationToken).ConfigureAwait(false);
+        if (_clock.Watermark is not { } watermark) return;
+        foreach (var detector in _readingDetectors)
+            await RaiseAsync(detector.Check(watermark), cancellationToken).ConfigureAwait(false);
+        await JudgeCompleteHoursAsync(watermark, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Judges, in order, every hour whose end the watermark has passed by the lateness allowed. An hour whose judging
+    /// fails (the store is away) is tried again with the next batch, and given up after a few attempts.
+    /// </summary>
+    private async Task JudgeCompleteHoursAsync(DateTimeOffset watermark, CancellationToken cancellationToken)
+    {
+        if (_hourlyDetectors.Length == 0) return;
+        _nextHour ??= FloorToHour(watermark - _options.EvaluationDelay);
+        while (_nextHour.Value.AddHours(1) + _options.EvaluationDelay <= watermark)
+        {
+            var hour = _nextHour.Value;
+            try
+            {
+                var started = _time.GetTimestamp();
+                var window = new HourWindow(hour, await _windows.ReadListAsync(_hourlyMetrics, hour, hour.AddHours(1), cancellationToken).ConfigureAwait(false));
+                var read = _time.GetTimestamp();
+                foreach (var detector in _hourlyDetectors)
+                    await RaiseAsync(await detector.JudgeAsync(window, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                WindowReading += _time.GetElapsedTime(started, read);
+                Judging += _time.GetElapsedTime(read);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                if (++_attempts < AttemptsPerHour) throw;
+                _logger.LogError(ex, "Giving up judging the hour from {Hour:O} after {Attempts} attempts", hour, _attempts);
+            }
+            _attempts = 0;
+            _nextHour = hour.AddHours(1);
+            Interlocked.Increment(ref _judgedHours);
+        }
     }
 
     /// <summary>
     /// The one place the wall clock enters: when no readings arrive at all, the watermark stands still and a
-    /// feed that died entirely would never look silent. So the silence check also runs every
+    /// feed that died entirely would never look silent. So the reading detectors are also checked every
     /// <see cref="SilenceOptions.CheckEvery"/> against the watermark advanced by the wall time since the last
-    /// batch arrived. The alerts it raises still carry event times (see <see cref="SilenceWatch"/>).
+    /// batch arrived. The alerts they raise still carry event times (see <see cref="SilenceWatch"/>). Hours are
+    /// judged only from readings: a quiet feed judges no hour it has no data for.
     /// </summary>
     private async Task CheckQuietFeedAsync(CancellationToken cancellationToken)
     {
-        if (_watermark is not { } watermark) return;
+        if (_clock.Watermark is not { } watermark) return;
         var now = watermark + _time.GetElapsedTime(_lastArrival);
-        await RaiseAsync(_silence.Check(now), cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task EvaluateHouseholdsIfDueAsync(CancellationToken cancellationToken)
-    {
-        if (_watermark is not { } watermark) return;
-        var end = FloorToHour(watermark - _options.EvaluationDelay);
-        if (end <= _lastEvaluatedEnd) return;
-        // Marked before the work: an hour whose evaluation fails is skipped, not retried after every batch.
-        _lastEvaluatedEnd = end;
-        if (_households.Count == 0) return;
-
-        var usages = await LoadUsageAsync(end, cancellationToken).ConfigureAwait(false);
-        if (usages.Count == 0) return;
-
-        if (_model is null || end - _modelTrainedAt >= _options.RetrainEvery)
-        {
-            var earliest = usages.Min(u => Math.Min(
-                u.Water.Count == 0 ? long.MaxValue : u.Water.Keys.Min().UtcTicks,
-                u.Electricity.Count == 0 ? long.MaxValue : u.Electricity.Keys.Min().UtcTicks));
-            if (earliest != long.MaxValue && end - new DateTimeOffset(earliest, TimeSpan.Zero) >= TimeSpan.FromDays(_options.MinHistoryDays))
-            {
-                var model = ExpectedConsumptionModel.Train(usages, end, _zone, _options.MinHistoryDays);
-                if (model is not null)
-                {
-                    _model = model;
-                    _modelTrainedAt = end;
-                    _logger.LogInformation("Trained the expected-consumption model on {Rows} household-hours up to {End:O}", model.TrainingRows, end);
-                }
-            }
-        }
-        if (_model is null) return;
-
-        await RaiseAsync(_livingAlone.Evaluate(_model, usages, end, _registry.IsAway), cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Hourly sums of both meters of every household known, over the history window before <paramref name="end"/>.</summary>
-    private async Task<List<HouseholdUsage>> LoadUsageAsync(DateTimeOffset end, CancellationToken cancellationToken)
-    {
-        var from = end.AddDays(-_options.HistoryDays);
-        var usages = new List<HouseholdUsage>(_households.Count);
-        foreach (var (id, meters) in _households)
-        {
-            if (meters.Water is null || meters.Electricity is null) continue;
-            var water = await HourlyAsync(Metrics.WaterConsumption, meters.Water, from, end, cancellationToken).ConfigureAwait(false);
-            var electricity = await HourlyAsync(Metrics.ElectricityConsumption, meters.Electricity, from, end, cancellationToken).ConfigureAwait(false);
-            var household = _registry.FindHousehold(id) ?? new Household(id, meters.Community, meters.Grid);
-            usages.Add(new HouseholdUsage(household, water, electricity));
-        }
-        return usages;
-    }
-
-    private async Task<Dictionary<DateTimeOffset, double>> HourlyAsync(string metric, string device, DateTimeOffset from, DateTimeOffset end, CancellationToken cancellationToken)
-    {
-        var buckets = await _store.QueryAsync(
-            new ReadingQuery(metric, from, end, Device: device, Every: TimeSpan.FromHours(1), Aggregation: Aggregation.Sum),
-            cancellationToken).ConfigureAwait(false);
-        var hourly = new Dictionary<DateTimeOffset, double>(buckets.Count);
-        // Whether the store's To is inclusive is its business; the hour starting at end is not complete.
-        foreach (var bucket in buckets)
-            if (bucket.Time >= from && bucket.Time < end) hourly[bucket.Time.ToUniversalTime()] = bucket.Value;
-        return hourly;
+        foreach (var detector in _readingDetectors)
+            await RaiseAsync(detector.Check(now), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task RaiseAsync(IReadOnlyList<Alert> alerts, CancellationToken cancellationToken)
     {
         foreach (var alert in alerts)
         {
+            if (!_cooldown.Admit(alert)) continue;
             _logger.LogInformation("Raising {Kind} for {Subject} since {StartedAt:O}", alert.Kind, alert.Household ?? alert.Device, alert.StartedAt);
             await _sink.RaiseAsync(alert, cancellationToken).ConfigureAwait(false);
         }
@@ -269,10 +259,12 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
             foreach (var device in _registry.Devices)
             {
                 if (_registry.LastSeen(device.Id) is not { } lastSeen) continue;
-                _silence.Observe(device.Id, device.Community, device.Grid, lastSeen);
-                if (_watermark is not { } watermark || lastSeen > watermark) _watermark = lastSeen;
+                _clock.Observe(lastSeen);
+                foreach (var detector in _readingDetectors)
+                    detector.Observe(new Reading(device.Id, device.Community, device.Grid, device.Household, "seen", lastSeen, 0));
             }
-            Volatile.Write(ref _watermarkTicks, _watermark?.UtcTicks ?? 0);
+            _clock.Advance();
+            Volatile.Write(ref _watermarkTicks, _clock.Watermark?.UtcTicks ?? 0);
             _lastArrival = _time.GetTimestamp();
         }
         catch (Exception ex)
@@ -286,12 +278,62 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         var utc = time.UtcTicks;
         return new DateTimeOffset(utc - utc % TimeSpan.TicksPerHour, TimeSpan.Zero);
     }
+}
 
-    private sealed class HouseholdMeters(string community, string? grid)
+/// <summary>
+/// The event-time watermark: how far the feed has got. Not the newest reading time, which one device with its clock
+/// hours ahead would drag into the future (every other device then looks silent and hours are judged before their
+/// readings arrive), but a high quantile of the last few hundred readings' times: a skewed device is a small share of
+/// them. It only moves forward, and it depends only on the readings in arrival order, not on how they were batched
+/// (within a batch of several hundred, near enough: hours are judged late by the lateness allowed anyway).
+/// </summary>
+internal sealed class EventClock
+{
+    private const int Window = 512;
+    private const double Quantile = 0.9;
+    private readonly long[] _recent = new long[Window];
+    private readonly long[] _scratch = new long[Window];
+    private int _count;
+    private int _next;
+    private long _watermark;
+
+    public DateTimeOffset? Watermark => _watermark == 0 ? null : new DateTimeOffset(_watermark, TimeSpan.Zero);
+
+    public void Observe(DateTimeOffset time)
     {
-        public string Community { get; } = community;
-        public string? Grid { get; } = grid;
-        public string? Water { get; set; }
-        public string? Electricity { get; set; }
+        _recent[_next] = time.UtcTicks;
+        _next = (_next + 1) % Window;
+        if (_count < Window) _count++;
+    }
+
+    /// <summary>Moves the watermark to the quantile of the recent readings, if that is later.</summary>
+    public void Advance()
+    {
+        if (_count == 0) return;
+        Array.Copy(_recent, _scratch, _count);
+        var span = _scratch.AsSpan(0, _count);
+        span.Sort();
+        var candidate = span[(int)Math.Floor(Quantile * (_count - 1))];
+        if (candidate > _watermark) _watermark = candidate;
+    }
+}
+
+/// <summary>
+/// De-duplication and cooldown of alerts per subject (the device, else the household): an alert id already raised is
+/// dropped, and another alert of the same kind about the same subject within <see cref="AnalyticsOptions.Cooldown"/>
+/// of the last one raised (event time) is held back, so a flapping meter or a household hovering at a threshold does
+/// not page a worker every hour.
+/// </summary>
+internal sealed class AlertCooldown(TimeSpan cooldown)
+{
+    private readonly Dictionary<(string Kind, string Subject), (string Id, DateTimeOffset RaisedAt)> _last = [];
+
+    public bool Admit(Alert alert)
+    {
+        var key = (alert.Kind, alert.Device ?? alert.Household ?? alert.Community);
+        if (_last.TryGetValue(key, out var last) && (last.Id == alert.Id || alert.RaisedAt - last.RaisedAt < cooldown))
+            return false;
+        _last[key] = (alert.Id, alert.RaisedAt);
+        return true;
     }
 }

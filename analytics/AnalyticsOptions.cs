@@ -9,13 +9,17 @@ namespace Sensing.Analytics;
 ///   "TimeZone": "Asia/Shanghai",          // default: Sensing:TimeZone, else Asia/Shanghai
 ///   "QueueCapacity": 256,
 ///   "HistoryDays": 14,
-///   "MinHistoryDays": 3,
+///   "MinHistoryDays": 2,
 ///   "RetrainEvery": "1.00:00:00",
 ///   "EvaluationDelay": "00:05:00",
+///   "Cooldown": "12:00:00",
+///   "ModelDirectory": "data/models",
+///   "Workers": 1, "Worker": 0,
 ///   "LivingAlone": {
-///     "WindowHours": 6, "MinLowHours": 4, "ElderlyMinLowHours": 3,
-///     "DropRatio": 0.25, "ElderlyDropRatio": 0.4,
-///     "MinExpectedWater": 0.03, "MinExpectedElectricity": 0.5
+///     "DeepRatio": 0.15, "DeepHours": 3, "ElderlyDeepHours": 2,
+///     "DropRatio": 0.25, "MinLowHours": 6, "ElderlyDropRatio": 0.4, "ElderlyMinLowHours": 4,
+///     "NormalRatio": 0.6, "InformativeShare": 0.3, "MinExpectedWater": 0.001, "MinExpectedElectricity": 0.01,
+///     "MaxTrainingRows": 300000
 ///   },
 ///   "Silence": {
 ///     "IntervalsBeforeSilent": 4, "MinSilence": "00:02:00", "RecentGaps": 15, "MinGapsToLearn": 3,
@@ -36,20 +40,39 @@ public sealed class AnalyticsOptions
     /// <summary>Stored batches waiting for the loop; beyond this ingest waits (backpressure).</summary>
     public int QueueCapacity { get; set; } = 256;
 
-    /// <summary>Days of hourly consumption fetched per meter for training and for each household's usual profile.</summary>
+    /// <summary>Days of hourly consumption a model is trained on, and from which each household's usual day is learned.</summary>
     public int HistoryDays { get; set; } = 14;
 
-    /// <summary>Days of history needed before the model is trained and a household is judged.</summary>
-    public int MinHistoryDays { get; set; } = 3;
+    /// <summary>
+    /// Days of history a household needs before it is judged at all. Until it has <see cref="HistoryDays"/>, its usual
+    /// day leans on the population's (the cold-start prior), the more the less it has of its own.
+    /// </summary>
+    public int MinHistoryDays { get; set; } = 2;
 
-    /// <summary>Event time between two trainings of the expected-consumption model.</summary>
+    /// <summary>Event time between two trainings of the welfare model (from the store's last <see cref="HistoryDays"/>).</summary>
     public TimeSpan RetrainEvery { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>
-    /// How far the watermark must pass an hour's end before that hour counts as complete: meters of
-    /// different households are not perfectly in step, and a reading a minute late must still land in its hour.
+    /// The lateness allowed: how far the watermark must pass an hour's end before that hour is judged. Meters of
+    /// different households are not perfectly in step, and a reading a few minutes late must still land in its hour.
+    /// Every complete hour is judged once, in order, from the store, so alerts do not depend on replay speed or
+    /// batching as long as no reading arrives later than this behind the newest.
     /// </summary>
     public TimeSpan EvaluationDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>After an alert, another alert of the same kind about the same subject waits this long (event time).</summary>
+    public TimeSpan Cooldown { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>Where trained models are kept (a folder per detector: ML.NET zip, profiles, manifest); relative to the working directory.</summary>
+    public string ModelDirectory { get; set; } = "data/models";
+
+    /// <summary>
+    /// Analytics workers sharing one store (and feed), and which one this is (0-based): each judges the households
+    /// whose id hashes to it, so every household is judged by exactly one worker.
+    /// </summary>
+    public int Workers { get; set; } = 1;
+
+    public int Worker { get; set; }
 
     public LivingAloneOptions LivingAlone { get; set; } = new();
 
@@ -58,29 +81,49 @@ public sealed class AnalyticsOptions
     public Facilities.FacilityOptions Facilities { get; set; } = new();
 }
 
-/// <summary>Thresholds of the <c>living_alone_drop</c> detector.</summary>
+/// <summary>
+/// Thresholds of the <c>living_alone_drop</c> detector. Ratios are observed over expected use, summed over the low
+/// run; hours count only those in which a meter's expected use is informative (see <see cref="InformativeShare"/>).
+/// </summary>
 public sealed class LivingAloneOptions
 {
-    /// <summary>Hours judged together: long enough that a nap or an outing to the market does not look like a drop.</summary>
-    public int WindowHours { get; set; } = 6;
+    /// <summary>A deep drop: both meters at most this share of expected over the run. Quick to raise.</summary>
+    public double DeepRatio { get; set; } = 0.15;
 
-    /// <summary>The drop must be current: this many trailing hours of the window are each low on both meters.</summary>
-    public int MinLowHours { get; set; } = 4;
+    /// <summary>Informative hours of a deep drop before it is raised (per meter; a run judged on one meter needs twice as many).</summary>
+    public int DeepHours { get; set; } = 3;
 
     /// <summary>Elderly people living alone are checked on sooner.</summary>
-    public int ElderlyMinLowHours { get; set; } = 3;
+    public int ElderlyDeepHours { get; set; } = 2;
 
-    /// <summary>Observed below this share of expected, on both water and electricity, counts as a drop.</summary>
+    /// <summary>A milder drop: both meters at most this share of expected, for <see cref="MinLowHours"/>.</summary>
     public double DropRatio { get; set; } = 0.25;
+
+    /// <summary>Informative hours of a milder drop: longer than an outing to the market, so going out is not a drop.</summary>
+    public int MinLowHours { get; set; } = 6;
 
     /// <summary>A milder drop already counts for elderly people living alone.</summary>
     public double ElderlyDropRatio { get; set; } = 0.4;
 
-    /// <summary>m³ of water expected over the window below which the window is not judged (night, a frugal household).</summary>
-    public double MinExpectedWater { get; set; } = 0.03;
+    public int ElderlyMinLowHours { get; set; } = 4;
 
-    /// <summary>kWh of electricity expected over the window below which the window is not judged.</summary>
-    public double MinExpectedElectricity { get; set; } = 0.5;
+    /// <summary>An hour in which a meter uses at least this share of expected is a sign of normal life: it ends a low run.</summary>
+    public double NormalRatio { get; set; } = 0.6;
+
+    /// <summary>
+    /// An hour counts as evidence for a meter only when its expected use is at least this share of the household's
+    /// usual hourly level: at 3 a.m. nobody is expected to use water, so using none says nothing.
+    /// </summary>
+    public double InformativeShare { get; set; } = 0.3;
+
+    /// <summary>m³ of water expected in an hour below which the hour is not informative, whatever the household (an empty flat).</summary>
+    public double MinExpectedWater { get; set; } = 0.001;
+
+    /// <summary>kWh of electricity expected in an hour below which the hour is not informative.</summary>
+    public double MinExpectedElectricity { get; set; } = 0.01;
+
+    /// <summary>Household-hours a training samples at most (deterministically), which bounds training time for a city.</summary>
+    public int MaxTrainingRows { get; set; } = 300_000;
 }
 
 /// <summary>Thresholds of the <c>device_silent</c> detector.</summary>
@@ -124,18 +167,29 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
         if (options.RetrainEvery < TimeSpan.FromHours(1)) failures.Add("Analytics:RetrainEvery must be at least one hour.");
         if (options.EvaluationDelay < TimeSpan.Zero || options.EvaluationDelay >= TimeSpan.FromHours(1))
             failures.Add("Analytics:EvaluationDelay must be 0..1 hour.");
+        if (options.Cooldown < TimeSpan.Zero) failures.Add("Analytics:Cooldown must not be negative.");
+        if (string.IsNullOrWhiteSpace(options.ModelDirectory)) failures.Add("Analytics:ModelDirectory must name a folder.");
+        if (options.Workers < 1 || options.Worker < 0 || options.Worker >= options.Workers)
+            failures.Add("Analytics:Workers must be at least 1 and Analytics:Worker 0..Workers-1.");
 
         var living = options.LivingAlone;
-        if (living.WindowHours is < 2 or > 24) failures.Add("Analytics:LivingAlone:WindowHours must be 2..24.");
-        if (living.MinLowHours < 1 || living.MinLowHours > living.WindowHours)
-            failures.Add("Analytics:LivingAlone:MinLowHours must be 1..WindowHours.");
-        if (living.ElderlyMinLowHours < 1 || living.ElderlyMinLowHours > living.MinLowHours)
-            failures.Add("Analytics:LivingAlone:ElderlyMinLowHours must be 1..MinLowHours.");
-        if (living.DropRatio is <= 0 or >= 1) failures.Add("Analytics:LivingAlone:DropRatio must be in (0, 1).");
+        if (living.DeepRatio is <= 0 or >= 1) failures.Add("Analytics:LivingAlone:DeepRatio must be in (0, 1).");
+        if (living.DropRatio < living.DeepRatio || living.DropRatio >= 1)
+            failures.Add("Analytics:LivingAlone:DropRatio must be in [DeepRatio, 1).");
         if (living.ElderlyDropRatio < living.DropRatio || living.ElderlyDropRatio >= 1)
             failures.Add("Analytics:LivingAlone:ElderlyDropRatio must be in [DropRatio, 1).");
+        if (living.NormalRatio <= living.ElderlyDropRatio || living.NormalRatio > 1)
+            failures.Add("Analytics:LivingAlone:NormalRatio must be in (ElderlyDropRatio, 1].");
+        if (living.DeepHours < 1 || living.ElderlyDeepHours < 1 || living.ElderlyDeepHours > living.DeepHours)
+            failures.Add("Analytics:LivingAlone:DeepHours must be at least 1 and ElderlyDeepHours 1..DeepHours.");
+        if (living.MinLowHours < living.DeepHours || living.MinLowHours > 48)
+            failures.Add("Analytics:LivingAlone:MinLowHours must be DeepHours..48.");
+        if (living.ElderlyMinLowHours < living.ElderlyDeepHours || living.ElderlyMinLowHours > living.MinLowHours)
+            failures.Add("Analytics:LivingAlone:ElderlyMinLowHours must be ElderlyDeepHours..MinLowHours.");
+        if (living.InformativeShare is < 0 or > 2) failures.Add("Analytics:LivingAlone:InformativeShare must be 0..2.");
         if (living.MinExpectedWater < 0 || living.MinExpectedElectricity < 0)
             failures.Add("Analytics:LivingAlone:MinExpectedWater and MinExpectedElectricity must not be negative.");
+        if (living.MaxTrainingRows < 1000) failures.Add("Analytics:LivingAlone:MaxTrainingRows must be at least 1000.");
 
         var silence = options.Silence;
         if (silence.IntervalsBeforeSilent < 1) failures.Add("Analytics:Silence:IntervalsBeforeSilent must be at least 1.");

@@ -3,144 +3,278 @@ using Sensing.Telemetry;
 
 namespace Sensing.Analytics.LivingAlone;
 
+/// <summary>One meter of a household over one hour: how many readings it sent and the use they add up to.</summary>
+public readonly record struct MeterHour(long Readings, double Used)
+{
+    /// <summary>The meter reported: a silent meter says nothing about the household (that is <c>device_silent</c>'s matter), one that reports zero use does.</summary>
+    public bool Reported => Readings > 0;
+}
+
+/// <summary>The household's recognised gate passes in one hour: how many, and the direction and time of the last.</summary>
+public readonly record struct GateHour(int Passes, string? LastDirection, DateTimeOffset LastTime);
+
+/// <summary>One household's complete hour, as the store's window has it.</summary>
+public readonly record struct HouseholdHour(string Household, string Community, string? Grid, MeterHour Water, MeterHour Electricity, GateHour Gate);
+
 /// <summary>
-/// Raises <c>living_alone_drop</c> when a household's water AND electricity both stay far below what the
-/// <see cref="ExpectedConsumptionModel"/> expects of it, over the last <see cref="LivingAloneOptions.WindowHours"/>
-/// complete hours: someone who lives alone and is suddenly using neither may have fallen or fallen ill.
-/// One alert per episode; the detector remembers open episodes between evaluations, so it is meant to be
-/// called once per complete hour (calling it less often only coarsens when an episode ends). Not thread-safe.
+/// Raises <c>living_alone_drop</c> when a household's water and electricity both stay far below what the
+/// <see cref="WelfareModel"/> expects of it, for long enough: someone who lives alone and suddenly uses neither may have
+/// fallen or fallen ill. Judged once per complete hour, in order (the analytics loop does that), it follows each
+/// household through its hours:
+/// <list type="bullet">
+/// <item>A sign of normal life ends any low run: an hour in which a meter uses at least
+/// <see cref="LivingAloneOptions.NormalRatio"/> of expected (or, at night, of what would be informative), or a
+/// recognised gate pass of the household. The run's onset is the end of the last sign of life, so a fall at 23:00 that
+/// only shows when no water runs in the morning still reads "nothing since 23:00".</item>
+/// <item>An hour is evidence for a meter only when it is informative: the meter reported, and its expected use is at
+/// least <see cref="LivingAloneOptions.InformativeShare"/> of the household's usual hourly level. A silent meter gives no
+/// evidence either way; a meter that reports zero use is evidence.</item>
+/// <item>A run is raised when, over its informative hours, both meters stay at most
+/// <see cref="LivingAloneOptions.DeepRatio"/> of expected for <see cref="LivingAloneOptions.DeepHours"/> hours each, or
+/// at most <see cref="LivingAloneOptions.DropRatio"/> for <see cref="LivingAloneOptions.MinLowHours"/> (longer than an
+/// outing to the market); elderly people living alone get the milder ratio and the shorter hours. Water must have been
+/// informative at least once when the water meter reports (night alone decides nothing); a household judged on one
+/// meter (the other silent, or none) needs twice the hours.</item>
+/// <item>A recognised pass out of the estate suspends judging until the household is seen again (a pass in, or an hour
+/// of normal use): out is not in trouble at home. A household marked away in the registry is not judged, and starts
+/// afresh when back.</item>
+/// </list>
+/// One alert per run (id from household and onset); severity from how deep and how long. Not thread-safe.
 /// </summary>
 public sealed class LivingAloneDetector
 {
+    /// <summary>A run's onset is never put further back than this before the hour that started it.</summary>
+    private static readonly TimeSpan s_maxLookback = TimeSpan.FromHours(24);
+    /// <summary>Hours of evidence an alert carries at most (the latest).</summary>
+    private const int EvidenceHours = 24;
+
     private readonly LivingAloneOptions _options;
     private readonly TimeZoneInfo _zone;
-    // Household → onset of the drop episode already alerted on.
-    private readonly Dictionary<string, DateTimeOffset> _openEpisodes = new(StringComparer.Ordinal);
+    private readonly TimeSpan _raiseDelay;
+    private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
 
-    public LivingAloneDetector(LivingAloneOptions options, TimeZoneInfo zone)
+    /// <param name="raiseDelay">How long after an hour's end it is judged (the loop's lateness): the alert is raised then, in event time.</param>
+    public LivingAloneDetector(LivingAloneOptions options, TimeZoneInfo zone, TimeSpan raiseDelay)
     {
         _options = options;
         _zone = zone;
+        _raiseDelay = raiseDelay;
     }
 
+    /// <summary>Households followed so far.</summary>
+    public int Tracked => _states.Count;
+
+    /// <summary>When set, every hour judged for <see cref="TracedHousehold"/> is described here (the evaluation's <c>--trace</c>).</summary>
+    public Action<string>? Trace { get; set; }
+
+    public string? TracedHousehold { get; set; }
+
     /// <summary>
-    /// Judges each household over the window that ends at <paramref name="windowEnd"/> (exclusive, on the hour)
-    /// and returns the alerts of episodes that begin now. <paramref name="isAway"/> answers
-    /// <see cref="IDeviceRegistry.IsAway"/>: a household away at the window's end is not judged.
+    /// Judges the hour starting at <paramref name="hour"/> for every household in <paramref name="households"/> (those
+    /// with no reading at all in the hour are simply not in it: nothing changes for them). Returns the alerts of runs
+    /// that cross a threshold now, in household order.
     /// </summary>
-    public IReadOnlyList<Alert> Evaluate(
-        ExpectedConsumptionModel model,
-        IEnumerable<HouseholdUsage> households,
-        DateTimeOffset windowEnd,
+    public IReadOnlyList<Alert> Judge(
+        DateTimeOffset hour,
+        IEnumerable<HouseholdHour> households,
+        WelfareModel model,
+        Func<string, Household?> findHousehold,
         Func<string, DateTimeOffset, bool> isAway)
     {
-        // Alert times are UTC like every stored time, whatever offset the caller's clock arithmetic carried.
-        windowEnd = windowEnd.ToUniversalTime();
-        var hours = _options.WindowHours;
-        var windowStart = windowEnd.AddHours(-hours);
-        var alerts = new List<Alert>();
-        foreach (var usage in households)
+        hour = hour.ToUniversalTime();
+        var end = hour.AddHours(1);
+        List<Alert>? alerts = null;
+        foreach (var observed in households.OrderBy(h => h.Household, StringComparer.Ordinal))
         {
-            var household = usage.Household;
-            if (isAway(household.Id, windowEnd) || isAway(household.Id, windowStart))
+            if (model.Profile(observed.Household) is not { } profile) continue;
+            var household = findHousehold(observed.Household);
+            var elderly = household?.ElderlyLivingAlone ?? false;
+            if (!_states.TryGetValue(observed.Household, out var state))
+                _states[observed.Household] = state = new State { LastSign = hour };
+
+            if (isAway(observed.Household, hour) || isAway(observed.Household, end.AddTicks(-1)))
             {
-                // Away ends any episode: coming back and then going quiet is a new one.
-                _openEpisodes.Remove(household.Id);
+                // Away ends everything: coming back and then going quiet is a new story.
+                state.Reset(end);
+                state.OutSince = null;
+                continue;
+            }
+            if (observed.Gate.Passes > 0)
+            {
+                state.Reset(observed.Gate.LastTime > state.LastSign ? observed.Gate.LastTime : state.LastSign);
+                state.OutSince = observed.Gate.LastDirection == "out" ? observed.Gate.LastTime : null;
+                state.LastPass = (observed.Gate.LastDirection, observed.Gate.LastTime);
                 continue;
             }
 
-            var water = Observed(usage.Water, windowStart, hours);
-            var electricity = Observed(usage.Electricity, windowStart, hours);
-            if (water is null || electricity is null) continue;
-            var expected = model.Expect(usage, windowStart, hours);
-            if (expected is null) continue;
-
-            var ratio = household.ElderlyLivingAlone ? _options.ElderlyDropRatio : _options.DropRatio;
-            var minLowHours = household.ElderlyLivingAlone ? _options.ElderlyMinLowHours : _options.MinLowHours;
-            var expectedWater = expected.Water.Sum();
-            var expectedElectricity = expected.Electricity.Sum();
-            var observedWater = water.Sum();
-            var observedElectricity = electricity.Sum();
-            var lowHours = TrailingLowHours(water, expected.Water, electricity, expected.Electricity, ratio);
-
-            var dropped =
-                expectedWater >= _options.MinExpectedWater && expectedElectricity >= _options.MinExpectedElectricity
-                && observedWater < ratio * expectedWater && observedElectricity < ratio * expectedElectricity
-                && lowHours >= minLowHours;
-            if (!dropped)
+            var water = Look(profile, Meter.Water, observed.Water, elderly, hour, model);
+            var electricity = Look(profile, Meter.Electricity, observed.Electricity, elderly, hour, model);
+            if (Trace is not null && observed.Household == TracedHousehold)
             {
-                _openEpisodes.Remove(household.Id);
+                Trace(string.Create(CultureInfo.InvariantCulture,
+                    $"{TimeZoneInfo.ConvertTime(hour, _zone):MM-dd HH:mm} {model.Describe(profile, elderly, hour, _zone)} water {water.Observed:0.0000}/{water.Expected:0.0000}{(water.Informative ? " inf" : "")}{(water.Normal ? " normal" : "")} electricity {electricity.Observed:0.000}/{electricity.Expected:0.000}{(electricity.Informative ? " inf" : "")}{(electricity.Normal ? " normal" : "")} out {state.OutSince:HH:mm} run {(state.Run is { } r ? $"{TimeZoneInfo.ConvertTime(r.Start, _zone):MM-dd HH:mm} W {r.ObservedWater:0.000}/{r.ExpectedWater:0.000} ({r.WaterHours}) E {r.ObservedElectricity:0.00}/{r.ExpectedElectricity:0.00} ({r.ElectricityHours})" : "-")}"));
+            }
+            // Gone out through a gate and not seen since: not at home, so not in trouble at home. Only running water
+            // (or a pass in) says they are back: a fridge keeps electricity going whether anyone is home or not.
+            if (state.OutSince is not null)
+            {
+                if (!water.Normal) continue;
+                state.OutSince = null;
+            }
+            if (water.Normal || electricity.Normal)
+            {
+                state.Reset(end);
                 continue;
             }
-            if (_openEpisodes.ContainsKey(household.Id)) continue;
 
-            // The onset is the first hour of the low run, not the hour we became sure.
-            var onset = windowEnd.AddHours(-lowHours);
-            _openEpisodes[household.Id] = onset;
-
-            var waterShare = observedWater / expectedWater;
-            var electricityShare = observedElectricity / expectedElectricity;
-            var depth = 1 - Math.Max(waterShare, electricityShare);
-            // Near-total silence of both meters for the whole window is the picture of a fall; elderly living alone get it sooner.
-            var severity = depth >= 0.9 && (lowHours >= hours || household.ElderlyLivingAlone)
-                ? AlertSeverity.Critical
-                : AlertSeverity.Warning;
-
-            var points = new List<EvidencePoint>(2 * hours);
-            for (var i = 0; i < hours; i++)
+            if (state.Run is null)
             {
-                var hour = windowStart.AddHours(i);
-                points.Add(new EvidencePoint(hour, Metrics.WaterConsumption, Round(expected.Water[i]), Round(water[i])));
-                points.Add(new EvidencePoint(hour, Metrics.ElectricityConsumption, Round(expected.Electricity[i]), Round(electricity[i])));
+                // Only an informative hour starts a run: a quiet night by itself is no news.
+                if (!water.Informative && !electricity.Informative) continue;
+                var start = state.LastSign < hour - s_maxLookback ? hour - s_maxLookback : state.LastSign;
+                state.Run = new Run(start);
             }
-            var summary = string.Format(
-                CultureInfo.InvariantCulture,
-                "Water {0:0.###} m³ of {1:0.###} expected ({2:0%}) and electricity {3:0.##} kWh of {4:0.##} expected ({5:0%}) over the last {6} h; low since {7:HH:mm} ({8} h).",
-                observedWater, expectedWater, waterShare, observedElectricity, expectedElectricity, electricityShare,
-                hours, LocalClock.Local(onset, _zone), lowHours);
-
-            alerts.Add(new Alert
-            {
-                Id = Alert.MakeId(AlertKinds.LivingAloneDrop, household.Id, onset),
-                Kind = AlertKinds.LivingAloneDrop,
-                Severity = severity,
-                Community = household.Community,
-                Grid = household.Grid,
-                Household = household.Id,
-                StartedAt = onset,
-                RaisedAt = windowEnd,
-                Evidence = new AlertEvidence(summary, points),
-            });
+            var run = state.Run;
+            run.Add(hour, water, electricity);
+            if (run.Alerted) continue;
+            if (Raise(run, elderly) is not { } tier) continue;
+            run.Alerted = true;
+            (alerts ??= []).Add(Alert(observed, household, elderly, run, end, tier, state.LastPass));
         }
-        return alerts;
+        return alerts ?? (IReadOnlyList<Alert>)[];
     }
 
-    /// <summary>
-    /// Consumption per hour of the window. A meter may skip an hour, so an hour without a bucket counts as
-    /// zero, but only before the meter's reading in the window's last hour: without that reading the meter
-    /// may be silent (a dead gateway takes both meters of a flat at once), which is device_silent's matter,
-    /// not a sign of how the household is doing. Null when the window cannot be judged.
-    /// </summary>
-    private static double[]? Observed(IReadOnlyDictionary<DateTimeOffset, double> series, DateTimeOffset windowStart, int hours)
+    private MeterLook Look(HouseholdProfile profile, Meter meter, MeterHour observed, bool elderly, DateTimeOffset hour, WelfareModel model)
     {
-        if (!series.ContainsKey(windowStart.AddHours(hours - 1))) return null;
-        var observed = new double[hours];
-        for (var i = 0; i < hours; i++)
-            observed[i] = series.TryGetValue(windowStart.AddHours(i), out var value) ? value : 0;
-        return observed;
+        if (!observed.Reported || profile.Of(meter) is not { } usual) return new MeterLook(observed.Reported, false, false, float.NaN, observed.Used);
+        var expected = model.Expect(profile, meter, elderly, hour, _zone);
+        var floor = Math.Max(meter == Meter.Water ? _options.MinExpectedWater : _options.MinExpectedElectricity, _options.InformativeShare * usual.Level);
+        var informative = expected >= floor;
+        // At night expected use is below what is informative, yet a flush at 3 a.m. is a sign of life all the same.
+        var normal = observed.Used >= _options.NormalRatio * Math.Max(expected, floor);
+        return new MeterLook(true, informative, normal, expected, observed.Used);
     }
 
-    /// <summary>Hours at the end of the window in which both meters are below the ratio of their expectation.</summary>
-    private static int TrailingLowHours(double[] water, IReadOnlyList<double> expectedWater, double[] electricity, IReadOnlyList<double> expectedElectricity, double ratio)
+    private Tier? Raise(Run run, bool elderly)
     {
-        var run = 0;
-        for (var i = water.Length - 1; i >= 0; i--)
+        // Water is the behavioural signal: when its meter reports, it must have had an informative hour (a night of
+        // electricity alone decides nothing). A household judged on one meter needs twice the hours.
+        if (run.WaterReported && run.WaterHours == 0) return null;
+        var signalHours = run.WaterHours + run.ElectricityHours;
+        bool Meets(double ratio, int hours) =>
+            signalHours >= 2 * hours
+            && (run.WaterHours == 0 || run.ObservedWater <= ratio * run.ExpectedWater)
+            && (run.ElectricityHours == 0 || run.ObservedElectricity <= ratio * run.ExpectedElectricity);
+        if (Meets(_options.DeepRatio, elderly ? _options.ElderlyDeepHours : _options.DeepHours)) return Tier.Deep;
+        if (Meets(elderly ? _options.ElderlyDropRatio : _options.DropRatio, elderly ? _options.ElderlyMinLowHours : _options.MinLowHours)) return Tier.Drop;
+        return null;
+    }
+
+    private Alert Alert(HouseholdHour observed, Household? household, bool elderly, Run run, DateTimeOffset end, Tier tier, (string? Direction, DateTimeOffset Time)? lastPass)
+    {
+        var waterShare = run.WaterHours > 0 ? run.ObservedWater / run.ExpectedWater : double.NaN;
+        var electricityShare = run.ElectricityHours > 0 ? run.ObservedElectricity / run.ExpectedElectricity : double.NaN;
+        var worst = Math.Max(double.IsNaN(waterShare) ? 0 : waterShare, double.IsNaN(electricityShare) ? 0 : electricityShare);
+        var depth = 1 - worst;
+        var quiet = end - run.Start;
+        // How far and how long: next to nothing for hours (or for an elderly person alone) is the picture of a fall;
+        // a long milder drop is serious too.
+        var severity = (depth >= 0.85 && (quiet >= TimeSpan.FromHours(6) || elderly)) || quiet >= TimeSpan.FromHours(12)
+            ? AlertSeverity.Critical
+            : AlertSeverity.Warning;
+
+        var points = new List<EvidencePoint>(2 * EvidenceHours);
+        foreach (var h in run.Hours.Skip(Math.Max(0, run.Hours.Count - EvidenceHours)))
         {
-            if (water[i] > ratio * expectedWater[i] || electricity[i] > ratio * expectedElectricity[i]) break;
-            run++;
+            if (!float.IsNaN(h.ExpectedWater)) points.Add(new EvidencePoint(h.Hour, Metrics.WaterConsumption, Round(h.ExpectedWater), Round(h.ObservedWater)));
+            if (!float.IsNaN(h.ExpectedElectricity)) points.Add(new EvidencePoint(h.Hour, Metrics.ElectricityConsumption, Round(h.ExpectedElectricity), Round(h.ObservedElectricity)));
         }
-        return run;
+        var text = new System.Text.StringBuilder();
+        if (run.WaterHours > 0)
+            text.Append(CultureInfo.InvariantCulture, $"Water {run.ObservedWater * 1000:0.#} L of {run.ExpectedWater * 1000:0.#} L expected ({waterShare:0%})");
+        if (run.ElectricityHours > 0)
+            text.Append(text.Length > 0 ? " and electricity " : "Electricity ")
+                .Append(CultureInfo.InvariantCulture, $"{run.ObservedElectricity:0.##} kWh of {run.ExpectedElectricity:0.##} kWh expected ({electricityShare:0%})");
+        text.Append(CultureInfo.InvariantCulture, $" over {Math.Max(run.WaterHours, run.ElectricityHours)} h of usual activity");
+        if (run.WaterHours == 0 || run.ElectricityHours == 0) text.Append(" (one meter only: the other is silent)");
+        text.Append(CultureInfo.InvariantCulture, $"; no sign of normal life since {TimeZoneInfo.ConvertTime(run.Start, _zone):MM-dd HH:mm} ({quiet.TotalHours:0} h)");
+        if (lastPass is { } pass)
+            text.Append(CultureInfo.InvariantCulture, $"; last recognised gate pass: {pass.Direction} at {TimeZoneInfo.ConvertTime(pass.Time, _zone):MM-dd HH:mm}");
+        text.Append(tier == Tier.Deep ? "." : " (a milder drop, sustained).");
+
+        return new Alert
+        {
+            Id = Telemetry.Alert.MakeId(AlertKinds.LivingAloneDrop, observed.Household, run.Start),
+            Kind = AlertKinds.LivingAloneDrop,
+            Severity = severity,
+            Community = household?.Community ?? observed.Community,
+            Grid = household is null ? observed.Grid : household.Grid,
+            Household = observed.Household,
+            StartedAt = run.Start,
+            RaisedAt = end + _raiseDelay,
+            Evidence = new AlertEvidence(text.ToString(), points),
+        };
     }
 
-    private static double Round(double value) => Math.Round(value, 4);
+    private static double Round(float value) => Math.Round(value, 4);
+
+    private enum Tier { Deep, Drop }
+
+    /// <summary>What one meter's hour says: reported, informative, a sign of normal life; expected and observed use.</summary>
+    private readonly record struct MeterLook(bool Reported, bool Informative, bool Normal, float Expected, double Observed);
+
+    private sealed class State
+    {
+        /// <summary>End of the last sign of normal life (an hour of normal use, a gate pass, the return from away).</summary>
+        public DateTimeOffset LastSign;
+        /// <summary>Time of a recognised pass out not yet followed by a sign of the household at home.</summary>
+        public DateTimeOffset? OutSince;
+        public (string? Direction, DateTimeOffset Time)? LastPass;
+        public Run? Run;
+
+        public void Reset(DateTimeOffset lastSign)
+        {
+            Run = null;
+            LastSign = lastSign;
+        }
+    }
+
+    private sealed class Run(DateTimeOffset start)
+    {
+        private const int KeptHours = 48;
+
+        public DateTimeOffset Start { get; } = start;
+        public List<RunHour> Hours { get; } = [];
+        public bool Alerted { get; set; }
+        public bool WaterReported { get; private set; }
+        public int WaterHours { get; private set; }
+        public int ElectricityHours { get; private set; }
+        public double ExpectedWater { get; private set; }
+        public double ObservedWater { get; private set; }
+        public double ExpectedElectricity { get; private set; }
+        public double ObservedElectricity { get; private set; }
+
+        public void Add(DateTimeOffset hour, MeterLook water, MeterLook electricity)
+        {
+            WaterReported |= water.Reported;
+            if (water.Informative)
+            {
+                WaterHours++;
+                ExpectedWater += water.Expected;
+                ObservedWater += water.Observed;
+            }
+            if (electricity.Informative)
+            {
+                ElectricityHours++;
+                ExpectedElectricity += electricity.Expected;
+                ObservedElectricity += electricity.Observed;
+            }
+            if (Hours.Count == KeptHours) Hours.RemoveAt(0);
+            Hours.Add(new RunHour(hour,
+                water.Reported ? water.Expected : float.NaN, (float)water.Observed,
+                electricity.Reported ? electricity.Expected : float.NaN, (float)electricity.Observed));
+        }
+    }
+
+    private readonly record struct RunHour(DateTimeOffset Hour, float ExpectedWater, float ObservedWater, float ExpectedElectricity, float ObservedElectricity);
 }

@@ -25,7 +25,7 @@ namespace Sensing.Analytics.Silence;
 /// their order only, so the alerts stay the same at any replay speed.</item>
 /// </list>
 /// </remarks>
-public sealed class SilenceWatch
+public sealed class SilenceWatch : IReadingDetector
 {
     private readonly SilenceOptions _options;
     private readonly Func<string, Device?> _findDevice;
@@ -87,6 +87,9 @@ public sealed class SilenceWatch
         _clock.Observe(device, lastSeen);
         _devices[device] = new DeviceState(lastSeen, community, grid, _findDevice(device)?.Kind) { HeardAt = lastSeen };
     }
+
+    /// <inheritdoc cref="Observe(string, string, string?, DateTimeOffset)"/>
+    public Alert? Observe(in Reading reading) => Observe(reading.Device, reading.Community, reading.Grid, reading.Time);
 
     /// <summary>The interval the device is judged by: median of its recent gaps, else its kind's default.</summary>
     public TimeSpan UsualInterval(string device) =>

@@ -128,3 +128,39 @@ public interface IAlertStore
     /// <summary>Alerts raised at or after <paramref name="since"/> plus every alert not yet resolved, oldest first.</summary>
     Task<IReadOnlyList<Alert>> LoadAsync(DateTimeOffset since, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// One series' figures over one whole hour of a store window, per household its readings carried: how many readings,
+/// their sum, and the time of the last one. A series is a device + metric + label (a gate's label is the pass's
+/// direction); a meter's readings all carry its household, a gate's passes each the household that walked through
+/// (or none), so a gate-hour comes as one entry per household.
+/// </summary>
+public readonly record struct HourlySeries(
+    string Device,
+    string Metric,
+    string? Label,
+    string? Household,
+    string Community,
+    string? Grid,
+    DateTimeOffset Hour,
+    long Count,
+    double Sum,
+    DateTimeOffset LastTime);
+
+/// <summary>
+/// The store's windows as analytics reads them: every series of some metrics, per whole UTC hour, in one pass.
+/// Detectors judge households from these windows rather than from the readings their own process happened to see, so
+/// several ingest instances may share a feed (a household's water and electricity reaching different processes)
+/// without changing what is judged. Optional: analytics reads a store without it series by series through
+/// <see cref="IReadingStore.QueryAsync"/>, which is slower and knows no gate household.
+/// </summary>
+public interface IHourlyWindowStore
+{
+    /// <summary>
+    /// Every series of <paramref name="metrics"/> with readings in [<paramref name="from"/>, <paramref name="to"/>)
+    /// (both whole UTC hours), one entry per series, household and hour, ordered by hour, then device, metric, label
+    /// and household (none first).
+    /// </summary>
+    IAsyncEnumerable<HourlySeries> HourlyAsync(
+        IReadOnlyList<string> metrics, DateTimeOffset from, DateTimeOffset to, string? community, CancellationToken cancellationToken);
+}

@@ -22,11 +22,14 @@ internal sealed record FaultRates
     /// <summary>Messages whose payload is malformed: truncated JSON, a field of the wrong type, a required field missing.</summary>
     public double Malformed { get; init; } = 0.0002;
 
-    public static FaultRates None { get; } = new() { Silent = 0, Flapping = 0, ClockSkew = 0, CounterReset = 0, Malformed = 0 };
+    /// <summary>Meter messages lost on the way (radio, gateway): missing data whose use the next reading carries.</summary>
+    public double Loss { get; init; }
+
+    public static FaultRates None { get; } = new() { Silent = 0, Flapping = 0, ClockSkew = 0, CounterReset = 0, Malformed = 0, Loss = 0 };
 
     public void Validate()
     {
-        foreach (var (name, rate) in new[] { ("silent", Silent), ("flapping", Flapping), ("skew", ClockSkew), ("reset", CounterReset), ("malformed", Malformed) })
+        foreach (var (name, rate) in new[] { ("silent", Silent), ("flapping", Flapping), ("skew", ClockSkew), ("reset", CounterReset), ("malformed", Malformed), ("loss", Loss) })
         {
             if (rate is < 0 or > 1 || double.IsNaN(rate))
                 throw new ArgumentOutOfRangeException(name, rate, "a fault rate is a fraction between 0 and 1");

@@ -76,6 +76,8 @@ internal sealed class FeedGenerator
     private readonly IFeedFormat _writer;
 
     private readonly DeviceState[] _state;
+    // Per community, the working families (household indices): who the random gate passes belong to.
+    private readonly int[][] _families;
     private readonly double[] _peakPerMs;
     private readonly bool[] _visitorsLot;
 
@@ -100,6 +102,12 @@ internal sealed class FeedGenerator
         for (var i = 0; i < _restDays.Length; i++)
             _restDays[i] = ChinaCalendar.IsRestDay(DateOnly.FromDateTime(DateTime.UnixEpoch.AddDays(_firstLocalDay + i)));
 
+        _families = new int[plan.World.Communities.Count][];
+        for (var c = 0; c < _families.Length; c++)
+        {
+            var community = c;
+            _families[c] = [.. Enumerable.Range(0, _households.Length).Where(h => _households[h].Community == community && _households[h].Kind == HouseholdKind.WorkingFamily)];
+        }
         var count = _devices.Length;
         _state = new DeviceState[count];
         _peakPerMs = new double[count];
@@ -208,7 +216,7 @@ internal sealed class FeedGenerator
                     Schedule(_scriptSource, _plan.Script[_scriptCursor].At);
                 var device = _devices[scripted.Device];
                 var payload = device.Kind == DeviceKind.Gate
-                    ? _writer.Gate(Time(scripted.Device, ms), scripted.Event, "in", null, null)
+                    ? _writer.Gate(Time(scripted.Device, ms), scripted.Event, scripted.Direction ?? "in", scripted.Credential, scripted.Household)
                     : _writer.Camera(Time(scripted.Device, ms), scripted.Event, null, device.Label);
                 message = Emit(scripted.Device, ms, device.Kind, payload, null);
                 return true;
@@ -237,7 +245,8 @@ internal sealed class FeedGenerator
                     _state[d].Total += Between(d, _state[d].LastReading, ms);
                 }
                 _state[d].LastReading = ms;
-                if (IsSilent(d, ms))
+                // A lost reading (radio, gateway): the register goes on, so the next reading carries the gap's use.
+                if (IsSilent(d, ms) || IsLost(d, ms))
                     break;
                 var household = _state[d].Household!;
                 message = Emit(d, ms, DeviceKind.Meter, _writer.Meter(Time(d, ms), _state[d].Meter, _state[d].Total, household), household);
@@ -255,13 +264,14 @@ internal sealed class FeedGenerator
                 var u = NextUnit();
                 var denied = u < 0.02;
                 var credential = u < 0.55 ? "face" : u < 0.85 ? "card" : u < 0.95 ? "qr" : "plate";
-                // Residents identify; a QR code is a visitor's pass and a denied attempt belongs to nobody known.
+                // Residents identify; a QR code is a visitor's pass and a denied attempt belongs to nobody known. These
+                // random passes are working families' (and their visitors'): people at home all day pass on their
+                // outings, scripted by the plan, and nobody passes while away or unable to go out.
                 string? household = null;
-                if (!denied && credential != "qr")
+                if (!denied && credential != "qr" && _families[device.Community] is { Length: > 0 } families)
                 {
-                    var perCommunity = _plan.World.Options.Households;
-                    var h = _households[device.Community * perCommunity + (int)(NextUnit() * perCommunity)];
-                    household = h.Kind == HouseholdKind.EmptyFlat ? null : h.Id;
+                    var h = families[(int)(NextUnit() * families.Length)];
+                    household = _plan.IsAbsent(h, ms, ms + 1) ? null : _households[h].Id;
                 }
                 message = Emit(d, ms, DeviceKind.Gate, _writer.Gate(Time(d, ms), denied ? "denied" : "pass", direction, credential, household), null);
                 return true;
@@ -319,6 +329,9 @@ internal sealed class FeedGenerator
 
     private bool IsSilent(int d, long ms) => ms >= _state[d].SilentFrom && ms < _state[d].SilentTo;
 
+    private bool IsLost(int d, long ms) =>
+        _plan.Faults.Loss > 0 && Noise.Unit(Noise.Hash(_seed, _state[d].Key, 0x1055_0000UL + (ulong)(ms / MeterInterval))) < _plan.Faults.Loss;
+
     /// <summary>A meter's use between two instants (ms from the start), integrated over hours and modifier windows.</summary>
     private double Between(int d, long from, long to)
     {
@@ -356,6 +369,12 @@ internal sealed class FeedGenerator
         var rate = _state[d].Level * shape * Math.Max(0.2, 1 + _state[d].Amplitude * 1.7 * (2 * u - 1));
         if (modifiers is null)
             return rate;
+        // Out of the flat first: what is left is the base load, which the other modifiers then scale like any use.
+        foreach (var m in modifiers)
+        {
+            if (m.Kind == MeterModifierKind.Outing && ms >= m.From && ms < m.To)
+                rate = _state[d].Meter == MeterType.Water ? 0 : _state[d].Level * m.Value * (0.95 + 0.1 * u);
+        }
         var flow = 0.0;
         foreach (var m in modifiers)
         {
@@ -363,6 +382,10 @@ internal sealed class FeedGenerator
                 continue;
             switch (m.Kind)
             {
+                case MeterModifierKind.Season:
+                    var f = 1 + (m.Value - 1) * (ms - m.From) / Math.Max(1.0, m.To - m.From);
+                    rate *= _state[d].Meter == MeterType.Electricity ? f : 1 + (f - 1) / 3;
+                    break;
                 case MeterModifierKind.Factor:
                     rate *= m.Value;
                     break;

@@ -45,7 +45,8 @@ public static class SimulateCommand
           --out FILE.jsonl      with --dry-run: write {"time","topic","payload"} lines instead
 
         Scenarios and ground truth
-          --scenario NAME|FILE  none | welfare-mix | facilities | all, or a scenario .json file (none)
+          --scenario NAME|FILE  none | welfare-mix | welfare-eval | facilities | all, or a scenario .json
+                                file (none); welfare-eval is the welfare detector's evaluation (30–90 days)
           --truth-out FILE      ground truth as JSON lines: subject, kind, community, grid, household,
                                 device, onset, end, depth, expect_alert (scenario incidents and device faults)
           --registry-out FILE   the simulated registry (the service's Registry:Path format), with the away
@@ -53,7 +54,8 @@ public static class SimulateCommand
 
         Faults (fraction of devices over the run; malformed: of messages)
           --silent-rate X (0.001)  --flapping-rate X (0.005, cameras)  --skew-rate X (0.0005)
-          --reset-rate X (0.0005, meters)  --malformed-rate X (0.0002)  --no-faults
+          --reset-rate X (0.0005, meters)  --malformed-rate X (0.0002)
+          --loss-rate X (0, of meter messages: lost readings)  --no-faults
 
         Progress goes to stderr (every second on a terminal, every 10 s when redirected); a summary to stdout.
         Ctrl+C stops cleanly with the summary (exit code 130).
@@ -98,7 +100,7 @@ public static class SimulateCommand
             start = options.Start ?? FloorToMinute(time.GetUtcNow().ToOffset(ChinaCalendar.LocalOffset));
             scenario = options.Scenario.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
                 ? Scenarios.ReadFile(options.Scenario, start)
-                : Scenarios.Preset(options.Scenario, options.Duration);
+                : Scenarios.Preset(options.Scenario, options.Duration, options.World.Households);
         }
         catch (Exception ex) when (ex is FormatException or ArgumentException or IOException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
         {

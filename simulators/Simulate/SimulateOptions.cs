@@ -114,6 +114,7 @@ internal sealed record SimulateOptions
                 case "--skew-rate": faults = faults with { ClockSkew = Fraction() }; break;
                 case "--reset-rate": faults = faults with { CounterReset = Fraction() }; break;
                 case "--malformed-rate": faults = faults with { Malformed = Fraction() }; break;
+                case "--loss-rate": faults = faults with { Loss = Fraction() }; break;
                 default: throw new FormatException($"unknown option '{name}'");
             }
         }

@@ -117,8 +117,10 @@ public sealed class AnalyticsLoopTests
         var drop = Assert.Single(alerts, a => a.Kind == AlertKinds.LivingAloneDrop);
         Assert.Equal("h-00", drop.Household);
         Assert.Equal(dropFrom, drop.StartedAt);
-        Assert.InRange(drop.RaisedAt, dropFrom.AddHours(4), dropFrom.AddHours(6));
-        Assert.Equal(12, drop.Evidence.Points.Count);
+        // A deep drop is raised after a few hours of it, when the hour is judged (its end plus the lateness allowed).
+        Assert.InRange(drop.RaisedAt, dropFrom.AddHours(2), dropFrom.AddHours(6).AddMinutes(5));
+        Assert.Equal(5, drop.RaisedAt.Minute);
+        Assert.Equal(2 * (int)(drop.RaisedAt.AddMinutes(-5) - dropFrom).TotalHours, drop.Evidence.Points.Count);
 
         var silent = Assert.Single(alerts, a => a.Kind == AlertKinds.DeviceSilent);
         Assert.Equal(SyntheticCommunity.ElectricityMeter(5), silent.Device);

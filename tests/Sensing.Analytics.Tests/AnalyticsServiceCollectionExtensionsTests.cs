@@ -25,14 +25,14 @@ public sealed class AnalyticsServiceCollectionExtensionsTests
     [Fact]
     public void The_loop_is_one_instance_as_listener_and_hosted_service()
     {
-        using var services = Build(new() { ["Analytics:LivingAlone:WindowHours"] = "5", ["Sensing:TimeZone"] = "Asia/Urumqi" });
+        using var services = Build(new() { ["Analytics:LivingAlone:MinLowHours"] = "5", ["Sensing:TimeZone"] = "Asia/Urumqi" });
 
         var loop = services.GetRequiredService<AnalyticsLoop>();
         Assert.Same(loop, services.GetRequiredService<IStoredReadingsListener>());
         Assert.Same(loop, Assert.Single(services.GetServices<IHostedService>()));
 
         var options = services.GetRequiredService<IOptions<AnalyticsOptions>>().Value;
-        Assert.Equal(5, options.LivingAlone.WindowHours);
+        Assert.Equal(5, options.LivingAlone.MinLowHours);
         Assert.Equal(0.25, options.LivingAlone.DropRatio);
         Assert.Equal(TimeSpan.FromMinutes(2), options.Silence.MinSilence);
         // Without its own zone, analytics follows the service's.
@@ -44,7 +44,7 @@ public sealed class AnalyticsServiceCollectionExtensionsTests
     {
         using var services = Build(new()
         {
-            ["Analytics:LivingAlone:DropRatio"] = "0.6",
+            ["Analytics:LivingAlone:DropRatio"] = "0.5",
             ["Analytics:MinHistoryDays"] = "30",
             ["Analytics:TimeZone"] = "Mars/Olympus",
         });

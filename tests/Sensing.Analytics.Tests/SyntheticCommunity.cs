@@ -1,4 +1,3 @@
-using Sensing.Analytics.LivingAlone;
 using Sensing.Telemetry;
 
 namespace Sensing.Analytics.Tests;
@@ -76,26 +75,6 @@ internal sealed class SyntheticCommunity
         var usage = (water * _waterScale[i] * noise.Water, electricity * _electricityScale[i] * noise.Electricity);
         foreach (var scenario in _scenarios) usage = scenario(i, hour, usage);
         return usage;
-    }
-
-    /// <summary>Hourly series of every household from <see cref="Start"/> for <paramref name="hours"/> hours, keyed by UTC hour.</summary>
-    public IReadOnlyList<HouseholdUsage> Hourly(int hours)
-    {
-        var result = new List<HouseholdUsage>(Households.Length);
-        for (var i = 0; i < Households.Length; i++)
-        {
-            var water = new Dictionary<DateTimeOffset, double>();
-            var electricity = new Dictionary<DateTimeOffset, double>();
-            for (var k = 0; k < hours; k++)
-            {
-                var hour = Start.AddHours(k).ToUniversalTime();
-                var (w, e) = Usage(i, hour);
-                water[hour] = w;
-                electricity[hour] = e;
-            }
-            result.Add(new HouseholdUsage(Households[i], water, electricity));
-        }
-        return result;
     }
 
     // Multiplicative noise around 1 with a standard deviation of 8 %, never negative.
