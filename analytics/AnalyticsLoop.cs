@@ -2,6 +2,9 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Sensing.Analytics.Alerting;
+using Sensing.Analytics.EventTime;
+using Sensing.Analytics.Facilities;
 using Sensing.Analytics.LivingAlone;
 using Sensing.Analytics.Silence;
 using Sensing.Analytics.Windows;
@@ -14,15 +17,17 @@ namespace Sensing.Analytics;
 /// the wall clock) and runs two kinds of detector:
 /// <list type="bullet">
 /// <item><see cref="IReadingDetector"/>s see every reading of this process as it arrives and are checked against the
-/// watermark after each batch (<c>device_silent</c>).</item>
+/// watermark after each batch (<c>device_silent</c>; <c>water_leak</c>, <c>parking_full</c>, <c>gate_forced</c> and
+/// <c>camera_event</c> from <see cref="FacilityDetectors"/>).</item>
 /// <item><see cref="IHourlyDetector"/>s judge every complete event-time hour exactly once, in order: once the watermark
 /// passes an hour's end by <see cref="AnalyticsOptions.EvaluationDelay"/> (the lateness allowed), the loop reads that
 /// hour's window from the store and hands it to each (<c>living_alone_drop</c>). The live stream only says when; what is
 /// judged comes from the store, so a replay at any speed, in any batches, on one process or several sharing the feed,
 /// judges the same hours from the same data and raises the same alerts (ids, <c>started_at</c>, <c>raised_at</c>).</item>
 /// </list>
-/// Every alert then passes the <see cref="AlertCooldown"/> (one per id; another about the same subject only after the
-/// cooldown) before <see cref="IAlertSink"/>. All state lives on the loop's single reader, so detectors need no locks.
+/// Welfare and silence alerts then pass the loop's <see cref="AlertCooldown"/> (another of the same kind about the same
+/// subject only after <see cref="AnalyticsOptions.Cooldown"/> of quiet); the facility detectors cool down per kind
+/// themselves, with their own periods. Then <see cref="IAlertSink"/>. All state lives on the loop's single reader, so detectors need no locks.
 /// </summary>
 public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
 {
@@ -39,7 +44,9 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
     private readonly IReadingDetector[] _readingDetectors;
     private readonly IHourlyDetector[] _hourlyDetectors;
     private readonly string[] _hourlyMetrics;
-    private readonly EventClock _clock = new();
+    // The loop's watermark: robust to a device whose clock runs ahead (see EventClock), so one fast camera can neither
+    // make every hour look complete nor every other device look silent.
+    private readonly EventClock _clock = new(TimeSpan.FromMinutes(15));
     private readonly AlertCooldown _cooldown;
 
     private long _lastArrival;
@@ -72,15 +79,18 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         });
         _windows = new StoreWindows(store, registry);
         Silence = new SilenceWatch(_options.Silence, registry.FindDevice);
+        Facilities = new FacilityDetectors(_options.Facilities, TimeZoneInfo.FindSystemTimeZoneById(_options.TimeZone ?? "Asia/Shanghai"));
         LivingAlone = new LivingAloneHourlyDetector(_options, _windows, registry, time, logger);
-        // The seam: further detectors join these two lists (a facility helper adds water_leak, parking_full…).
-        _readingDetectors = [Silence];
+        // The seam: a further detector joins one of these two lists.
+        _readingDetectors = [Silence, Facilities];
         _hourlyDetectors = [LivingAlone];
         _hourlyMetrics = [.. _hourlyDetectors.SelectMany(d => d.Metrics).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         _cooldown = new AlertCooldown(_options.Cooldown);
     }
 
     internal SilenceWatch Silence { get; }
+
+    internal FacilityDetectors Facilities { get; }
 
     internal LivingAloneHourlyDetector LivingAlone { get; }
 
@@ -178,17 +188,16 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         List<Alert>? settled = null;
         foreach (var reading in batch)
         {
-            _clock.Observe(reading.Time);
+            _clock.Observe(reading.Device, reading.Time);
             foreach (var detector in _readingDetectors)
             {
-                if (detector.Observe(reading) is { } alert) (settled ??= []).Add(alert);
+                foreach (var alert in detector.Observe(reading)) (settled ??= []).Add(alert);
             }
         }
-        _clock.Advance();
-        Volatile.Write(ref _watermarkTicks, _clock.Watermark?.UtcTicks ?? 0);
+        Volatile.Write(ref _watermarkTicks, _clock.Now?.UtcTicks ?? 0);
         _lastArrival = _time.GetTimestamp();
         if (settled is not null) await RaiseAsync(settled, cancellationToken).ConfigureAwait(false);
-        if (_clock.Watermark is not { } watermark) return;
+        if (_clock.Now is not { } watermark) return;
         foreach (var detector in _readingDetectors)
             await RaiseAsync(detector.Check(watermark), cancellationToken).ConfigureAwait(false);
         await JudgeCompleteHoursAsync(watermark, cancellationToken).ConfigureAwait(false);
@@ -235,7 +244,7 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
     /// </summary>
     private async Task CheckQuietFeedAsync(CancellationToken cancellationToken)
     {
-        if (_clock.Watermark is not { } watermark) return;
+        if (_clock.Now is not { } watermark) return;
         var now = watermark + _time.GetElapsedTime(_lastArrival);
         foreach (var detector in _readingDetectors)
             await RaiseAsync(detector.Check(now), cancellationToken).ConfigureAwait(false);
@@ -245,7 +254,10 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
     {
         foreach (var alert in alerts)
         {
-            if (!_cooldown.Admit(alert)) continue;
+            // The facility detectors' own cool-downs are per kind (30 min for a forced gate, 15 for a camera zone); the
+            // loop's long one is for welfare and silence, where a second page the same day is one too many.
+            var cooled = alert.Kind is AlertKinds.LivingAloneDrop or AlertKinds.DeviceSilent;
+            if (cooled && !_cooldown.Admit(alert.Kind, alert.Device ?? alert.Household ?? alert.Community, alert.RaisedAt)) continue;
             _logger.LogInformation("Raising {Kind} for {Subject} since {StartedAt:O}", alert.Kind, alert.Household ?? alert.Device, alert.StartedAt);
             await _sink.RaiseAsync(alert, cancellationToken).ConfigureAwait(false);
         }
@@ -259,12 +271,12 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
             foreach (var device in _registry.Devices)
             {
                 if (_registry.LastSeen(device.Id) is not { } lastSeen) continue;
-                _clock.Observe(lastSeen);
-                foreach (var detector in _readingDetectors)
-                    detector.Observe(new Reading(device.Id, device.Community, device.Grid, device.Household, "seen", lastSeen, 0));
+                _clock.Observe(device.Id, lastSeen);
+                // Seeded, not observed: a device last seen before the restart is judged from then, so one that died
+                // meanwhile is silent at the first check rather than one silence after the restart.
+                Silence.Seed(device.Id, device.Community, device.Grid, lastSeen);
             }
-            _clock.Advance();
-            Volatile.Write(ref _watermarkTicks, _clock.Watermark?.UtcTicks ?? 0);
+            Volatile.Write(ref _watermarkTicks, _clock.Now?.UtcTicks ?? 0);
             _lastArrival = _time.GetTimestamp();
         }
         catch (Exception ex)
@@ -277,63 +289,5 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
     {
         var utc = time.UtcTicks;
         return new DateTimeOffset(utc - utc % TimeSpan.TicksPerHour, TimeSpan.Zero);
-    }
-}
-
-/// <summary>
-/// The event-time watermark: how far the feed has got. Not the newest reading time, which one device with its clock
-/// hours ahead would drag into the future (every other device then looks silent and hours are judged before their
-/// readings arrive), but a high quantile of the last few hundred readings' times: a skewed device is a small share of
-/// them. It only moves forward, and it depends only on the readings in arrival order, not on how they were batched
-/// (within a batch of several hundred, near enough: hours are judged late by the lateness allowed anyway).
-/// </summary>
-internal sealed class EventClock
-{
-    private const int Window = 512;
-    private const double Quantile = 0.9;
-    private readonly long[] _recent = new long[Window];
-    private readonly long[] _scratch = new long[Window];
-    private int _count;
-    private int _next;
-    private long _watermark;
-
-    public DateTimeOffset? Watermark => _watermark == 0 ? null : new DateTimeOffset(_watermark, TimeSpan.Zero);
-
-    public void Observe(DateTimeOffset time)
-    {
-        _recent[_next] = time.UtcTicks;
-        _next = (_next + 1) % Window;
-        if (_count < Window) _count++;
-    }
-
-    /// <summary>Moves the watermark to the quantile of the recent readings, if that is later.</summary>
-    public void Advance()
-    {
-        if (_count == 0) return;
-        Array.Copy(_recent, _scratch, _count);
-        var span = _scratch.AsSpan(0, _count);
-        span.Sort();
-        var candidate = span[(int)Math.Floor(Quantile * (_count - 1))];
-        if (candidate > _watermark) _watermark = candidate;
-    }
-}
-
-/// <summary>
-/// De-duplication and cooldown of alerts per subject (the device, else the household): an alert id already raised is
-/// dropped, and another alert of the same kind about the same subject within <see cref="AnalyticsOptions.Cooldown"/>
-/// of the last one raised (event time) is held back, so a flapping meter or a household hovering at a threshold does
-/// not page a worker every hour.
-/// </summary>
-internal sealed class AlertCooldown(TimeSpan cooldown)
-{
-    private readonly Dictionary<(string Kind, string Subject), (string Id, DateTimeOffset RaisedAt)> _last = [];
-
-    public bool Admit(Alert alert)
-    {
-        var key = (alert.Kind, alert.Device ?? alert.Household ?? alert.Community);
-        if (_last.TryGetValue(key, out var last) && (last.Id == alert.Id || alert.RaisedAt - last.RaisedAt < cooldown))
-            return false;
-        _last[key] = (alert.Id, alert.RaisedAt);
-        return true;
     }
 }

@@ -18,16 +18,20 @@ public interface IHourlyDetector
 }
 
 /// <summary>
-/// A detector that sees every reading this process stores, as it arrives, and is checked against the event-time
-/// watermark after each batch. For what must be caught within seconds (<c>device_silent</c>; <c>gate_forced</c>,
-/// <c>camera_event</c>, <c>parking_full</c> would be ones). Its alerts must come from the readings themselves, never from
-/// when they were seen, so that replays raise the same alerts.
+/// A detector that sees every reading this process stores, one at a time in the order ingest stored them, and is
+/// checked against the event-time watermark after each batch. For what must be caught within seconds
+/// (<c>device_silent</c>, <c>gate_forced</c>, <c>camera_event</c>, <c>parking_full</c>). Its alerts must come from the
+/// readings themselves, never from when they were seen, so that a feed replayed at any speed and cut into any batches
+/// raises the same alerts with the same ids and times. Not thread-safe: one reader calls it.
 /// </summary>
 public interface IReadingDetector
 {
-    /// <summary>Notes a reading; returns an alert the reading itself settles (a silence it ends that no check caught), or null.</summary>
-    Alert? Observe(in Reading reading);
+    /// <summary>Takes in one reading; returns the alerts it completes (almost always none, as an empty list).</summary>
+    IReadOnlyList<Alert> Observe(in Reading reading);
 
-    /// <summary>Alerts due by <paramref name="watermark"/> and not raised yet.</summary>
+    /// <summary>
+    /// Alerts that became due by <paramref name="watermark"/> without a reading to say so (a device gone silent, a car
+    /// that never leaves); their times come from the readings, never from when the check ran.
+    /// </summary>
     IReadOnlyList<Alert> Check(DateTimeOffset watermark);
 }

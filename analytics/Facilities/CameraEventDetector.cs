@@ -19,7 +19,7 @@ namespace Sensing.Analytics.Facilities;
 /// 30 seconds while it burns is one alert. Only a camera's own readings move its state, so any batching gives the
 /// same alerts. Not thread-safe.
 /// </summary>
-public sealed class CameraEventDetector : IStreamDetector
+public sealed class CameraEventDetector : IReadingDetector
 {
     private const string Crowd = "camera.crowd";
     private const string Smoke = "camera.smoke";

@@ -4,13 +4,13 @@ using Sensing.Telemetry;
 namespace Sensing.Analytics.Facilities;
 
 /// <summary>
-/// The four facility detectors behind one <see cref="IStreamDetector"/>, so the analytics loop wires one object:
+/// The four facility detectors behind one <see cref="IReadingDetector"/>, so the analytics loop wires one object:
 /// each reading goes to the detector of its device kind (by metric prefix), and <see cref="Check"/> to all of them.
 /// The watermark a check receives is first judged by an <see cref="EventClock"/> over every reading seen, so a device
 /// whose clock runs hours ahead cannot end every cool-down early (a fire reported every 30 s would ring every
 /// batch) or overstay every parked car at once.
 /// </summary>
-public sealed class FacilityDetectors : IStreamDetector
+public sealed class FacilityDetectors : IReadingDetector
 {
     private readonly EventClock _clock = new(TimeSpan.FromMinutes(15));
 

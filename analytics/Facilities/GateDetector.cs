@@ -17,7 +17,7 @@ namespace Sensing.Analytics.Facilities;
 /// watched teaches nothing); a night without a single reading counts as zero passes. Only a gate's own readings move
 /// its state, so any batching gives the same alerts. Not thread-safe.
 /// </summary>
-public sealed class GateDetector : IStreamDetector
+public sealed class GateDetector : IReadingDetector
 {
     // A gate quiet for longer than this before a night may have been dead: that night teaches nothing.
     private static readonly TimeSpan s_reportingBefore = TimeSpan.FromHours(12);

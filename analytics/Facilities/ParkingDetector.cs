@@ -13,7 +13,7 @@ namespace Sensing.Analytics.Facilities;
 /// is found by <see cref="Check"/> as the watermark passes the limit, or, if no check ran inside the stay, by the
 /// reading that ends it; either way it is raised at the event time the limit was reached. Not thread-safe.
 /// </summary>
-public sealed class ParkingDetector : IStreamDetector
+public sealed class ParkingDetector : IReadingDetector
 {
     private readonly ParkingOptions _options;
     private readonly TimeZoneInfo _zone;

@@ -20,7 +20,7 @@ namespace Sensing.Analytics.Facilities;
 /// say nothing about continuity, so a night with one is not judged (a silent meter is <c>device_silent</c>'s matter).
 /// Only a meter's own readings move its state, so any batching gives the same alerts. Not thread-safe.
 /// </summary>
-public sealed class WaterLeakDetector : IStreamDetector
+public sealed class WaterLeakDetector : IReadingDetector
 {
     private const string FlowMetric = "water.flow";
     private const int MaxBurstPoints = 24;

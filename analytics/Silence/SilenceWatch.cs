@@ -89,7 +89,8 @@ public sealed class SilenceWatch : IReadingDetector
     }
 
     /// <inheritdoc cref="Observe(string, string, string?, DateTimeOffset)"/>
-    public Alert? Observe(in Reading reading) => Observe(reading.Device, reading.Community, reading.Grid, reading.Time);
+    public IReadOnlyList<Alert> Observe(in Reading reading) =>
+        Observe(reading.Device, reading.Community, reading.Grid, reading.Time) is { } missed ? [missed] : [];
 
     /// <summary>The interval the device is judged by: median of its recent gaps, else its kind's default.</summary>
     public TimeSpan UsualInterval(string device) =>

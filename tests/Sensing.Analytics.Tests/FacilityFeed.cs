@@ -49,7 +49,7 @@ internal static class FacilityFeed
     }
 
     /// <summary>Runs readings through a detector one by one, checking after each; returns every alert.</summary>
-    public static List<Alert> Run(IStreamDetector detector, IEnumerable<Reading> readings)
+    public static List<Alert> Run(IReadingDetector detector, IEnumerable<Reading> readings)
     {
         var alerts = new List<Alert>();
         foreach (var reading in readings)
