@@ -99,6 +99,13 @@ public sealed class MqttOptions
     public string[] UnsharedTopics { get; set; } = [];
 
     /// <summary>
+    /// The topic filters of the enabled <c>Ingest:Formats</c> (vendor formats), filled in at start rather than
+    /// configured here: ingest subscribes to what it has a normalizer for, alongside <see cref="Topics"/> (and through
+    /// the shared group like them).
+    /// </summary>
+    public string[] FormatTopics { get; set; } = [];
+
+    /// <summary>
     /// Messages the embedded broker queues for one client (ingest) before it must drop: a burst faster than ingest
     /// waits here. MQTTnet's default is 1,000, which a burst fills in a fraction of a second; 250,000 native
     /// messages are roughly 100 MB at most. A drop, should one still happen, is counted and logged, never silent.

@@ -286,11 +286,12 @@ public sealed class MqttIntake(
     }
 
     /// <summary>
-    /// <c>Mqtt:Topics</c> through the shared group when one is set, then <c>Mqtt:UnsharedTopics</c> as they are.
+    /// <c>Mqtt:Topics</c> and the vendor formats' filters through the shared group when one is set, then
+    /// <c>Mqtt:UnsharedTopics</c> as they are.
     /// <c>$share/ingest/sensing/#</c>: the broker hands each message to one member of the group <c>ingest</c>.
     /// </summary>
     public static IReadOnlyList<string> SubscriptionFilters(MqttOptions o) =>
-        [.. o.Topics.Select(t => string.IsNullOrEmpty(o.SharedGroup) ? t : $"$share/{o.SharedGroup}/{t}"), .. o.UnsharedTopics];
+        [.. o.Topics.Concat(o.FormatTopics).Select(t => string.IsNullOrEmpty(o.SharedGroup) ? t : $"$share/{o.SharedGroup}/{t}"), .. o.UnsharedTopics];
 
     /// <summary>
     /// A shared subscription hands consecutive messages of one meter to different instances, and consumption is the

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Sensing.Ingest.Mqtt;
 using Sensing.Ingest.Normalization;
 using Sensing.Ingest.Normalization.Vendor;
 using Sensing.Ingest.Registry;
@@ -102,7 +103,7 @@ public sealed class FormatRoutingTests
         services.AddSensingIngest(configuration);
         using var provider = services.BuildServiceProvider();
 
-        var topics = provider.GetRequiredService<IOptions<MqttOptions>>().Value.Topics;
+        var topics = MqttIntake.SubscriptionFilters(provider.GetRequiredService<IOptions<MqttOptions>>().Value);
 
         Assert.Equal(1, topics.Count(t => t == "sensing/#"));
         Assert.Contains("legacy/#", topics);
