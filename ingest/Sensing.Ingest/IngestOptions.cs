@@ -69,13 +69,14 @@ public sealed class MqttOptions
     [Range(0, uint.MaxValue)] public long SessionExpirySeconds { get; set; } = 86_400;
 
     /// <summary>
-    /// MQTT 5 flow control: sent in CONNECT as Receive Maximum, so the broker never has more than this many QoS 1
-    /// messages unacknowledged at ingest (ingest acknowledges only once a message is stored, so this bounds what a
-    /// burst can put in ingest's memory; the rest waits at the broker). Without it mosquitto allows its
-    /// <c>max_inflight_messages</c> (20 by default), which starves the batching pipeline. The same number also bounds
-    /// how many messages of any QoS ingest reads off the connection ahead of the pipeline (QoS 0 has no flow control
-    /// in the protocol). Keep it at least twice <c>Ingest:BatchSize</c> so one batch fills while the previous is
-    /// written. 0 sends none and reads ahead without bound (the broker's default applies; not recommended).
+    /// MQTT 5 flow control: sent in CONNECT as Receive Maximum, so the broker should have no more than this many QoS 1
+    /// messages unacknowledged at ingest (ingest acknowledges only once a message is stored) and keep the rest of a
+    /// burst itself. The same number bounds how many messages ingest reads off the connection ahead of the pipeline,
+    /// which is what holds when a broker overshoots (mosquitto 2.0.11 does, once acknowledgements flow; see the Mqtt
+    /// folder's README), and is kept free in <c>Ingest:QueueCapacity</c> for QoS 1: QoS 0 messages beyond the rest are
+    /// dropped and counted.
+    /// Keep it at least twice <c>Ingest:BatchSize</c> so one batch fills while the previous is written. 0 sends none,
+    /// reads ahead without bound and never drops QoS 0 (the broker's default applies; not recommended).
     /// </summary>
     [Range(0, ushort.MaxValue)] public int ReceiveMaximum { get; set; } = 10_000;
 
@@ -129,7 +130,11 @@ public sealed class IngestOptions
     /// <summary>How long a partial batch may wait for company before it is written anyway (bounds latency at low rates).</summary>
     [Range(1, 10_000)] public int BatchDelayMilliseconds { get; set; } = 50;
 
-    /// <summary>Messages held between the MQTT client and the pipeline; when full, intake waits and the broker holds the rest.</summary>
+    /// <summary>
+    /// Messages held between the MQTT client and the pipeline; when full, intake waits and the broker holds the rest.
+    /// QoS 0 messages (which the broker cannot hold back) may fill it up to capacity less <c>Mqtt:ReceiveMaximum</c>
+    /// and are dropped and counted beyond: raise it to ride out longer QoS 0 bursts (about 0.3 KB per place).
+    /// </summary>
     [Range(1, 1_000_000)] public int QueueCapacity { get; set; } = 20_000;
 
     /// <summary>Payloads larger than this are dead-lettered unread: no device in the contract sends more than a few hundred bytes.</summary>

@@ -106,9 +106,10 @@ public sealed class MosquittoServer : IAsyncDisposable
                 await server.StartAsync();
                 return server;
             }
-            catch (Exception) when (attempt < 3)
+            catch (Exception)
             {
                 await server.DisposeAsync();
+                if (attempt >= 3) throw;
             }
         }
     }

@@ -372,7 +372,16 @@ public sealed class MqttIntake(
                 ArrayPool<byte>.Shared.Return(copy);
             }
             // Waits when the queue is full: that wait is the backpressure that keeps the rest at the broker.
-            await queue.EnqueueAsync(message, _stopping).ConfigureAwait(false);
+            try
+            {
+                await queue.EnqueueAsync(message, _stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping: the message stays unacknowledged at the broker; its pooled copy goes back.
+                message.ReleasePayload();
+                throw;
+            }
         }
         finally
         {

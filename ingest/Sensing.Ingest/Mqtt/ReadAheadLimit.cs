@@ -14,13 +14,16 @@ namespace Sensing.Ingest.Mqtt;
 /// <para>
 /// MQTTnet 5.2's receive loop reads every packet as soon as it arrives and puts PUBLISH packets in an unbounded
 /// queue that one task drains through the message handler. The handler waiting (ingest's bounded queue is full)
-/// therefore does not slow the socket: a burst piles up in that queue. For QoS 1, Receive Maximum already keeps the
-/// broker from sending more than N unacknowledged messages; QoS 0 has no flow control in the protocol, and brokers
-/// that ignore Receive Maximum exist. So the adapter below takes one of <c>limit</c> slots for each PUBLISH it
-/// returns, waiting (and so reading nothing more: TCP's window closes and the broker holds or, for QoS 0 beyond its
-/// own queue limit, drops the rest) while all slots are taken; the handler gives a slot back once the message is in
-/// ingest's queue. Other packets (acknowledgements, PINGRESP) are not limited, but sit behind the held PUBLISH in
-/// the stream, as they would behind a slow network.
+/// therefore does not slow the socket: a burst piles up in that queue. Receive Maximum should keep the broker from
+/// sending more than N unacknowledged QoS 1 messages, but mosquitto 2.0.11 keeps to it only until acknowledgements
+/// flow (measured: benchmarks/README.md). So the adapter below takes one of <c>limit</c> slots for each PUBLISH it
+/// returns, waiting (and so reading nothing more: TCP's window closes and the broker holds the rest) while all slots
+/// are taken; the handler gives a slot back once the message is in ingest's queue. Other packets (acknowledgements,
+/// PINGRESP) are not limited, but sit behind the held PUBLISH in the stream, as they would behind a slow network.
+/// QoS 0 messages never make the handler wait (<see cref="MqttIntake"/> sheds them when there is no room), so this
+/// holds the connection only for QoS 1, whose acknowledgements keep MQTTnet from needing a PINGRESP meanwhile (should
+/// the store stall long enough for the keep-alive to time out, the reconnect loses nothing: what was not acknowledged
+/// is redelivered).
 /// </para>
 /// <para>
 /// Each connection gets fresh slots: packets MQTTnet had queued when a connection dropped are discarded with it and
@@ -46,20 +49,65 @@ public sealed class ReadAheadLimit(int limit) : IMqttClientAdapterFactory
         return new LimitedAdapter(_inner.CreateClientAdapter(options, packetInspector, logger), window);
     }
 
-    /// <summary>The slots of one connection.</summary>
+    /// <summary>
+    /// The slots of one connection. Once all are taken, reading resumes only when a quarter of them are free again:
+    /// waking the receive loop for every single slot handed back would make the loop and the handler trade the CPU
+    /// once per message, which measurably slowed a backlog's drain.
+    /// </summary>
     public sealed class Window(int limit)
     {
-        private readonly SemaphoreSlim _slots = new(limit);
+        private readonly Lock _lock = new();
+        private readonly int _resumeAt = limit - Math.Max(1, limit / 4);
+        private int _held;
+        private TaskCompletionSource? _room;
 
         /// <summary>Messages read off the connection and not yet handed to ingest's queue.</summary>
-        public int Held => limit - _slots.CurrentCount;
+        public int Held => Volatile.Read(ref _held);
 
-        internal bool TryTake() => _slots.Wait(0);
+        internal bool TryTake()
+        {
+            lock (_lock)
+            {
+                if (_held >= limit || _room is not null) return false;
+                _held++;
+                return true;
+            }
+        }
 
-        internal Task TakeAsync(CancellationToken cancellationToken) => _slots.WaitAsync(cancellationToken);
+        internal async Task TakeAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                Task room;
+                lock (_lock)
+                {
+                    if (_held < limit && _room is null)
+                    {
+                        _held++;
+                        return;
+                    }
+                    _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    room = _room.Task;
+                }
+                await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
 
         /// <summary>The handler has handed a message over (or given up on it).</summary>
-        public void Release() => _slots.Release();
+        public void Release()
+        {
+            TaskCompletionSource? room = null;
+            lock (_lock)
+            {
+                _held--;
+                if (_room is not null && _held <= _resumeAt)
+                {
+                    room = _room;
+                    _room = null;
+                }
+            }
+            room?.TrySetResult();
+        }
     }
 
     private sealed class LimitedAdapter(IMqttChannelAdapter inner, Window window) : IMqttChannelAdapter
