@@ -19,7 +19,7 @@ namespace Sensing.Analytics;
 ///     "DeepRatio": 0.15, "DeepHours": 3, "ElderlyDeepHours": 2,
 ///     "DropRatio": 0.25, "MinLowHours": 6, "ElderlyDropRatio": 0.4, "ElderlyMinLowHours": 4,
 ///     "NormalRatio": 0.6, "InformativeShare": 0.3, "MinExpectedWater": 0.001, "MinExpectedElectricity": 0.01,
-///     "MaxTrainingRows": 300000
+///     "WaterRegisterStep": 0.001, "ElectricityRegisterStep": 0.01, "MaxTrainingRows": 300000
 ///   },
 ///   "Silence": {
 ///     "IntervalsBeforeSilent": 4, "MinSilence": "00:02:00", "RecentGaps": 15, "MinGapsToLearn": 3,
@@ -122,6 +122,12 @@ public sealed class LivingAloneOptions
     /// <summary>kWh of electricity expected in an hour below which the hour is not informative.</summary>
     public double MinExpectedElectricity { get; set; } = 0.01;
 
+    /// <summary>The water register's resolution (m³): an hour's use is known to one step, 1 litre on most dials.</summary>
+    public double WaterRegisterStep { get; set; } = 0.001;
+
+    /// <summary>The electricity register's resolution (kWh).</summary>
+    public double ElectricityRegisterStep { get; set; } = 0.01;
+
     /// <summary>Household-hours a training samples at most (deterministically), which bounds training time for a city.</summary>
     public int MaxTrainingRows { get; set; } = 300_000;
 }
@@ -190,6 +196,8 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
         if (living.MinExpectedWater < 0 || living.MinExpectedElectricity < 0)
             failures.Add("Analytics:LivingAlone:MinExpectedWater and MinExpectedElectricity must not be negative.");
         if (living.MaxTrainingRows < 1000) failures.Add("Analytics:LivingAlone:MaxTrainingRows must be at least 1000.");
+        if (living.WaterRegisterStep < 0 || living.ElectricityRegisterStep < 0)
+            failures.Add("Analytics:LivingAlone:WaterRegisterStep and ElectricityRegisterStep must not be negative.");
 
         var silence = options.Silence;
         if (silence.IntervalsBeforeSilent < 1) failures.Add("Analytics:Silence:IntervalsBeforeSilent must be at least 1.");

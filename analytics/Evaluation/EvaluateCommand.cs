@@ -28,7 +28,7 @@ public static class EvaluateCommand
                                 device faults (0.002, 0.005, 0.0005, 0.01, 0.0002)
           --work-dir DIR        keep the DuckDB file and models there instead of a temporary folder
           --alerts-out FILE     the alerts raised, one JSON object per line
-          --trace HOUSEHOLD     print every hour judged for one household (expected, observed, the low run)
+          --trace H1,H2         print every hour judged for these households (expected, observed, the low run)
           --Analytics:Key=value any analytics setting (e.g. --Analytics:LivingAlone:DeepRatio=0.12), as in the service
         """;
 

@@ -36,7 +36,7 @@ public sealed record EvaluationOptions
     public string? WorkDirectory { get; init; }
     public bool Keep { get; init; }
     public AnalyticsOptions Analytics { get; init; } = new() { TimeZone = "Asia/Shanghai" };
-    /// <summary>A household whose every judged hour is printed (expected and observed, the run), for reading a miss or a false alarm.</summary>
+    /// <summary>Households (comma-separated) whose every judged hour is printed (expected and observed, the run), for reading a miss or a false alarm.</summary>
     public string? Trace { get; init; }
 }
 
@@ -104,8 +104,8 @@ public static class EvaluationRun
         var listener = new CountingListener(loop);
         if (options.Trace is { } traced)
         {
-            loop.LivingAlone.Detector.TracedHousehold = traced;
-            loop.LivingAlone.Detector.Trace = line => progress.WriteLine($"trace {traced}: {line}");
+            loop.LivingAlone.Detector.TracedHouseholds = traced.Split(',').ToHashSet(StringComparer.Ordinal);
+            loop.LivingAlone.Detector.Trace = line => progress.WriteLine($"trace {line}");
         }
         var queue = new IngestQueue(20_000);
         var metrics = new IngestMetrics(queue);

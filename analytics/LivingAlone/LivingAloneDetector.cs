@@ -64,10 +64,10 @@ public sealed class LivingAloneDetector
     /// <summary>Households followed so far.</summary>
     public int Tracked => _states.Count;
 
-    /// <summary>When set, every hour judged for <see cref="TracedHousehold"/> is described here (the evaluation's <c>--trace</c>).</summary>
+    /// <summary>When set, every hour judged for the <see cref="TracedHouseholds"/> is described here (the evaluation's <c>--trace</c>).</summary>
     public Action<string>? Trace { get; set; }
 
-    public string? TracedHousehold { get; set; }
+    public IReadOnlySet<string>? TracedHouseholds { get; set; }
 
     /// <summary>
     /// Judges the hour starting at <paramref name="hour"/> for every household in <paramref name="households"/> (those
@@ -82,92 +82,136 @@ public sealed class LivingAloneDetector
         Func<string, DateTimeOffset, bool> isAway)
     {
         hour = hour.ToUniversalTime();
-        var end = hour.AddHours(1);
-        List<Alert>? alerts = null;
-        foreach (var observed in households.OrderBy(h => h.Household, StringComparer.Ordinal))
+        var local = TimeZoneInfo.ConvertTime(hour, _zone);
+        var clock = new HourClock(hour, local.Hour, local.DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday);
+        // States are found (or made) one by one, then households are judged side by side when there are many: each
+        // touches only its own state, and the alerts come back in household order whatever the scheduling.
+        var work = new List<(HouseholdHour Observed, HouseholdProfile Profile, State State)>();
+        foreach (var observed in households)
         {
             if (model.Profile(observed.Household) is not { } profile) continue;
-            var household = findHousehold(observed.Household);
-            var elderly = household?.ElderlyLivingAlone ?? false;
             if (!_states.TryGetValue(observed.Household, out var state))
                 _states[observed.Household] = state = new State { LastSign = hour };
-
-            if (isAway(observed.Household, hour) || isAway(observed.Household, end.AddTicks(-1)))
-            {
-                // Away ends everything: coming back and then going quiet is a new story.
-                state.Reset(end);
-                state.OutSince = null;
-                continue;
-            }
-            if (observed.Gate.Passes > 0)
-            {
-                state.Reset(observed.Gate.LastTime > state.LastSign ? observed.Gate.LastTime : state.LastSign);
-                state.OutSince = observed.Gate.LastDirection == "out" ? observed.Gate.LastTime : null;
-                state.LastPass = (observed.Gate.LastDirection, observed.Gate.LastTime);
-                continue;
-            }
-
-            var water = Look(profile, Meter.Water, observed.Water, elderly, hour, model);
-            var electricity = Look(profile, Meter.Electricity, observed.Electricity, elderly, hour, model);
-            if (Trace is not null && observed.Household == TracedHousehold)
-            {
-                Trace(string.Create(CultureInfo.InvariantCulture,
-                    $"{TimeZoneInfo.ConvertTime(hour, _zone):MM-dd HH:mm} {model.Describe(profile, elderly, hour, _zone)} water {water.Observed:0.0000}/{water.Expected:0.0000}{(water.Informative ? " inf" : "")}{(water.Normal ? " normal" : "")} electricity {electricity.Observed:0.000}/{electricity.Expected:0.000}{(electricity.Informative ? " inf" : "")}{(electricity.Normal ? " normal" : "")} out {state.OutSince:HH:mm} run {(state.Run is { } r ? $"{TimeZoneInfo.ConvertTime(r.Start, _zone):MM-dd HH:mm} W {r.ObservedWater:0.000}/{r.ExpectedWater:0.000} ({r.WaterHours}) E {r.ObservedElectricity:0.00}/{r.ExpectedElectricity:0.00} ({r.ElectricityHours})" : "-")}"));
-            }
-            // Gone out through a gate and not seen since: not at home, so not in trouble at home. Only running water
-            // (or a pass in) says they are back: a fridge keeps electricity going whether anyone is home or not.
-            if (state.OutSince is not null)
-            {
-                if (!water.Normal) continue;
-                state.OutSince = null;
-            }
-            if (water.Normal || electricity.Normal)
-            {
-                state.Reset(end);
-                continue;
-            }
-
-            if (state.Run is null)
-            {
-                // Only an informative hour starts a run: a quiet night by itself is no news.
-                if (!water.Informative && !electricity.Informative) continue;
-                var start = state.LastSign < hour - s_maxLookback ? hour - s_maxLookback : state.LastSign;
-                state.Run = new Run(start);
-            }
-            var run = state.Run;
-            run.Add(hour, water, electricity);
-            if (run.Alerted) continue;
-            if (Raise(run, elderly) is not { } tier) continue;
-            run.Alerted = true;
-            (alerts ??= []).Add(Alert(observed, household, elderly, run, end, tier, state.LastPass));
+            work.Add((observed, profile, state));
         }
+        var raised = new Alert?[work.Count];
+        if (work.Count >= ParallelFrom && Trace is null)
+        {
+            Parallel.For(0, work.Count, i => raised[i] = JudgeOne(work[i].Observed, work[i].Profile, work[i].State, clock, model, findHousehold, isAway));
+        }
+        else
+        {
+            for (var i = 0; i < work.Count; i++)
+                raised[i] = JudgeOne(work[i].Observed, work[i].Profile, work[i].State, clock, model, findHousehold, isAway);
+        }
+        List<Alert>? alerts = null;
+        foreach (var alert in raised)
+            if (alert is not null) (alerts ??= []).Add(alert);
+        alerts?.Sort((a, b) => string.CompareOrdinal(a.Household, b.Household));
         return alerts ?? (IReadOnlyList<Alert>)[];
     }
 
-    private MeterLook Look(HouseholdProfile profile, Meter meter, MeterHour observed, bool elderly, DateTimeOffset hour, WelfareModel model)
+    /// <summary>Households per hour from which judging is spread over the cores (a community of thousands).</summary>
+    private const int ParallelFrom = 4096;
+
+    private Alert? JudgeOne(HouseholdHour observed, HouseholdProfile profile, State state, HourClock clock, WelfareModel model,
+        Func<string, Household?> findHousehold, Func<string, DateTimeOffset, bool> isAway)
+    {
+        var hour = clock.Hour;
+        var end = hour.AddHours(1);
+        var household = findHousehold(observed.Household);
+        var elderly = household?.ElderlyLivingAlone ?? false;
+        if (isAway(observed.Household, hour) || isAway(observed.Household, end.AddTicks(-1)))
+        {
+            // Away ends everything: coming back and then going quiet is a new story.
+            state.Reset(end);
+            state.OutSince = null;
+            return null;
+        }
+        if (observed.Gate.Passes > 0)
+        {
+            state.Reset(observed.Gate.LastTime > state.LastSign ? observed.Gate.LastTime : state.LastSign);
+            state.OutSince = observed.Gate.LastDirection == "out" ? observed.Gate.LastTime : null;
+            state.LastPass = (observed.Gate.LastDirection, observed.Gate.LastTime);
+            return null;
+        }
+
+        var water = Look(profile, Meter.Water, observed.Water, elderly, clock, model);
+        var electricity = Look(profile, Meter.Electricity, observed.Electricity, elderly, clock, model);
+        if (Trace is not null && TracedHouseholds?.Contains(observed.Household) == true)
+        {
+            Trace(string.Create(CultureInfo.InvariantCulture,
+                $"{observed.Household} {TimeZoneInfo.ConvertTime(hour, _zone):MM-dd HH:mm} {model.Describe(profile, elderly, hour, _zone)} water {water.Observed:0.0000}/{water.Expected:0.0000}{(water.Informative ? " inf" : "")}{(water.Normal ? " normal" : "")} electricity {electricity.Observed:0.000}/{electricity.Expected:0.000}{(electricity.Informative ? " inf" : "")}{(electricity.Normal ? " normal" : "")} out {state.OutSince:HH:mm} run {(state.Run is { } r ? $"{TimeZoneInfo.ConvertTime(r.Start, _zone):MM-dd HH:mm} W {r.ObservedWater:0.000}/{r.ExpectedWater:0.000} ({r.WaterHours}) E {r.ObservedElectricity:0.00}/{r.ExpectedElectricity:0.00} ({r.ElectricityHours})" : "-")}"));
+        }
+        // Gone out through a gate and not seen since: not at home, so not in trouble at home. Only running water
+        // (or a pass in) says they are back: a fridge keeps electricity going whether anyone is home or not.
+        if (state.OutSince is not null)
+        {
+            if (!water.Normal) return null;
+            state.OutSince = null;
+        }
+        // Water is the behavioural signal and decides when it can; electricity (a fridge, a television left on) only
+        // when water says nothing this hour.
+        if (water.Informative ? water.Normal : water.Normal || electricity.Normal)
+        {
+            state.Reset(end);
+            return null;
+        }
+
+        if (state.Run is null)
+        {
+            // Only an informative hour starts a run: a quiet night by itself is no news.
+            if (!water.Informative && !electricity.Informative) return null;
+            var start = state.LastSign < hour - s_maxLookback ? hour - s_maxLookback : state.LastSign;
+            state.Run = new Run(start);
+        }
+        var run = state.Run;
+        run.Add(hour, water, electricity);
+        if (run.Alerted) return null;
+        if (Raise(run, elderly) is not { } tier) return null;
+        run.Alerted = true;
+        return Alert(observed, household, elderly, run, end, tier, state.LastPass);
+    }
+
+    /// <summary>The hour judged, in UTC and on the households' local clock (worked out once per hour, not per household).</summary>
+    private readonly record struct HourClock(DateTimeOffset Hour, int LocalHour, bool Weekend);
+
+    private MeterLook Look(HouseholdProfile profile, Meter meter, MeterHour observed, bool elderly, HourClock clock, WelfareModel model)
     {
         if (!observed.Reported || profile.Of(meter) is not { } usual) return new MeterLook(observed.Reported, false, false, float.NaN, observed.Used);
-        var expected = model.Expect(profile, meter, elderly, hour, _zone);
+        var expected = model.Expect(profile, usual, meter, elderly, clock.LocalHour, clock.Weekend);
         var floor = Math.Max(meter == Meter.Water ? _options.MinExpectedWater : _options.MinExpectedElectricity, _options.InformativeShare * usual.Level);
         var informative = expected >= floor;
-        // At night expected use is below what is informative, yet a flush at 3 a.m. is a sign of life all the same.
-        var normal = observed.Used >= _options.NormalRatio * Math.Max(expected, floor);
+        // An hour's use is known to one register step (the dial's last digit), which for a small household is a good
+        // share of an hour: it must not pass for a sign of life on its own. At night expected use is below what is
+        // informative, yet a flush at 3 a.m. is a sign of life all the same.
+        var step = meter == Meter.Water ? _options.WaterRegisterStep : _options.ElectricityRegisterStep;
+        var normal = observed.Used - step >= _options.NormalRatio * Math.Max(expected, floor);
         return new MeterLook(true, informative, normal, expected, observed.Used);
     }
 
+    /// <summary>
+    /// Whether the run is raised now, and how. Judged over every stretch of its latest hours (not only the whole run):
+    /// the hour in which someone fell is half normal, and must not hold back what the hours after it say.
+    /// </summary>
     private Tier? Raise(Run run, bool elderly)
     {
-        // Water is the behavioural signal: when its meter reports, it must have had an informative hour (a night of
-        // electricity alone decides nothing). A household judged on one meter needs twice the hours.
-        if (run.WaterReported && run.WaterHours == 0) return null;
-        var signalHours = run.WaterHours + run.ElectricityHours;
-        bool Meets(double ratio, int hours) =>
-            signalHours >= 2 * hours
-            && (run.WaterHours == 0 || run.ObservedWater <= ratio * run.ExpectedWater)
-            && (run.ElectricityHours == 0 || run.ObservedElectricity <= ratio * run.ExpectedElectricity);
-        if (Meets(_options.DeepRatio, elderly ? _options.ElderlyDeepHours : _options.DeepHours)) return Tier.Deep;
-        if (Meets(elderly ? _options.ElderlyDropRatio : _options.DropRatio, elderly ? _options.ElderlyMinLowHours : _options.MinLowHours)) return Tier.Drop;
-        return null;
+        var deepHours = elderly ? _options.ElderlyDeepHours : _options.DeepHours;
+        var dropHours = elderly ? _options.ElderlyMinLowHours : _options.MinLowHours;
+        var dropRatio = elderly ? _options.ElderlyDropRatio : _options.DropRatio;
+        Tier? found = null;
+        var sums = new RunSums();
+        for (var i = run.Hours.Count - 1; i >= 0; i--)
+        {
+            sums.Add(run.Hours[i]);
+            // Water is the behavioural signal: when its meter reports, the stretch must hold an informative hour of it
+            // (a night of electricity alone decides nothing, and a power cut is not a fall). A household judged on one
+            // meter needs twice the hours.
+            if (run.WaterReported && sums.WaterHours == 0) continue;
+            if (sums.Meets(_options.DeepRatio, deepHours)) return Tier.Deep;
+            if (found is null && sums.Meets(dropRatio, dropHours)) found = Tier.Drop;
+        }
+        return found;
     }
 
     private Alert Alert(HouseholdHour observed, Household? household, bool elderly, Run run, DateTimeOffset end, Tier tier, (string? Direction, DateTimeOffset Time)? lastPass)
@@ -271,10 +315,40 @@ public sealed class LivingAloneDetector
             }
             if (Hours.Count == KeptHours) Hours.RemoveAt(0);
             Hours.Add(new RunHour(hour,
-                water.Reported ? water.Expected : float.NaN, (float)water.Observed,
-                electricity.Reported ? electricity.Expected : float.NaN, (float)electricity.Observed));
+                water.Reported ? water.Expected : float.NaN, (float)water.Observed, water.Informative,
+                electricity.Reported ? electricity.Expected : float.NaN, (float)electricity.Observed, electricity.Informative));
         }
     }
 
-    private readonly record struct RunHour(DateTimeOffset Hour, float ExpectedWater, float ObservedWater, float ExpectedElectricity, float ObservedElectricity);
+    private readonly record struct RunHour(
+        DateTimeOffset Hour, float ExpectedWater, float ObservedWater, bool WaterInformative,
+        float ExpectedElectricity, float ObservedElectricity, bool ElectricityInformative);
+
+    /// <summary>Expected and observed use over the informative hours of a stretch of a run.</summary>
+    private struct RunSums
+    {
+        public int WaterHours, ElectricityHours;
+        public double ExpectedWater, ObservedWater, ExpectedElectricity, ObservedElectricity;
+
+        public void Add(RunHour hour)
+        {
+            if (hour.WaterInformative)
+            {
+                WaterHours++;
+                ExpectedWater += hour.ExpectedWater;
+                ObservedWater += hour.ObservedWater;
+            }
+            if (hour.ElectricityInformative)
+            {
+                ElectricityHours++;
+                ExpectedElectricity += hour.ExpectedElectricity;
+                ObservedElectricity += hour.ObservedElectricity;
+            }
+        }
+
+        public readonly bool Meets(double ratio, int hours) =>
+            WaterHours + ElectricityHours >= 2 * hours
+            && (WaterHours == 0 || ObservedWater <= ratio * ExpectedWater)
+            && (ElectricityHours == 0 || ObservedElectricity <= ratio * ExpectedElectricity);
+    }
 }

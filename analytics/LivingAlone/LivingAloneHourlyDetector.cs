@@ -71,7 +71,7 @@ public sealed class LivingAloneHourlyDetector : IHourlyDetector
     private async Task TrainAsync(DateTimeOffset end, CancellationToken cancellationToken)
     {
         var history = await HouseholdHistory.LoadAsync(_windows, end.AddDays(-_options.HistoryDays), end, _zone, _partition, cancellationToken).ConfigureAwait(false);
-        var model = WelfareTrainer.Train(history, id => _registry.FindHousehold(id)?.ElderlyLivingAlone ?? false, _options, _time);
+        var model = WelfareTrainer.Train(history, id => _registry.FindHousehold(id)?.ElderlyLivingAlone ?? false, _options, _time, _registry.IsAway);
         if (model is null)
         {
             if (history.HouseholdCount > 0)

@@ -34,8 +34,14 @@ public sealed class WelfareModel
     {
         if (profile.Of(meter) is not { } usual) return float.NaN;
         var local = TimeZoneInfo.ConvertTime(hour, zone);
+        return Expect(profile, usual, meter, elderly, local.Hour, local.DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday);
+    }
+
+    /// <summary>The same, for a local hour of day and day type already worked out (the detector does it once per hour).</summary>
+    public float Expect(HouseholdProfile profile, MeterProfile usual, Meter meter, bool elderly, int localHour, bool weekend)
+    {
         Span<float> features = stackalloc float[UsageFeatures.Count];
-        Features(features, profile, usual, meter, elderly, local.Hour, local.DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday, Prior, Manifest.HistoryDays);
+        Features(features, profile, usual, meter, elderly, localHour, weekend, Prior, Manifest.HistoryDays);
         // Trees can undershoot below zero near a zero label; negative use means nothing.
         return usual.Level * Math.Max(0f, Expected.Predict(features));
     }

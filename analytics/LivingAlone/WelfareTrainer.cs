@@ -80,8 +80,9 @@ public static class WelfareTrainer
     /// <summary>The most a training label may be, in usual hourly levels (see <see cref="AddRows"/>).</summary>
     private const float MaxLabel = 6;
 
+    /// <param name="isAway">The registry's away spells (<see cref="IDeviceRegistry.IsAway"/>): hours to learn nothing from.</param>
     /// <returns>The model, or null when too few households have <see cref="AnalyticsOptions.MinHistoryDays"/> of history.</returns>
-    public static WelfareModel? Train(HouseholdHistory history, Func<string, bool> isElderly, AnalyticsOptions options, TimeProvider time)
+    public static WelfareModel? Train(HouseholdHistory history, Func<string, bool> isElderly, AnalyticsOptions options, TimeProvider time, Func<string, DateTimeOffset, bool>? isAway = null)
     {
         var started = time.GetTimestamp();
         var axis = history.Axis;
@@ -89,6 +90,7 @@ public static class WelfareTrainer
         var elderly = new Dictionary<string, bool>(StringComparer.Ordinal);
         foreach (var (household, meters) in history.Households)
         {
+            LeaveOutUnusualDays(household, meters, axis, isAway);
             var profile = Profile(household, meters, axis, 0, axis.Hours);
             if (profile is null || profile.Days < options.MinHistoryDays) continue;
             profiles[household] = profile;
@@ -139,6 +141,59 @@ public static class WelfareTrainer
         };
         return new WelfareModel(expected, prior, profiles, manifest);
     }
+
+    /// <summary>
+    /// What is usual must be learned from usual days. Hours the registry says the household was away, and whole days
+    /// it was barely there (a day whose water or electricity is under <see cref="QuietDay"/> of its second-busiest
+    /// day: an unannounced trip, an earlier drop), are left out of its history before anything is learned from it; a
+    /// guest's busy day stays (a second-busiest reference keeps one party from making every day look quiet).
+    /// </summary>
+    private static void LeaveOutUnusualDays(string household, float[]?[] meters, HourAxis axis, Func<string, DateTimeOffset, bool>? isAway)
+    {
+        if (isAway is not null)
+        {
+            for (var i = 0; i < axis.Hours; i++)
+            {
+                var hour = axis.From.AddHours(i);
+                if (!isAway(household, hour) && !isAway(household, hour.AddHours(1).AddTicks(-1))) continue;
+                foreach (var series in meters)
+                    if (series is not null) series[i] = float.NaN;
+            }
+        }
+        Span<bool> quiet = stackalloc bool[axis.DayCount];
+        foreach (var series in meters)
+        {
+            if (series is null) continue;
+            var means = new float[axis.DayCount];
+            var counts = new int[axis.DayCount];
+            for (var i = 0; i < axis.Hours; i++)
+            {
+                if (float.IsNaN(series[i])) continue;
+                means[axis.Day[i]] += series[i];
+                counts[axis.Day[i]]++;
+            }
+            var known = new List<float>();
+            for (var d = 0; d < means.Length; d++)
+            {
+                means[d] = counts[d] >= 20 ? means[d] / counts[d] : float.NaN;
+                if (!float.IsNaN(means[d])) known.Add(means[d]);
+            }
+            if (known.Count < 3) continue;
+            known.Sort();
+            var reference = known[^2];
+            for (var d = 0; d < means.Length; d++)
+                if (means[d] < QuietDay * reference) quiet[d] = true;
+        }
+        for (var i = 0; i < axis.Hours; i++)
+        {
+            if (!quiet[axis.Day[i]]) continue;
+            foreach (var series in meters)
+                if (series is not null) series[i] = float.NaN;
+        }
+    }
+
+    /// <summary>A day under this share of the household's second-busiest day is one it was barely there (see <see cref="LeaveOutUnusualDays"/>).</summary>
+    private const float QuietDay = 0.3f;
 
     private static HouseholdProfile? Profile(string household, float[]?[] meters, HourAxis axis, int from, int to)
     {

@@ -6,7 +6,7 @@ using Sensing.Telemetry;
 namespace Sensing.Simulators.Simulate;
 
 /// <summary>Ground-truth kinds that are not alert kinds: situations that must not alarm, and injected device faults.</summary>
-internal static class TruthKinds
+public static class TruthKinds
 {
     public const string HolidayAway = "confounder:holiday_away";
     public const string Guest = "confounder:guest";
@@ -18,7 +18,7 @@ internal static class TruthKinds
     public const string CounterReset = "fault:counter_reset";
 
     /// <summary>Kinds a scenario may ask for (faults come from the fault rates instead).</summary>
-    public static readonly string[] Injectable =
+    internal static readonly string[] Injectable =
     [
         AlertKinds.LivingAloneDrop, AlertKinds.WaterLeak, AlertKinds.ParkingFull, AlertKinds.GateForced,
         AlertKinds.DeviceSilent, AlertKinds.CameraEvent, HolidayAway, Guest, HeatWave, Trip, Season,

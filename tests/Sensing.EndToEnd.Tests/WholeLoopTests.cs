@@ -16,8 +16,10 @@ namespace Sensing.EndToEnd.Tests;
 public sealed class WholeLoopTests
 {
     private static readonly TimeSpan s_china = TimeSpan.FromHours(8);
-    // Five days of history ending on a weekday afternoon, local time; the elderly resident's use stops at 08:00 on the last day.
-    private static readonly DateTimeOffset s_start = new(2026, 11, 10, 0, 0, 0, s_china);
+    // Thirteen days of history ending on a weekday afternoon, local time (the welfare model learns from each household's
+    // last days against its usual day, so it needs more than a few days of a few households); the elderly resident's use
+    // stops at 08:00 on the last day.
+    private static readonly DateTimeOffset s_start = new(2026, 11, 2, 0, 0, 0, s_china);
     private static readonly DateTimeOffset s_end = new(2026, 11, 15, 16, 0, 0, s_china);
     private static readonly DateTimeOffset s_dropFrom = new(2026, 11, 15, 8, 0, 0, s_china);
 
@@ -27,7 +29,7 @@ public sealed class WholeLoopTests
         await using var host = await SensingTestHost.StartAsync();
         var admin = await host.TokenAsync("admin");
         using var adminHttp = host.Http(admin);
-        var households = Enumerable.Range(1, 8).Select(i => (Id: $"h-{i:00}", Grid: i <= 4 ? "g1" : "g2", Elderly: i is 1 or 5)).ToList();
+        var households = Enumerable.Range(1, 16).Select(i => (Id: $"h-{i:00}", Grid: i <= 8 ? "g1" : "g2", Elderly: i is 1 or 9)).ToList();
         foreach (var (id, grid, elderly) in households)
         {
             (await adminHttp.PostAsJsonAsync("/api/households", new { id, community = "c1", grid, elderly_living_alone = elderly })).EnsureSuccessStatusCode();
