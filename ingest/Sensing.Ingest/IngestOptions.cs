@@ -100,9 +100,11 @@ public sealed class MqttOptions
     public string[] UnsharedTopics { get; set; } = [];
 
     /// <summary>
-    /// The topic filters of the enabled <c>Ingest:Formats</c> (vendor formats), filled in at start rather than
+    /// The topic filters of the enabled vendor formats of <c>Ingest:Formats</c>, filled in at start rather than
     /// configured here: ingest subscribes to what it has a normalizer for, alongside <see cref="Topics"/> (and through
-    /// the shared group like them).
+    /// the shared group like them). Native routes are left to <see cref="Topics"/> and <see cref="UnsharedTopics"/>:
+    /// joining <c>sensing/#</c> here beside a narrower shared topic would be a second shared subscription matching the
+    /// same messages, and the broker hands each message once per matching subscription, to a member picked for each.
     /// </summary>
     public string[] FormatTopics { get; set; } = [];
 

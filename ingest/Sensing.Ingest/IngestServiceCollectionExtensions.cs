@@ -30,7 +30,9 @@ public static class IngestServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<IngestOptions>, FormatsValidation>();
         // Ingest reads what it has a format for: every enabled Ingest:Formats filter is subscribed besides Mqtt:Topics.
         services.AddOptions<MqttOptions>().PostConfigure<IOptions<IngestOptions>>((mqtt, ingest) =>
-            mqtt.FormatTopics = [.. VendorFormats.Enabled(ingest.Value.Formats).Select(r => r.Filter).Except(mqtt.Topics, StringComparer.Ordinal).Distinct(StringComparer.Ordinal)]);
+            mqtt.FormatTopics = [.. VendorFormats.Enabled(ingest.Value.Formats)
+                .Where(r => r.Format != VendorFormats.NativeName)
+                .Select(r => r.Filter).Except(mqtt.Topics, StringComparer.Ordinal).Distinct(StringComparer.Ordinal)]);
         services.AddOptions<RegistryOptions>().Bind(configuration.GetSection(RegistryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<SpoolOptions>().Bind(configuration.GetSection(SpoolOptions.Section))
             .PostConfigure(spool =>

@@ -48,6 +48,10 @@ public sealed class MqttOptionsTests : IDisposable
         // The vendor formats' filters (Ingest:Formats) are split across the group like Mqtt:Topics.
         Assert.Contains("$share/ingest/tele/+/SENSOR", filters);
         Assert.DoesNotContain("tele/+/SENSOR", filters);
+        // The native route sensing/# is Mqtt:Topics' business: a second shared subscription beside sensing/+/gate/#
+        // would match the same gate messages, and the broker would deliver each once per subscription (twice in all).
+        Assert.DoesNotContain("$share/ingest/sensing/#", filters);
+        Assert.Equal(filters.Count, filters.Distinct().Count());
     }
 
     [Theory]
