@@ -82,6 +82,9 @@ public sealed class SensingTestHost : IAsyncDisposable
             $"--Mqtt:Port={mqttPort}",
             $"--Store:Path={Path.Combine(dataDirectory, "sensing.duckdb")}",
             $"--Registry:Path={Path.Combine(dataDirectory, "registry.json")}",
+            // Each host its own welfare models: the default (data/models under the working directory) is shared by every
+            // host of a test run, and one test's model, trained on another test's households, raised false alarms in the next.
+            $"--Analytics:ModelDirectory={Path.Combine(dataDirectory, "models")}",
             $"--Auth:SigningKey={SigningKey}",
             "--Auth:SignInPermitsPerMinute=1000",
         };
