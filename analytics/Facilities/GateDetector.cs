@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sensing.Analytics.Alerting;
+using Sensing.Analytics.Norms;
 using Sensing.Telemetry;
 
 namespace Sensing.Analytics.Facilities;
@@ -163,30 +164,17 @@ public sealed class GateDetector : IReadingDetector
 
     private sealed class GateState
     {
-        // Passes of recent nights, oldest overwritten first.
-        private int[] _nights = [];
-        private int _next;
+        private readonly RecentMedian _nights = new();
 
         public DateTimeOffset LastSeen { get; set; } = DateTimeOffset.MinValue;
         public NightCount? Night { get; set; }
-        public int NightCount { get; private set; }
+        /// <summary>Recent nights counted, at most the capacity.</summary>
+        public int NightCount => _nights.Count;
 
-        public void AddNight(int passes, int capacity)
-        {
-            if (_nights.Length != capacity) Array.Resize(ref _nights, capacity);
-            _nights[_next] = passes;
-            _next = (_next + 1) % capacity;
-            if (NightCount < capacity) NightCount++;
-        }
+        public void AddNight(int passes, int capacity) => _nights.Add(passes, capacity);
 
-        public double UsualNight()
-        {
-            Span<int> sorted = stackalloc int[NightCount];
-            _nights.AsSpan(0, NightCount).CopyTo(sorted);
-            sorted.Sort();
-            var mid = NightCount / 2;
-            return NightCount % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2.0;
-        }
+        /// <summary>Median passes of the recent nights.</summary>
+        public double UsualNight() => _nights.Median();
     }
 
     private sealed class NightCount(DateTimeOffset start, DateTimeOffset end, bool valid)

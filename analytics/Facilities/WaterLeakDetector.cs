@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sensing.Analytics.Alerting;
+using Sensing.Analytics.Norms;
 using Sensing.Telemetry;
 
 namespace Sensing.Analytics.Facilities;
@@ -187,9 +188,8 @@ public sealed class WaterLeakDetector : IReadingDetector
 
     private sealed class MeterState(DateTimeOffset last)
     {
-        // Lowest flow of recent clean nights, oldest overwritten first.
-        private double[] _cleanNights = [];
-        private int _next;
+        // Lowest flow of recent clean nights.
+        private readonly RecentMedian _cleanNights = new();
 
         public DateTimeOffset Last { get; set; } = last;
         /// <summary>Start of the unbroken run of intervals at or above the floor that the latest interval belongs to.</summary>
@@ -202,7 +202,7 @@ public sealed class WaterLeakDetector : IReadingDetector
         public DateTimeOffset? BurstSince { get; set; }
         public bool BurstAlerted { get; set; }
         public List<EvidencePoint>? BurstPoints { get; set; }
-        public int CleanNightCount { get; private set; }
+        public int CleanNightCount => _cleanNights.Count;
 
         /// <summary>A gap in the readings: nothing before it says whether water kept flowing after it.</summary>
         public void Break()
@@ -214,22 +214,9 @@ public sealed class WaterLeakDetector : IReadingDetector
             BurstPoints = null;
         }
 
-        public void AddCleanNight(double lowest, int capacity)
-        {
-            if (_cleanNights.Length != capacity) Array.Resize(ref _cleanNights, capacity);
-            _cleanNights[_next] = lowest;
-            _next = (_next + 1) % capacity;
-            if (CleanNightCount < capacity) CleanNightCount++;
-        }
+        public void AddCleanNight(double lowest, int capacity) => _cleanNights.Add(lowest, capacity);
 
-        public double MedianCleanNight()
-        {
-            Span<double> sorted = stackalloc double[CleanNightCount];
-            _cleanNights.AsSpan(0, CleanNightCount).CopyTo(sorted);
-            sorted.Sort();
-            var mid = CleanNightCount / 2;
-            return CleanNightCount % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-        }
+        public double MedianCleanNight() => _cleanNights.Median();
     }
 
     /// <summary>One night window of one meter as its readings cover it: the lowest flow, and the mean flow of each hour for the evidence.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sensing.Analytics.EventTime;
+using Sensing.Analytics.Norms;
 using Sensing.Telemetry;
 
 namespace Sensing.Analytics.Silence;
@@ -190,9 +191,8 @@ public sealed class SilenceWatch : IReadingDetector
 
     private sealed class DeviceState(DateTimeOffset last, string community, string? grid, DeviceKind? kind)
     {
-        // Ring of the most recent gaps, oldest overwritten first.
-        private TimeSpan[] _gaps = [];
-        private int _next;
+        // The most recent gaps between readings, in ticks.
+        private readonly RecentMedian _gaps = new();
 
         public DateTimeOffset Last { get; set; } = last;
         public string Community { get; } = community;
@@ -203,23 +203,10 @@ public sealed class SilenceWatch : IReadingDetector
         public DateTimeOffset HeardAt { get; set; }
         /// <summary>The latest reading arrived more than half a silence behind the feed.</summary>
         public bool Lagging { get; set; }
-        public int GapCount { get; private set; }
+        public int GapCount => _gaps.Count;
 
-        public void AddGap(TimeSpan gap, int capacity)
-        {
-            if (_gaps.Length != capacity) Array.Resize(ref _gaps, capacity);
-            _gaps[_next] = gap;
-            _next = (_next + 1) % capacity;
-            if (GapCount < capacity) GapCount++;
-        }
+        public void AddGap(TimeSpan gap, int capacity) => _gaps.Add(gap.Ticks, capacity);
 
-        public TimeSpan MedianGap()
-        {
-            Span<TimeSpan> sorted = stackalloc TimeSpan[GapCount];
-            _gaps.AsSpan(0, GapCount).CopyTo(sorted);
-            sorted.Sort();
-            var mid = GapCount / 2;
-            return GapCount % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-        }
+        public TimeSpan MedianGap() => TimeSpan.FromTicks((long)Math.Round(_gaps.Median()));
     }
 }
