@@ -13,12 +13,12 @@ namespace Sensing.Analytics;
 ///   "RetrainEvery": "1.00:00:00",
 ///   "EvaluationDelay": "00:05:00",
 ///   "Cooldown": "12:00:00",
-///   "ModelDirectory": "data/models",
+///   "ModelDirectory": "data/models",     // default: models/ beside Store:Path
 ///   "Workers": 1, "Worker": 0,
 ///   "LivingAlone": {
-///     "DeepRatio": 0.15, "DeepHours": 3, "ElderlyDeepHours": 2,
+///     "DeepRatio": 0.15, "DeepHours": 3, "ElderlyDeepHours": 1,
 ///     "DropRatio": 0.25, "MinLowHours": 6, "ElderlyDropRatio": 0.4, "ElderlyMinLowHours": 4,
-///     "NormalRatio": 0.6, "InformativeShare": 0.3, "MinExpectedWater": 0.001, "MinExpectedElectricity": 0.01,
+///     "NormalRatio": 0.5, "HomeRatio": 0.25, "InformativeShare": 0.3, "MinExpectedWater": 0.001, "MinExpectedElectricity": 0.01,
 ///     "WaterRegisterStep": 0.001, "ElectricityRegisterStep": 0.01, "MaxTrainingRows": 300000
 ///   },
 ///   "Silence": {
@@ -63,8 +63,12 @@ public sealed class AnalyticsOptions
     /// <summary>After an alert, another alert of the same kind about the same subject waits this long (event time).</summary>
     public TimeSpan Cooldown { get; set; } = TimeSpan.FromHours(12);
 
-    /// <summary>Where trained models are kept (a folder per detector: ML.NET zip, profiles, manifest); relative to the working directory.</summary>
-    public string ModelDirectory { get; set; } = "data/models";
+    /// <summary>
+    /// Where trained models are kept (a folder per detector: ML.NET zip, profiles, manifest); when not set,
+    /// <c>models/</c> beside the DuckDB file of <c>Store:Path</c> (default <c>data/models</c>). Relative paths are
+    /// resolved against the working directory.
+    /// </summary>
+    public string? ModelDirectory { get; set; }
 
     /// <summary>
     /// Analytics workers sharing one store (and feed), and which one this is (0-based): each judges the households
@@ -93,8 +97,11 @@ public sealed class LivingAloneOptions
     /// <summary>Informative hours of a deep drop before it is raised (per meter; a run judged on one meter needs twice as many).</summary>
     public int DeepHours { get; set; } = 3;
 
-    /// <summary>Elderly people living alone are checked on sooner.</summary>
-    public int ElderlyDeepHours { get; set; } = 2;
+    /// <summary>
+    /// Elderly people living alone are checked on sooner: one full informative hour of next to nothing on both meters,
+    /// after the last sign of life, already raises (an outing keeps the fridge's base load, well above this ratio).
+    /// </summary>
+    public int ElderlyDeepHours { get; set; } = 1;
 
     /// <summary>A milder drop: both meters at most this share of expected, for <see cref="MinLowHours"/>.</summary>
     public double DropRatio { get; set; } = 0.25;
@@ -105,10 +112,20 @@ public sealed class LivingAloneOptions
     /// <summary>A milder drop already counts for elderly people living alone.</summary>
     public double ElderlyDropRatio { get; set; } = 0.4;
 
+    /// <summary>Informative hours of a milder drop for elderly people living alone: longer than an outing.</summary>
     public int ElderlyMinLowHours { get; set; } = 4;
 
-    /// <summary>An hour in which a meter uses at least this share of expected is a sign of normal life: it ends a low run.</summary>
-    public double NormalRatio { get; set; } = 0.6;
+    /// <summary>
+    /// An hour in which water (or, when water says nothing, electricity) uses at least this share of expected is a sign
+    /// of normal life: it ends a low run. An ordinary hour of a small household varies by ±40 %, so this sits below that.
+    /// </summary>
+    public double NormalRatio { get; set; } = 0.5;
+
+    /// <summary>
+    /// After a recognised pass out, water at least this share of expected in an hour says someone is home again (the
+    /// pass back in may not have been recognised): judging resumes.
+    /// </summary>
+    public double HomeRatio { get; set; } = 0.25;
 
     /// <summary>
     /// An hour counts as evidence for a meter only when its expected use is at least this share of the household's
@@ -174,7 +191,8 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
         if (options.EvaluationDelay < TimeSpan.Zero || options.EvaluationDelay >= TimeSpan.FromHours(1))
             failures.Add("Analytics:EvaluationDelay must be 0..1 hour.");
         if (options.Cooldown < TimeSpan.Zero) failures.Add("Analytics:Cooldown must not be negative.");
-        if (string.IsNullOrWhiteSpace(options.ModelDirectory)) failures.Add("Analytics:ModelDirectory must name a folder.");
+        if (options.ModelDirectory is not null && string.IsNullOrWhiteSpace(options.ModelDirectory))
+            failures.Add("Analytics:ModelDirectory must name a folder.");
         if (options.Workers < 1 || options.Worker < 0 || options.Worker >= options.Workers)
             failures.Add("Analytics:Workers must be at least 1 and Analytics:Worker 0..Workers-1.");
 
@@ -186,6 +204,8 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
             failures.Add("Analytics:LivingAlone:ElderlyDropRatio must be in [DropRatio, 1).");
         if (living.NormalRatio <= living.ElderlyDropRatio || living.NormalRatio > 1)
             failures.Add("Analytics:LivingAlone:NormalRatio must be in (ElderlyDropRatio, 1].");
+        if (living.HomeRatio <= 0 || living.HomeRatio > living.NormalRatio)
+            failures.Add("Analytics:LivingAlone:HomeRatio must be in (0, NormalRatio].");
         if (living.DeepHours < 1 || living.ElderlyDeepHours < 1 || living.ElderlyDeepHours > living.DeepHours)
             failures.Add("Analytics:LivingAlone:DeepHours must be at least 1 and ElderlyDeepHours 1..DeepHours.");
         if (living.MinLowHours < living.DeepHours || living.MinLowHours > 48)

@@ -18,7 +18,13 @@ public static class AnalyticsServiceCollectionExtensions
         services.AddOptions<AnalyticsOptions>()
             .Bind(configuration.GetSection(AnalyticsOptions.SectionName))
             // Households live by the one local clock the whole service uses, unless analytics is told otherwise.
-            .PostConfigure(options => options.TimeZone ??= configuration["Sensing:TimeZone"] ?? "Asia/Shanghai")
+            .PostConfigure(options =>
+            {
+                options.TimeZone ??= configuration["Sensing:TimeZone"] ?? "Asia/Shanghai";
+                // Models live with the data they were trained from, as the spool does.
+                options.ModelDirectory ??= Path.Combine(
+                    Path.GetDirectoryName(configuration["Store:Path"] ?? "data/sensing.duckdb") is { Length: > 0 } folder ? folder : ".", "models");
+            })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AnalyticsOptions>, AnalyticsOptionsValidator>());
 

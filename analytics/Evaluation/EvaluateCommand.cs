@@ -124,7 +124,7 @@ public static class EvaluateCommand
                 text.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"false alarms ({s.Kind}):");
                 foreach (var (alert, context) in s.FalseAlarms)
                     text.AppendLine(CultureInfo.InvariantCulture,
-                        $"  {alert.Household ?? alert.Device} raised {alert.RaisedAt.ToOffset(zone):MM-dd HH:mm}, since {alert.StartedAt.ToOffset(zone):MM-dd HH:mm} ({alert.Severity.ToString().ToLowerInvariant()}); truth: {context}");
+                        $"  {alert.Household ?? alert.Device} raised {alert.RaisedAt.ToOffset(zone):MM-dd HH:mm}, since {alert.StartedAt.ToOffset(zone):MM-dd HH:mm} ({alert.Severity.ToString().ToLowerInvariant()}{(alert.Evidence.Summary.EndsWith("(a milder drop, sustained).", StringComparison.Ordinal) ? ", milder drop" : alert.Kind == AlertKinds.LivingAloneDrop ? ", deep drop" : "")}); truth: {context}");
             }
         }
         return text.ToString();

@@ -144,11 +144,14 @@ public sealed class LivingAloneDetector
                 $"{observed.Household} {TimeZoneInfo.ConvertTime(hour, _zone):MM-dd HH:mm} {model.Describe(profile, elderly, hour, _zone)} water {water.Observed:0.0000}/{water.Expected:0.0000}{(water.Informative ? " inf" : "")}{(water.Normal ? " normal" : "")} electricity {electricity.Observed:0.000}/{electricity.Expected:0.000}{(electricity.Informative ? " inf" : "")}{(electricity.Normal ? " normal" : "")} out {state.OutSince:HH:mm} run {(state.Run is { } r ? $"{TimeZoneInfo.ConvertTime(r.Start, _zone):MM-dd HH:mm} W {r.ObservedWater:0.000}/{r.ExpectedWater:0.000} ({r.WaterHours}) E {r.ObservedElectricity:0.00}/{r.ExpectedElectricity:0.00} ({r.ElectricityHours})" : "-")}"));
         }
         // Gone out through a gate and not seen since: not at home, so not in trouble at home. Only running water
-        // (or a pass in) says they are back: a fridge keeps electricity going whether anyone is home or not.
+        // (or a pass in) says they are back: a fridge keeps electricity going whether anyone is home or not. Back home,
+        // the hour they came back in is their last sign of life.
         if (state.OutSince is not null)
         {
-            if (!water.Normal) return null;
+            if (!water.Home) return null;
             state.OutSince = null;
+            state.Reset(end);
+            return null;
         }
         // Water is the behavioural signal and decides when it can; electricity (a fridge, a television left on) only
         // when water says nothing this hour.
@@ -178,7 +181,7 @@ public sealed class LivingAloneDetector
 
     private MeterLook Look(HouseholdProfile profile, Meter meter, MeterHour observed, bool elderly, HourClock clock, WelfareModel model)
     {
-        if (!observed.Reported || profile.Of(meter) is not { } usual) return new MeterLook(observed.Reported, false, false, float.NaN, observed.Used);
+        if (!observed.Reported || profile.Of(meter) is not { } usual) return new MeterLook(observed.Reported, false, false, float.NaN, observed.Used, false);
         var expected = model.Expect(profile, usual, meter, elderly, clock.LocalHour, clock.Weekend);
         var floor = Math.Max(meter == Meter.Water ? _options.MinExpectedWater : _options.MinExpectedElectricity, _options.InformativeShare * usual.Level);
         var informative = expected >= floor;
@@ -187,7 +190,8 @@ public sealed class LivingAloneDetector
         // informative, yet a flush at 3 a.m. is a sign of life all the same.
         var step = meter == Meter.Water ? _options.WaterRegisterStep : _options.ElectricityRegisterStep;
         var normal = observed.Used - step >= _options.NormalRatio * Math.Max(expected, floor);
-        return new MeterLook(true, informative, normal, expected, observed.Used);
+        var home = observed.Used - step >= _options.HomeRatio * Math.Max(expected, floor);
+        return new MeterLook(true, informative, normal, expected, observed.Used, home);
     }
 
     /// <summary>
@@ -264,8 +268,8 @@ public sealed class LivingAloneDetector
 
     private enum Tier { Deep, Drop }
 
-    /// <summary>What one meter's hour says: reported, informative, a sign of normal life; expected and observed use.</summary>
-    private readonly record struct MeterLook(bool Reported, bool Informative, bool Normal, float Expected, double Observed);
+    /// <summary>What one meter's hour says: reported, informative, a sign of normal life, someone home; expected and observed use.</summary>
+    private readonly record struct MeterLook(bool Reported, bool Informative, bool Normal, float Expected, double Observed, bool Home);
 
     private sealed class State
     {

@@ -40,7 +40,7 @@ public sealed class LivingAloneHourlyDetector : IHourlyDetector
         _logger = logger;
         _zone = TimeZoneInfo.FindSystemTimeZoneById(options.TimeZone ?? "Asia/Shanghai");
         _partition = new Partition(options.Workers, options.Worker);
-        _models = new WelfareModelStore(options.ModelDirectory, logger);
+        _models = new WelfareModelStore(options.ModelDirectory ?? "data/models", logger);
         Detector = new LivingAloneDetector(options.LivingAlone, _zone, options.EvaluationDelay);
         var grid = Math.Min(TimeSpan.FromHours(6).Ticks, options.RetrainEvery.Ticks);
         _gridTicks = Math.Max(TimeSpan.TicksPerHour, grid - grid % TimeSpan.TicksPerHour);

@@ -75,7 +75,7 @@ public sealed class HouseholdHistory
 public static class WelfareTrainer
 {
     /// <summary>Below this many household-hours the population says too little to learn from.</summary>
-    private const int MinTrainingRows = 500;
+    private const int MinTrainingRows = 200;
 
     /// <summary>The most a training label may be, in usual hourly levels (see <see cref="AddRows"/>).</summary>
     private const float MaxLabel = 6;

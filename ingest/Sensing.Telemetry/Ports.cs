@@ -158,8 +158,8 @@ public interface IHourlyWindowStore
 {
     /// <summary>
     /// Every series of <paramref name="metrics"/> with readings in [<paramref name="from"/>, <paramref name="to"/>)
-    /// (both whole UTC hours), one entry per series, household and hour, ordered by hour, then device, metric, label
-    /// and household (none first).
+    /// (both whole UTC hours), one entry per series, household and hour, ordered by hour, then device, metric, label,
+    /// household (none first) and community.
     /// </summary>
     IAsyncEnumerable<HourlySeries> HourlyAsync(
         IReadOnlyList<string> metrics, DateTimeOffset from, DateTimeOffset to, string? community, CancellationToken cancellationToken);

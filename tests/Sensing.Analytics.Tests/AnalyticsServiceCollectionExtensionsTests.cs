@@ -40,6 +40,17 @@ public sealed class AnalyticsServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public void Models_live_beside_the_store_unless_told_otherwise()
+    {
+        using (var services = Build(new() { ["Store:Path"] = "/srv/sensing/sensing.duckdb" }))
+            Assert.Equal(Path.Combine("/srv/sensing", "models"), services.GetRequiredService<IOptions<AnalyticsOptions>>().Value.ModelDirectory);
+        using (var services = Build(new() { ["Store:Path"] = "/srv/sensing/sensing.duckdb", ["Analytics:ModelDirectory"] = "/var/lib/models" }))
+            Assert.Equal("/var/lib/models", services.GetRequiredService<IOptions<AnalyticsOptions>>().Value.ModelDirectory);
+        using (var services = Build([]))
+            Assert.Equal(Path.Combine("data", "models"), services.GetRequiredService<IOptions<AnalyticsOptions>>().Value.ModelDirectory);
+    }
+
+    [Fact]
     public void Meaningless_settings_are_refused()
     {
         using var services = Build(new()
@@ -47,11 +58,14 @@ public sealed class AnalyticsServiceCollectionExtensionsTests
             ["Analytics:LivingAlone:DropRatio"] = "0.5",
             ["Analytics:MinHistoryDays"] = "30",
             ["Analytics:TimeZone"] = "Mars/Olympus",
+            ["Analytics:Workers"] = "2",
+            ["Analytics:Worker"] = "2",
         });
 
         var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<AnalyticsOptions>>().Value);
         Assert.Contains(error.Failures, f => f.Contains("ElderlyDropRatio", StringComparison.Ordinal));
         Assert.Contains(error.Failures, f => f.Contains("MinHistoryDays", StringComparison.Ordinal));
         Assert.Contains(error.Failures, f => f.Contains("Mars/Olympus", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Analytics:Worker ", StringComparison.Ordinal));
     }
 }

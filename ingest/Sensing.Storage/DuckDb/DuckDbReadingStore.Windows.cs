@@ -41,7 +41,7 @@ public sealed partial class DuckDbReadingStore : IHourlyWindowStore
             FROM readings
             WHERE metric IN ({names}) AND ts >= $from AND ts < $to{scope}
             GROUP BY device, metric, label, household, community, hour
-            ORDER BY hour, device, metric, label, household NULLS FIRST
+            ORDER BY hour, device, metric, label, household NULLS FIRST, community
             """;
 
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -24,7 +24,7 @@ namespace Sensing.Storage.Influx;
 /// point with the same key instead of adding a second one.
 /// </para>
 /// </summary>
-public sealed class InfluxDbReadingStore : IReadingStore, IAlertStore
+public sealed partial class InfluxDbReadingStore : IReadingStore, IAlertStore
 {
     /// <summary>The name of the <see cref="IHttpClientFactory"/> client (and of its resilience pipeline).</summary>
     public const string HttpClientName = "Sensing.Storage.InfluxDB";

@@ -61,6 +61,32 @@ public sealed class StoreParityTests(InfluxServer server) : IAsyncLifetime
     };
 
     [Theory]
+    [InlineData(null)]
+    [InlineData("c1")]
+    public async Task Hourly_windows_agree_series_by_series_and_household_by_household(string? community)
+    {
+        string[] metrics = [Metrics.WaterConsumption, Metrics.ElectricityTotal, Metrics.GatePass];
+        async Task<List<HourlySeries>> Window(IHourlyWindowStore store)
+        {
+            var list = new List<HourlySeries>();
+            await foreach (var series in store.HourlyAsync(metrics, Day.AddHours(1), Day.AddDays(2), community, CancellationToken.None)) list.Add(series);
+            return list;
+        }
+
+        var duck = await Window(_duck.Store).Within();
+        var influx = await Window(_influx.Store).Within();
+
+        Assert.Contains(duck, s => s.Metric == Metrics.GatePass && s.Household == "h-7");
+        Assert.Contains(duck, s => s.Metric == Metrics.GatePass && s.Household is null);
+        Assert.Equal(duck.Count, influx.Count);
+        foreach (var (d, i) in duck.Zip(influx))
+        {
+            Assert.Equal(d with { Sum = 0 }, i with { Sum = 0 });
+            Assert.Equal(d.Sum, i.Sum, 9);
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Scopes))]
     public async Task Buckets_and_raw_points_agree(string metric, string? device, string? community)
     {
