@@ -38,6 +38,10 @@ public sealed class BackplaneOptions : IValidatableObject
         var configuration = ConfigurationOptions.Parse(Redis!);
         // Keep trying in the background when Redis is away at start; whether to start at all is RedisRequired's call.
         configuration.AbortOnConnectFail = false;
+        // While Redis is away a push fails at once instead of waiting in StackExchange.Redis' backlog (5 s per send by
+        // default): the alert book pushes inline after persisting, so a backlog would hold up every alert raised during an
+        // outage. A push lost this way is caught up by clients (AlertsSince, GET /api/alerts), like any missed push.
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
         // SignalR's channels are "<hub type>:…"; the prefix and a colon keep ours apart from another deployment's.
         configuration.ChannelPrefix = RedisChannel.Literal(RedisChannelPrefix + ":");
         return configuration;

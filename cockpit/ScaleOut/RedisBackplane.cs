@@ -67,7 +67,10 @@ public sealed class RedisBackplane : IMetricsSource, IAsyncDisposable
     {
         var configuration = _options.RedisConfiguration();
         configuration.ClientName ??= "sensing-" + Instance;
-        var connection = await ConnectionMultiplexer.ConnectAsync(configuration);
+        // The connect log is the only place that says why a first connection failed: the failure events fire inside
+        // ConnectAsync, before anyone can listen to them.
+        using var log = new StringWriter();
+        var connection = await ConnectionMultiplexer.ConnectAsync(configuration, log);
         connection.ConnectionFailed += (_, e) => Failed(e.EndPoint, e.FailureType, e.Exception);
         connection.ConnectionRestored += (_, e) => Restored(connection);
         if (connection.IsConnected)
@@ -76,9 +79,7 @@ public sealed class RedisBackplane : IMetricsSource, IAsyncDisposable
         }
         else
         {
-            // The failure events fired inside ConnectAsync, before we could listen: say it here once.
-            var why = connection.GetStatus();
-            Failed(null, ConnectionFailureType.UnableToConnect, null, why);
+            Failed(null, ConnectionFailureType.UnableToConnect, null, FirstFailure(log.ToString()) ?? $"no answer within {configuration.ConnectTimeout} ms");
         }
         return connection;
     }
@@ -86,7 +87,7 @@ public sealed class RedisBackplane : IMetricsSource, IAsyncDisposable
     private void Failed(EndPoint? endpoint, ConnectionFailureType failure, Exception? exception, string? detail = null)
     {
         var now = _time.GetUtcNow();
-        var error = exception?.Message ?? $"{failure}{(detail is null ? "" : ": " + FirstLine(detail))}";
+        var error = exception?.Message ?? $"{failure}{(detail is null ? "" : ": " + detail)}";
         lock (_lock)
         {
             _status = _status with
@@ -130,7 +131,16 @@ public sealed class RedisBackplane : IMetricsSource, IAsyncDisposable
         }
     }
 
-    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+    /// <summary>From the connect log's "Connection failed: 127.0.0.1:6379 (Interactive, UnableToConnect): … , last: …" line, the part before "last".</summary>
+    private static string? FirstFailure(string log)
+    {
+        const string marker = "Connection failed: ";
+        var line = log.Split('\n').FirstOrDefault(l => l.Contains(marker, StringComparison.Ordinal));
+        if (line is null) return null;
+        var text = line[(line.IndexOf(marker, StringComparison.Ordinal) + marker.Length)..].Trim();
+        var last = text.IndexOf(", last:", StringComparison.Ordinal);
+        return last > 0 ? text[..last] : text;
+    }
 
     public void Collect(ICollection<MetricSample> samples)
     {
