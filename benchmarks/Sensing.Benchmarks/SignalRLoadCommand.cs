@@ -55,7 +55,7 @@ public static class SignalRLoadCommand
         ThreadPool.SetMinThreads(Math.Max(64, Environment.ProcessorCount * 16), Math.Max(64, Environment.ProcessorCount * 16));
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"signalr-load: {clients:N0} clients ({wallsPercent} % walls), {alerts} alerts every {interval} ms over {grids} grids, {(url is null ? $"{instances} instance(s) started here" : url)}; ulimit -n {OpenFileLimit()}; load average {LoadAverage()}"));
+            $"signalr-load: {clients:N0} clients ({wallsPercent} % walls), {alerts} alerts every {interval} ms, {(url is null ? $"over {grids} grids, {instances} instance(s) started here" : $"over the workers' grids, at {url}")}; ulimit -n {OpenFileLimit()}; load average {LoadAverage()}"));
 
         var servers = new List<CockpitProcess>();
         RedisServer? redis = null;
@@ -491,7 +491,7 @@ public static class SignalRLoadCommand
 
 /// <summary>
 /// <c>cockpit-host</c>: the whole service as <c>dotnet run --project cockpit</c> composes it (<see cref="CockpitHost.Build"/>),
-/// for <see cref="SignalRLoadCommand"/>; stops when stdin closes (its parent went away).
+/// for <see cref="SignalRLoadCommand"/>; stops when stdin closes (its parent went away) or on SIGTERM/Ctrl+C.
 /// </summary>
 public static class CockpitHostCommand
 {
@@ -499,7 +499,9 @@ public static class CockpitHostCommand
     {
         await using var app = CockpitHost.Build(args);
         await app.StartAsync();
-        await Task.Run(() => Console.In.ReadToEnd());
+        var stopping = new TaskCompletionSource();
+        using var registration = app.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+        await Task.WhenAny(Task.Run(() => Console.In.ReadToEnd()), stopping.Task);
         await app.StopAsync();
         return 0;
     }
