@@ -8,6 +8,7 @@ using Sensing.Cockpit.Access;
 using Sensing.Cockpit.Alerts;
 using Sensing.Cockpit.Apis;
 using Sensing.Cockpit.Hubs;
+using Sensing.Cockpit.ScaleOut;
 using Sensing.Cockpit.Tiles;
 using Sensing.Ingest;
 using Sensing.Ingest.Registry;
@@ -129,6 +130,8 @@ public static class CockpitHost
         services.AddSingleton<IngestFigures>();
         services.AddSingleton<TileBoard>();
         services.AddHostedService<TileBroadcaster>();
+        // After the book: its replication starts once the book has loaded.
+        services.AddSensingBackplane(configuration);
         return services;
     }
 

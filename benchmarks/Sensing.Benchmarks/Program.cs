@@ -4,6 +4,7 @@ using Sensing.Benchmarks;
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- --filter '*' [--job short]
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- --check-allocations
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- store-load --seconds 30 --batch 5000 [--Store:Kind=influxdb ...]
+// dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- signalr-load --clients 1000 --alerts 20 [--instances 2] [--url … --mqtt …]
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- broker-load --qos 1 --messages 300000 [--rate 0] [--receive-maximum 10000]
 if (args is ["--check-allocations"])
 {
@@ -16,6 +17,14 @@ if (args is ["store-load", ..])
 if (args is ["broker-load", ..])
 {
     return await BrokerLoadCommand.RunAsync(args[1..]);
+}
+if (args is ["signalr-load", ..])
+{
+    return await SignalRLoadCommand.RunAsync(args[1..]);
+}
+if (args is ["cockpit-host", ..])
+{
+    return await CockpitHostCommand.RunAsync(args[1..]);
 }
 if (args is ["ingest-host", ..])
 {

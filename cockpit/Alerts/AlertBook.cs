@@ -30,6 +30,7 @@ public sealed class AlertBook(
     IHubContext<WorkerHub, IWorkerClient> workers,
     TimeProvider time,
     IOptions<AlertBookOptions> options,
+    IEnumerable<IAlertReplica> replicas,
     ILogger<AlertBook> logger) : IAlertSink, IMetricsSource, IHostedService
 {
     // How far back the book keeps resolved alerts in memory (open ones are always kept).
@@ -125,6 +126,30 @@ public sealed class AlertBook(
 
     public Alert? Find(string id) => _alerts.GetValueOrDefault(id);
 
+    /// <summary>
+    /// A change another cockpit instance's book made (several instances behind one address, ScaleOut/): kept and
+    /// persisted like our own so a worker connected here can act on it, but not pushed, because that instance pushed it
+    /// through the backplane to every instance's clients already. The newer version wins (<see cref="IAlertReplica.Supersedes"/>);
+    /// our sequence moves past it, so our next change of the alert is newer still.
+    /// </summary>
+    public async Task LearnAsync(Alert alert, CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            var known = _alerts.GetValueOrDefault(alert.Id);
+            if (known is not null && !IAlertReplica.Supersedes(alert, known)) return;
+            await store.UpsertAsync(alert, cancellationToken);
+            _sequence = Math.Max(_sequence, alert.Sequence);
+            _alerts[alert.Id] = alert;
+            if (known is null) _incidents.Add(alert);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
     /// <summary>Alerts the caller may see, newest raised first, filtered as <c>GET /api/alerts</c> asks.</summary>
     public IReadOnlyList<Alert> Query(CallerScope caller, AlertStatus? status, string? community, string? grid, DateTimeOffset? since) =>
         [.. _alerts.Values
@@ -165,6 +190,8 @@ public sealed class AlertBook(
 
     private async Task PushAsync(Alert alert, bool isNew)
     {
+        // Other instances' books first: a worker there who answers this push must find the alert in that book.
+        foreach (var replica in replicas) await replica.ShareAsync(alert);
         try
         {
             var wall = cockpit.Clients.Group(CallerScope.CommunityGroup(alert.Community));

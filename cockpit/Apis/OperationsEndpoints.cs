@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Options;
+using Sensing.Cockpit.ScaleOut;
 using Sensing.Ingest;
 using Sensing.Ingest.Mqtt;
 using Sensing.Ingest.Pipeline;
@@ -8,15 +9,18 @@ using Sensing.Ingest.Spool;
 
 namespace Sensing.Cockpit.Apis;
 
-/// <summary><c>/healthz</c>: <c>broker</c> in one word (<c>connected</c>, <c>disconnected</c>, <c>down</c>), <c>mqtt</c> the connection's details.</summary>
-public sealed record HealthReport(string Status, string Broker, string Ingest, string Store, int QueueDepth, int SpoolDepth, long SpoolBytes, BrokerStatus Mqtt);
+/// <summary>
+/// <c>/healthz</c>: <c>broker</c> in one word (<c>connected</c>, <c>disconnected</c>, <c>down</c>), <c>mqtt</c> the connection's
+/// details, <c>backplane</c> the SignalR Redis backplane's (<c>state</c> <c>off</c> for a single instance).
+/// </summary>
+public sealed record HealthReport(string Status, string Broker, string Ingest, string Store, int QueueDepth, int SpoolDepth, long SpoolBytes, BrokerStatus Mqtt, BackplaneStatus Backplane);
 
 /// <summary><c>/healthz</c> for orchestrators and <c>/metrics</c> for Prometheus: both unauthenticated, both without residents' data.</summary>
 public static class OperationsEndpoints
 {
     public static WebApplication MapOperationsEndpoints(this WebApplication app)
     {
-        app.MapGet("/healthz", (IngestMetrics ingest, StoreWriter store, BrokerConnection connection, IOptions<MqttOptions> mqtt, IServiceProvider services) =>
+        app.MapGet("/healthz", (IngestMetrics ingest, StoreWriter store, BrokerConnection connection, IOptions<MqttOptions> mqtt, RedisBackplane backplane, IServiceProvider services) =>
         {
             var brokerUp = !mqtt.Value.Embedded || services.GetService<EmbeddedBroker>()?.IsRunning == true;
             var report = new HealthReport(
@@ -27,12 +31,15 @@ public static class OperationsEndpoints
                 QueueDepth: ingest.QueueDepth,
                 SpoolDepth: store.SpoolDepth,
                 SpoolBytes: store.SpoolBytes,
-                Mqtt: connection.Status);
+                Mqtt: connection.Status,
+                Backplane: backplane.Status);
             // A store outage with the spool taking the load still means nothing is lost: degraded, not unavailable.
+            // So is a backplane outage: the API and the alert book work, live pushes wait for Redis (every instance
+            // shares it, so taking this one out of the balancer would help nobody).
             var ready = brokerUp && ingest.BrokerConnected && ingest.PipelineReady;
             return !ready
                 ? Results.Json(report with { Status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable)
-                : Results.Json(store.State == StoreState.Ok ? report : report with { Status = "degraded" }, statusCode: StatusCodes.Status200OK);
+                : Results.Json(store.State == StoreState.Ok && !backplane.Degraded ? report : report with { Status = "degraded" }, statusCode: StatusCodes.Status200OK);
         }).AllowAnonymous().WithName("Health");
 
         app.MapGet("/metrics", (IEnumerable<IMetricsSource> sources) =>

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 using Sensing.Cockpit.Access;
 using Sensing.Cockpit.Alerts;
+using Sensing.Cockpit.ScaleOut;
 using Sensing.Cockpit.Tiles;
 
 namespace Sensing.Cockpit.Hubs;
@@ -26,9 +27,16 @@ public interface IWorkerClient
 
 /// <summary><c>/hubs/cockpit</c>: the control room's wall screen watches one community at a time.</summary>
 [Authorize(Roles = $"{Roles.Admin},{Roles.Operator},{Roles.Engineer}")]
-public sealed class CockpitHub(TileBoard tiles, AlertBook alerts) : Hub<ICockpitClient>
+public sealed class CockpitHub(TileBoard tiles, AlertBook alerts, RedisBackplane backplane) : Hub<ICockpitClient>
 {
     private const string WatchedKey = "community";
+
+    /// <summary>
+    /// The group a community's tiles go to from this instance: only its own wall screens. With several instances on a
+    /// backplane every instance computes tiles; a screen takes them from the instance it is connected to, once, rather
+    /// than from each instance in turn.
+    /// </summary>
+    public static string TilesGroup(string community, string instance) => $"tiles:{community}@{instance}";
 
     /// <summary>Joins the community's live updates (leaving the previous one) and returns its current tiles.</summary>
     public async Task<CommunityTiles> Watch(string community)
@@ -36,9 +44,11 @@ public sealed class CockpitHub(TileBoard tiles, AlertBook alerts) : Hub<ICockpit
         if (Context.Items.TryGetValue(WatchedKey, out var previous) && previous is string old && old != community)
         {
             await Groups.RemoveFromGroupAsync(Context.ConnectionId, CallerScope.CommunityGroup(old));
+            await Groups.RemoveFromGroupAsync(Context.ConnectionId, TilesGroup(old, backplane.Instance));
         }
         Context.Items[WatchedKey] = community;
         await Groups.AddToGroupAsync(Context.ConnectionId, CallerScope.CommunityGroup(community));
+        await Groups.AddToGroupAsync(Context.ConnectionId, TilesGroup(community, backplane.Instance));
         return await tiles.ComputeAsync(community, Context.ConnectionAborted);
     }
 

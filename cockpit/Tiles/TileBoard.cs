@@ -146,6 +146,7 @@ public sealed class TileBroadcaster(
     TileBoard board,
     IDeviceRegistry registry,
     IHubContext<CockpitHub, ICockpitClient> hub,
+    ScaleOut.RedisBackplane backplane,
     ILogger<TileBroadcaster> logger) : BackgroundService
 {
     private static readonly TimeSpan s_interval = TimeSpan.FromSeconds(2);
@@ -160,7 +161,7 @@ public sealed class TileBroadcaster(
                 try
                 {
                     var tiles = await board.ComputeAsync(community.Id, stoppingToken);
-                    await hub.Clients.Group(Access.CallerScope.CommunityGroup(community.Id)).Tiles(tiles);
+                    await hub.Clients.Group(CockpitHub.TilesGroup(community.Id, backplane.Instance)).Tiles(tiles);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
