@@ -62,16 +62,16 @@
       store: "Store", storeOk: "OK", storeSpooling: "catching up {n} batches", storeDown: "down · {n} batches spooled",
       storeHint: "While the store is down, data waits in a local spool and is written in order when it returns: nothing is lost",
       connOfflineHint: "Live channel down; refreshing every 15 s",
-      tHouseholds: "Households monitored", uHouseholds: "", tHouseholdsSub: "Elderly living alone, water & power",
+      tHouseholds: "Households", uHouseholds: "", tHouseholdsSub: "Monitored: living alone, water & power",
       tCameras: "Cameras online", tGate: "Gate passes today", uTimes: "", tGateSub: "Since local midnight",
       tParking: "Free parking", tOpenAlerts: "Open alerts", uItems: "", tClosure: "Closure rate",
       closureSub: "Resolved {resolved} of {raised}, last 7 days", closureSubPlain: "Share resolved, last 7 days",
       tTimeToClose: "Mean time to close", ttcSub: "Mean response {ack}", ttcNone: "No alert resolved yet",
       tHealth: "Device health", hSilent: "silent", hDeadletter: "bad data", healthSub: "Bad data: {ids}", healthOk: "Every device reporting",
       noLots: "No parking lots reported", noOpenAlerts: "No open alerts in any grid", unassigned: "Unassigned",
-      cGateFlow: "Gate passes · last 24 h", cGateFlowUnit: "per hour", cParking: "Parking occupancy · last 24 h", cParkingUnit: "hourly mean per lot",
+      cGateFlow: "Gate passes · last 24 h", cGateFlowUnit: "per hour", cParking: "Parking occupancy · last 24 h", cParkingUnit: "hourly mean",
       passes: "Passes", occupancy: "Occupancy", nearFull: "near full", noData: "no data", chartsUnavailable: "Chart library not loaded",
-      gridMap: "Grids", mapCalm: "No alerts", mapWarn: "Alerts", mapCritical: "Critical", mapEscalated: "Escalated", mapEmpty: "No grids in this community",
+      gridMap: "Grids", mapCalm: "Calm", mapWarn: "Open", mapCritical: "Critical", mapEscalated: "Escalated", mapEmpty: "No grids in this community",
       mapOpen: "{n} open", mapEscalatedN: "{n} escalated",
       feedTitle: "Live alerts", feedEmpty: "No alerts", feedCount: "{n} open",
       expected: "Expected", observed: "Observed", close: "Close", noEvidence: "No evidence data",
@@ -767,10 +767,11 @@
       cell.dataset.escalated = String(s.escalated);
       const head = el("div", "cell-head");
       head.append(el("span", "cell-name", g.name));
-      if (s.escalated) head.append(el("span", "cell-esc", `⇧ ${t("mapEscalated")} ${num(s.escalated)}`));
+      if (s.escalated) head.append(el("span", "cell-esc", `⇧ ${num(s.escalated)}`));
       cell.append(head, el("span", "cell-count", open ? num(open) : "✓"));
       const detail = [];
       if (open) detail.push(t("mapOpen", { n: open }));
+      if (s.escalated) detail.push(t("mapEscalatedN", { n: s.escalated }));
       cell.append(el("span", "cell-detail", detail.join(" · ")));
       cell.title = `${g.name} (${g.id})`;
       map.append(cell);
