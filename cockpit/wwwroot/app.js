@@ -712,13 +712,20 @@
       span.className = `lot-age ${staleClass(lotAge, freshnessOf("parking").period)}`;
     }
     // The store's state and spool depth: an outage is shown, and so is the fact that nothing is being lost.
+    // Both are the server's state when the tiles were computed: once the tiles stop arriving they are marked as old
+    // news, so "store OK" is never shown as current during an outage of the cockpit itself.
+    const tilesAge = x ? ageOf(x.as_of) : null;
+    const tilesOld = tilesAge != null && tilesAge > 2 * 15000;
     const store = $("store-state");
     const storeState = x ? x.store_state : null;
-    store.className = `pill ${storeState === "ok" ? "fresh" : storeState === "spooling" ? "stale-warn" : "stale-bad"}`;
-    $("store-state-value").textContent = !storeState ? "—"
-      : t(storeState === "ok" ? "storeOk" : storeState === "spooling" ? "storeSpooling" : "storeDown", { n: num(x.spool_depth || 0) });
+    store.className = `pill ${tilesOld ? "stale-warn" : storeState === "ok" ? "fresh" : storeState === "spooling" ? "stale-warn" : "stale-bad"}`;
+    $("store-state-value").textContent = (!storeState ? "—"
+      : t(storeState === "ok" ? "storeOk" : storeState === "spooling" ? "storeSpooling" : "storeDown", { n: num(x.spool_depth || 0) }))
+      + (storeState && tilesOld ? ` · ${ageText(tilesAge)}` : "");
     store.title = t("storeHint");
-    $("ingest-rate-value").textContent = x && x.readings_last_minute != null ? t("perMin", { n: num(x.readings_last_minute) }) : "—";
+    $("ingest-rate").className = `pill ${tilesOld ? "stale-warn" : ""}`;
+    $("ingest-rate-value").textContent = x && x.readings_last_minute != null
+      ? t("perMin", { n: num(x.readings_last_minute) }) + (tilesOld ? ` · ${ageText(tilesAge)}` : "") : "—";
     const newest = x ? x.data_as_of || null : null;
     const age = ageOf(newest);
     const cls = x ? staleClass(age, FALLBACK_PERIOD_S) : "stale-bad";
