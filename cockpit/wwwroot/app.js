@@ -448,13 +448,16 @@
 
     hub.on("tiles", (tiles) => { if (tiles && tiles.community === state.community) onTiles(tiles); });
     hub.on("alert", (a) => { if (a && a.community === state.community) { upsertAlert(a, true); renderAlerts(); renderGridMap(); } });
-    hub.on("alertUpdated", (a) => {
+    const onUpdated = (a) => {
       if (a && a.community === state.community) {
         upsertAlert(a, false);
         state.actions.delete(a.id); // its audit trail grew: fetched again when shown
         renderAlerts(); renderGridMap(); renderDetail();
       }
-    });
+    };
+    hub.on("alertUpdated", onUpdated);
+    // Escalations reach the wall as alertUpdated; a server that also names them "escalated" is understood the same way.
+    hub.on("escalated", onUpdated);
 
     hub.onreconnecting(() => { setConnection("reconnecting"); startPolling(); });
     hub.onreconnected(async () => {
@@ -567,9 +570,25 @@
   // ---------------------------------------------------------------- tiles
   function onTiles(tiles) {
     if (!tiles) return;
+    const previous = state.tiles;
     state.tiles = snakeKeys(tiles, false);
+    growGateFlow(previous, state.tiles);
     renderTiles();
     renderGridMap();
+  }
+
+  // Between chart refreshes the current hour's bar grows with the passes the tiles report (every 2 s over the hub),
+  // so the chart is live; the next refresh replaces the estimate with the store's count.
+  function growGateFlow(before, after) {
+    const flow = state.charts && state.charts.gate_flow;
+    if (!flow || !before || !after || before.community !== after.community) return;
+    const added = (after.gate_passes_today || 0) - (before.gate_passes_today || 0);
+    const last = (flow.points || [])[flow.points.length - 1];
+    if (!(added > 0) || !last || Date.now() >= Date.parse(last.t) + 3600 * 1000) return; // midnight reset, or a new hour
+    last.passes = (last.passes || 0) + added;
+    const c = chartInstances["chart-gate-flow"];
+    // Merged, not redrawn: only the last bar moves.
+    if (c) c.setOption({ series: [{ data: flow.points.map((p) => (p.passes == null ? "-" : p.passes)) }] });
   }
 
   // Figures of six digits and more go compact, 20.6万 / 206K, so they fit their tile.
