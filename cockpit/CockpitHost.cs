@@ -128,7 +128,9 @@ public static class CockpitHost
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<AlertBook>());
         services.AddHostedService(sp => sp.GetRequiredService<AlertBook>());
         services.AddSingleton<IngestFigures>();
+        services.AddSingleton<DeadLetteringDevices>();
         services.AddSingleton<TileBoard>();
+        services.AddSingleton<Charts.ChartBoard>();
         services.AddHostedService<TileBroadcaster>();
         // After the book: its replication starts once the book has loaded.
         services.AddSensingBackplane(configuration);
@@ -169,6 +171,7 @@ public static class CockpitHost
         api.MapReadingsApi();
         api.MapAlertsApi();
         api.MapExportApi();
+        api.MapChartsApi();
 
         app.MapHub<CockpitHub>("/hubs/cockpit");
         app.MapHub<WorkerHub>("/hubs/worker");
