@@ -31,7 +31,8 @@ public sealed record CommunityTiles(
     long DeadlettersLastHour, // counted by this process: after a restart, from the restart on
     int DevicesSilent,
     string StoreState,
-    int SpoolDepth);
+    int SpoolDepth,
+    ClosureReport? Closure = null);
 
 /// <summary>
 /// Computes a community's tiles from the registry (what exists), the store (what happened today) and the
@@ -83,13 +84,15 @@ public sealed class TileBoard(
             .ToList();
 
         var figures = alerts.Figures(community);
+        var closure = alerts.Closure(AlertBook.Everyone, community, null, null, registry.Grids.Where(g => g.Community == community).Select(g => g.Id));
         return new CommunityTiles(
             community, now, dataAsOf, households, camerasOnline, cameras.Count,
             passes.Sum(b => b.Value), lots, lots.Sum(l => l.Free), lots.Sum(l => l.Capacity),
             figures.Open, figures.OpenByGrid, figures.ClosureRate,
             ingest.ReadingsPerMinute, ingest.DeadLettersLastHour, figures.OpenSilent,
             storeWriter.State switch { Sensing.Ingest.Spool.StoreState.Ok => "ok", Sensing.Ingest.Spool.StoreState.Spooling => "spooling", _ => "down" },
-            storeWriter.SpoolDepth);
+            storeWriter.SpoolDepth,
+            closure);
     }
 }
 
