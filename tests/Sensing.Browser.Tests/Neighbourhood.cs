@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MQTTnet;
+using Sensing.Testing;
+
+namespace Sensing.Browser.Tests;
+
+/// <summary>
+/// The community the pages show: registered through the admin API and brought to life over MQTT, as devices would,
+/// so every figure on the wall comes through ingest, the store and the tile board. The figures are chosen to be
+/// unlike each other (and unlike an age such as "3 秒前") so a test can find each on its tile.
+/// </summary>
+public sealed class Neighbourhood(SensingTestHost host, IMqttClient devices)
+{
+    public const string Community = "c1";
+
+    /// <summary>Meters of this many households (the tile counts households with a meter).</summary>
+    public const int Households = 6;
+
+    /// <summary>Cameras registered, and how many of them send a heartbeat.</summary>
+    public const int Cameras = 5;
+    public const int CamerasOnline = 3;
+
+    public const int GatePassesToday = 17;
+
+    public const string ParkingLot = "P1";
+    public const int ParkingFree = 37;
+    public const int ParkingCapacity = 120;
+
+    /// <summary>Cameras of grid g1 (worker1's) and g2 (worker2's); the first <see cref="CamerasOnline"/> report.</summary>
+    public static readonly (string Id, string Grid)[] CameraIds =
+        [("cam-1", "g1"), ("cam-2", "g1"), ("cam-3", "g2"), ("cam-4", "g2"), ("cam-5", "g2")];
+
+    private int _zones;
+
+    public async Task PublishAsync()
+    {
+        using var admin = host.Http(await host.TokenAsync("admin"));
+        for (var i = 1; i <= Households; i++)
+        {
+            var household = $"h-{i:00}";
+            var grid = i <= Households / 2 ? "g1" : "g2";
+            await PostAsync(admin, "/api/households", new { id = household, community = Community, grid, elderly_living_alone = true });
+            await PostAsync(admin, "/api/devices", new { id = $"wm-{i:00}", kind = "meter", community = Community, grid, household });
+        }
+        foreach (var (id, grid) in CameraIds)
+        {
+            await PostAsync(admin, "/api/devices", new { id, kind = "camera", community = Community, grid });
+        }
+        await PostAsync(admin, "/api/devices", new { id = "gate-1", kind = "gate", community = Community, grid = "g1" });
+        await PostAsync(admin, "/api/devices", new { id = "park-1", kind = "parking", community = Community, grid = "g2" });
+
+        var now = Now();
+        for (var i = 0; i < GatePassesToday; i++)
+        {
+            // Ten milliseconds apart (a pass is stored once per device and time) and never in the future.
+            var direction = i % 2 == 0 ? "in" : "out";
+            await PublishAsync("gate", "gate-1", $$"""{"ts":{{now - (GatePassesToday - i) * 10}},"event":"pass","direction":"{{direction}}","credential":"face"}""");
+        }
+        await PublishAsync("parking", "park-1", $$"""{"ts":{{now}},"lot":"{{ParkingLot}}","free":{{ParkingFree}},"capacity":{{ParkingCapacity}}}""");
+        await HeartbeatsAsync();
+        await UntilTilesShowAsync();
+    }
+
+    /// <summary>A camera counts as online for two minutes after it was last heard: keep the reporting ones fresh.</summary>
+    public async Task HeartbeatsAsync()
+    {
+        var now = Now();
+        foreach (var (id, _) in CameraIds.Take(CamerasOnline))
+        {
+            await PublishAsync("camera", id, $$"""{"ts":{{now}},"event":"online"}""");
+        }
+    }
+
+    /// <summary>
+    /// Smoke seen by a camera of <paramref name="grid"/>: the camera detector raises a critical <c>camera_event</c> at
+    /// once, and the alert book pushes it. Each call uses a zone of its own, so no cool-down joins it to an earlier
+    /// alert. Returns the alert as the API lists it.
+    /// </summary>
+    public async Task<JsonElement> RaiseSmokeAsync(string grid)
+    {
+        var camera = CameraIds.First(c => c.Grid == grid).Id;
+        var zone = $"stairwell-{Interlocked.Increment(ref _zones)}-{Guid.NewGuid().ToString("N")[..6]}";
+        await PublishAsync("camera", camera, $$"""{"ts":{{Now()}},"event":"smoke","zone":"{{zone}}","score":0.93}""");
+        using var operatorHttp = host.Http(await host.TokenAsync("operator"));
+        return await BrowserSession.UntilAsync(async () =>
+        {
+            var alerts = await BrowserSession.GetJsonAsync(operatorHttp, $"/api/alerts?community={Community}");
+            foreach (var alert in alerts.EnumerateArray())
+            {
+                if (alert.GetProperty("evidence").GetProperty("summary").GetString() is { } summary && summary.Contains(zone, StringComparison.Ordinal))
+                {
+                    return alert;
+                }
+            }
+            return (JsonElement?)null;
+        }, $"the smoke alert of {camera} in {zone}");
+    }
+
+    /// <summary>The tiles as the API gives them to an operator.</summary>
+    public async Task<JsonElement> TilesAsync()
+    {
+        using var operatorHttp = host.Http(await host.TokenAsync("operator"));
+        return await BrowserSession.GetJsonAsync(operatorHttp, $"/api/tiles?community={Community}");
+    }
+
+    /// <summary>Waits until ingest has stored everything published, so the page's first load already has it.</summary>
+    private async Task UntilTilesShowAsync()
+    {
+        await BrowserSession.UntilAsync(async () =>
+        {
+            var tiles = await TilesAsync();
+            return tiles.GetProperty("households_monitored").GetInt32() == Households
+                && tiles.GetProperty("cameras_online").GetInt32() == CamerasOnline
+                && tiles.GetProperty("cameras_total").GetInt32() == Cameras
+                && tiles.GetProperty("gate_passes_today").GetDouble() == GatePassesToday
+                && tiles.GetProperty("parking_free").GetDouble() == ParkingFree
+                && tiles.GetProperty("parking_capacity").GetDouble() == ParkingCapacity
+                ? tiles : (JsonElement?)null;
+        }, "the published community on /api/tiles");
+    }
+
+    private Task PublishAsync(string kind, string device, string payload) =>
+        SensingTestHost.PublishAsync(devices, $"sensing/{Community}/{kind}/{device}", payload);
+
+    private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+    private static async Task PostAsync(HttpClient admin, string path, object body)
+    {
+        var response = await admin.PostAsJsonAsync(path, body).WaitAsync(BrowserSession.Timeout);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"POST {path} → {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    public static string Percent(double rate) => (rate * 100).ToString("0", CultureInfo.InvariantCulture);
+}
