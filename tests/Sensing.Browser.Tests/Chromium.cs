@@ -44,3 +44,12 @@ public sealed class BrowserFactAttribute : FactAttribute
         if (Chromium.MissingReason is { } reason) Skip = reason;
     }
 }
+
+/// <summary>A theory that needs a real Chromium: skipped, saying why, only when the package is not installed.</summary>
+public sealed class BrowserTheoryAttribute : TheoryAttribute
+{
+    public BrowserTheoryAttribute()
+    {
+        if (Chromium.MissingReason is { } reason) Skip = reason;
+    }
+}
