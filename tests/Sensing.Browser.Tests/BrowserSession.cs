@@ -51,12 +51,13 @@ public sealed class BrowserSession : IAsyncLifetime
         if (Host is not null) await Host.DisposeAsync();
     }
 
-    /// <summary>A fresh browser context (no storage, no cookies) with one page, on the host's address.</summary>
-    public async Task<BrowserTab> OpenTabAsync(int width, int height, float deviceScaleFactor = 1, bool mobile = false)
+    /// <summary>A fresh browser context (no storage, no cookies) with one page, on the address of the host (or of <paramref name="host"/>).</summary>
+    public async Task<BrowserTab> OpenTabAsync(int width, int height, float deviceScaleFactor = 1, bool mobile = false, SensingTestHost? host = null)
     {
+        host ??= Host;
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
-            BaseURL = Host.BaseAddress.ToString(),
+            BaseURL = host.BaseAddress.ToString(),
             ViewportSize = new ViewportSize { Width = width, Height = height },
             DeviceScaleFactor = deviceScaleFactor,
             IsMobile = mobile,
@@ -65,7 +66,7 @@ public sealed class BrowserSession : IAsyncLifetime
             TimezoneId = "Asia/Shanghai",
         });
         context.SetDefaultTimeout((float)Timeout.TotalMilliseconds);
-        return await BrowserTab.OpenAsync(context, Host.BaseAddress);
+        return await BrowserTab.OpenAsync(context, host.BaseAddress);
     }
 
     public async Task<HttpClient> HttpAsync(string user) => Host.Http(await Host.TokenAsync(user).WaitAsync(Timeout));
@@ -101,6 +102,8 @@ public sealed class BrowserTab : IAsyncDisposable
     private readonly List<string> _pageErrors = [];
     private readonly List<string> _consoleErrors = [];
     private readonly List<string> _foreignRequests = [];
+    private readonly List<(IWebSocketRoute Page, IWebSocketRoute Server)> _sockets = [];
+    private volatile bool _networkDown;
 
     private BrowserTab(IBrowserContext context, IPage page)
     {
@@ -125,14 +128,48 @@ public sealed class BrowserTab : IAsyncDisposable
             var url = new Uri(route.Request.Url);
             if (url.Scheme is "http" or "https" or "ws" or "wss" && url.Authority == host.Authority)
             {
-                await route.ContinueAsync();
+                if (tab._networkDown) await route.AbortAsync("internetdisconnected");
+                else await route.ContinueAsync();
                 return;
             }
             lock (tab._foreignRequests) tab._foreignRequests.Add(route.Request.Url);
             await route.AbortAsync();
         });
+        // WebSockets pass through Playwright too, so a test can cut them as a network drop would.
+        await context.RouteWebSocketAsync(_ => true, socket =>
+        {
+            if (tab._networkDown)
+            {
+                _ = socket.CloseAsync(new() { Code = 1001, Reason = "network down (test)" });
+                return;
+            }
+            var server = socket.ConnectToServer();
+            lock (tab._sockets) tab._sockets.Add((socket, server));
+        });
         return tab;
     }
+
+    /// <summary>
+    /// Cuts the page off the cockpit as a dropped network would: open WebSockets close (both ends, so the server
+    /// forgets the connection too), and every new request or socket fails until <see cref="RestoreNetwork"/>.
+    /// </summary>
+    public async Task DropNetworkAsync()
+    {
+        _networkDown = true;
+        (IWebSocketRoute Page, IWebSocketRoute Server)[] open;
+        lock (_sockets)
+        {
+            open = [.. _sockets];
+            _sockets.Clear();
+        }
+        foreach (var (page, server) in open)
+        {
+            await page.CloseAsync(new() { Code = 1001, Reason = "network down (test)" });
+            await server.CloseAsync(new() { Code = 1001, Reason = "network down (test)" });
+        }
+    }
+
+    public void RestoreNetwork() => _networkDown = false;
 
     /// <summary>Fails if the page threw or reached outside the cockpit; the console's errors are named to help.</summary>
     public void AssertHealthy()

@@ -75,19 +75,20 @@ public sealed class Neighbourhood(SensingTestHost host, IMqttClient devices)
     }
 
     /// <summary>
-    /// Smoke seen by a camera of <paramref name="grid"/>: the camera detector raises a critical <c>camera_event</c> at
-    /// once, and the alert book pushes it. Each call uses a zone of its own, so no cool-down joins it to an earlier
-    /// alert. Returns the alert as the API lists it.
+    /// Smoke seen by a camera of <paramref name="grid"/> of <see cref="Community"/>: the camera detector raises a
+    /// critical <c>camera_event</c> at once, and the alert book pushes it. Returns the alert as the API lists it.
     /// </summary>
-    public async Task<JsonElement> RaiseSmokeAsync(string grid)
+    public Task<JsonElement> RaiseSmokeAsync(string grid) => RaiseSmokeAsync(Community, CameraIds.First(c => c.Grid == grid).Id);
+
+    /// <summary>Smoke seen by <paramref name="camera"/>, in a zone of its own so no cool-down joins it to an earlier alert.</summary>
+    public async Task<JsonElement> RaiseSmokeAsync(string community, string camera)
     {
-        var camera = CameraIds.First(c => c.Grid == grid).Id;
         var zone = $"stairwell-{Interlocked.Increment(ref _zones)}-{Guid.NewGuid().ToString("N")[..6]}";
-        await PublishAsync("camera", camera, $$"""{"ts":{{Now()}},"event":"smoke","zone":"{{zone}}","score":0.93}""");
+        await SensingTestHost.PublishAsync(devices, $"sensing/{community}/camera/{camera}", $$"""{"ts":{{Now()}},"event":"smoke","zone":"{{zone}}","score":0.93}""");
         using var operatorHttp = host.Http(await host.TokenAsync("operator"));
         return await BrowserSession.UntilAsync(async () =>
         {
-            var alerts = await BrowserSession.GetJsonAsync(operatorHttp, $"/api/alerts?community={Community}");
+            var alerts = await BrowserSession.GetJsonAsync(operatorHttp, $"/api/alerts?community={community}");
             foreach (var alert in alerts.EnumerateArray())
             {
                 if (alert.GetProperty("evidence").GetProperty("summary").GetString() is { } summary && summary.Contains(zone, StringComparison.Ordinal))
@@ -126,6 +127,18 @@ public sealed class Neighbourhood(SensingTestHost host, IMqttClient devices)
         SensingTestHost.PublishAsync(devices, $"sensing/{Community}/{kind}/{device}", payload);
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+    /// <summary>A host of its own with one camera in <see cref="Community"/> and no alert yet, for a test that needs a page that has seen none.</summary>
+    public static async Task<(SensingTestHost Host, Neighbourhood World, IMqttClient Devices)> StartQuietAsync()
+    {
+        var quiet = await SensingTestHost.StartAsync();
+        using (var admin = quiet.Http(await quiet.TokenAsync("admin")))
+        {
+            await PostAsync(admin, "/api/devices", new { id = CameraIds[0].Id, kind = "camera", community = Community, grid = CameraIds[0].Grid });
+        }
+        var devices = await quiet.ConnectDeviceAsync("browser-tests-quiet-devices");
+        return (quiet, new Neighbourhood(quiet, devices), devices);
+    }
 
     private static async Task PostAsync(HttpClient admin, string path, object body)
     {

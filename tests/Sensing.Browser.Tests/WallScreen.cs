@@ -30,7 +30,11 @@ public sealed class WallScreen(IPage page)
     }
 
     /// <summary>The live-connection indicator: the hub is connected.</summary>
-    public Task UntilLiveAsync() => Expect(page.Locator("#conn")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\bconn-live\b"));
+    public Task UntilLiveAsync() => Expect(ConnectionState).ToHaveClassAsync(Live);
+
+    public ILocator ConnectionState => page.Locator("#conn");
+
+    public static readonly System.Text.RegularExpressions.Regex Live = new(@"\bconn-live\b");
 
     /// <summary>A tile's main figure, e.g. <c>households</c>, <c>cameras-online</c>.</summary>
     public ILocator Figure(string field) => page.Locator($"[data-field=\"{field}\"]");

@@ -57,4 +57,28 @@ public sealed class WallScreenTests(BrowserSession session)
         await Expect(title).ToHaveTextAsync("监护住户");
         tab.AssertHealthy();
     }
+
+    [BrowserFact]
+    public async Task After_a_network_drop_the_wall_reconnects_and_shows_the_alert_it_missed()
+    {
+        // A host of its own with no alert yet: the page has seen no alert (no sequence number) when the drop comes,
+        // the case a catch-up that asks only "what changed since the last one I saw" misses.
+        var (host, world, devices) = await Neighbourhood.StartQuietAsync();
+        await using var _ = host;
+        using var __ = devices;
+        await using var tab = await session.OpenTabAsync(1920, 1080, host: host);
+        var wall = new WallScreen(tab.Page);
+        await wall.OpenAsync();
+        await wall.UntilLiveAsync();
+
+        await tab.DropNetworkAsync();
+        await Expect(wall.ConnectionState).Not.ToHaveClassAsync(WallScreen.Live);
+        var alert = await world.RaiseSmokeAsync("g1");
+        tab.RestoreNetwork();
+
+        await wall.UntilLiveAsync();
+        await Expect(wall.AlertItem(alert.GetProperty("id").GetString()!)).ToBeVisibleAsync();
+        tab.AssertHealthy();
+        host.AssertNoLoggedErrors();
+    }
 }
