@@ -127,7 +127,9 @@ public static class CockpitHost
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<AlertBook>());
         services.AddHostedService(sp => sp.GetRequiredService<AlertBook>());
         services.AddSingleton<IngestFigures>();
+        services.AddSingleton<DeadLetteringDevices>();
         services.AddSingleton<TileBoard>();
+        services.AddSingleton<Charts.ChartBoard>();
         services.AddHostedService<TileBroadcaster>();
         return services;
     }
@@ -166,6 +168,7 @@ public static class CockpitHost
         api.MapReadingsApi();
         api.MapAlertsApi();
         api.MapExportApi();
+        api.MapChartsApi();
 
         app.MapHub<CockpitHub>("/hubs/cockpit");
         app.MapHub<WorkerHub>("/hubs/worker");

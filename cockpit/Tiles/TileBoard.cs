@@ -9,6 +9,13 @@ namespace Sensing.Cockpit.Tiles;
 public sealed record LotTile(string Lot, double Free, double Capacity, DateTimeOffset AsOf);
 
 /// <summary>
+/// How fresh one tile's figure is: <see cref="AsOf"/> is the time of the newest data behind it (null: none yet), and
+/// <see cref="PeriodS"/> (seconds) how often that data usually arrives. The wall screen marks a tile stale once its data is
+/// older than twice its period, so after an outage an old figure never passes for a live one.
+/// </summary>
+public sealed record TileFreshness(DateTimeOffset? AsOf, double PeriodS);
+
+/// <summary>
 /// The figures a wall screen shows for one community (<c>GET /api/tiles</c> and the hub's <c>tiles</c>).
 /// <see cref="AsOf"/> is when they were computed, <see cref="DataAsOf"/> the newest reading behind them, so the
 /// screen can show how old the data is and a stale figure never passes for a live one.
@@ -31,7 +38,25 @@ public sealed record CommunityTiles(
     long DeadlettersLastHour, // counted by this process: after a restart, from the restart on
     int DevicesSilent,
     string StoreState,
-    int SpoolDepth);
+    int SpoolDepth,
+    // Wall screen (issue 7): per-tile freshness, keyed by the tile names of TileNames, and the devices whose messages
+    // were dead-lettered in the last hour (a device sending garbage is as unhealthy as a silent one).
+    IReadOnlyDictionary<string, TileFreshness> Freshness,
+    int DeadletteringDevices,
+    IReadOnlyList<string> DeadletteringDeviceIds);
+
+/// <summary>The wall screen's tile names: keys of <see cref="CommunityTiles.Freshness"/> and its <c>tile-&lt;name&gt;</c> test ids.</summary>
+public static class TileNames
+{
+    public const string Households = "households";
+    public const string Cameras = "cameras";
+    public const string GatePasses = "gate-passes";
+    public const string Parking = "parking";
+    public const string OpenAlerts = "open-alerts";
+    public const string ClosureRate = "closure-rate";
+    public const string TimeToClose = "time-to-close";
+    public const string DeviceHealth = "device-health";
+}
 
 /// <summary>
 /// Computes a community's tiles from the registry (what exists), the store (what happened today) and the
@@ -43,11 +68,23 @@ public sealed class TileBoard(
     AlertBook alerts,
     IngestFigures ingest,
     Sensing.Ingest.Spool.StoreWriter storeWriter,
+    DeadLetteringDevices deadLetters,
     IOptions<SensingOptions> options,
     TimeProvider time)
 {
     /// <summary>A camera that sent nothing (not even its heartbeat) for this long counts as offline.</summary>
     public static readonly TimeSpan CameraOnlineWindow = TimeSpan.FromMinutes(2);
+
+    // How often each tile's data usually arrives; a tile is stale beyond twice this. Meters send their registers every
+    // 15 minutes; cameras a heartbeat well within CameraOnlineWindow; lot counters report on change and at least every
+    // minute; gates only when someone passes (busy by day, so 15 minutes of silence from every gate is worth a look).
+    // Figures of the alert book and the dead-letter scan are computed when the tiles are, pushed every 2 s and polled
+    // every 15 s while the hub is down: 15 s is their period.
+    public static readonly TimeSpan MeterPeriod = TimeSpan.FromMinutes(15);
+    public static readonly TimeSpan CameraPeriod = TimeSpan.FromMinutes(1);
+    public static readonly TimeSpan ParkingPeriod = TimeSpan.FromMinutes(1);
+    public static readonly TimeSpan GatePeriod = TimeSpan.FromMinutes(15);
+    public static readonly TimeSpan BookPeriod = TimeSpan.FromSeconds(15);
 
     public async Task<CommunityTiles> ComputeAsync(string community, CancellationToken cancellationToken)
     {
@@ -57,12 +94,9 @@ public sealed class TileBoard(
         var midnight = new DateTimeOffset(localNow.Date, localNow.Offset).ToUniversalTime();
 
         var devices = registry.Devices.Where(d => d.Community == community).ToList();
-        var households = devices.Where(d => d.Kind == DeviceKind.Meter && d.Household is not null).Select(d => d.Household!).Distinct(StringComparer.Ordinal).Count();
-        DateTimeOffset? dataAsOf = null;
-        foreach (var device in devices)
-        {
-            if (registry.LastSeen(device.Id) is { } seen && (dataAsOf is null || seen > dataAsOf)) dataAsOf = seen;
-        }
+        var meters = devices.Where(d => d.Kind == DeviceKind.Meter && d.Household is not null).ToList();
+        var households = meters.Select(d => d.Household!).Distinct(StringComparer.Ordinal).Count();
+        var dataAsOf = NewestSeen(devices);
 
         var offline = (await store.LatestAsync(community, Metrics.CameraOffline, cancellationToken)).ToDictionary(r => r.Device, r => r.Time, StringComparer.Ordinal);
         var cameras = devices.Where(d => d.Kind == DeviceKind.Camera).ToList();
@@ -83,13 +117,37 @@ public sealed class TileBoard(
             .ToList();
 
         var figures = alerts.Figures(community);
+        var deadLettering = await deadLetters.InCommunityAsync(community, cancellationToken);
+        // The newest data behind each figure: what the devices last sent, or when the book and the dead-letter scan were read.
+        var freshness = new Dictionary<string, TileFreshness>(StringComparer.Ordinal)
+        {
+            [TileNames.Households] = new(NewestSeen(meters), MeterPeriod.TotalSeconds),
+            [TileNames.Cameras] = new(NewestSeen(cameras), CameraPeriod.TotalSeconds),
+            [TileNames.GatePasses] = new(NewestSeen(devices.Where(d => d.Kind == DeviceKind.Gate)), GatePeriod.TotalSeconds),
+            [TileNames.Parking] = new(lots.Count == 0 ? null : lots.Max(l => l.AsOf), ParkingPeriod.TotalSeconds),
+            [TileNames.OpenAlerts] = new(now, BookPeriod.TotalSeconds),
+            [TileNames.ClosureRate] = new(now, BookPeriod.TotalSeconds),
+            [TileNames.TimeToClose] = new(now, BookPeriod.TotalSeconds),
+            [TileNames.DeviceHealth] = new(deadLettering.ScannedAt, BookPeriod.TotalSeconds),
+        };
         return new CommunityTiles(
             community, now, dataAsOf, households, camerasOnline, cameras.Count,
             passes.Sum(b => b.Value), lots, lots.Sum(l => l.Free), lots.Sum(l => l.Capacity),
             figures.Open, figures.OpenByGrid, figures.ClosureRate,
             ingest.ReadingsPerMinute, ingest.DeadLettersLastHour, figures.OpenSilent,
             storeWriter.State switch { Sensing.Ingest.Spool.StoreState.Ok => "ok", Sensing.Ingest.Spool.StoreState.Spooling => "spooling", _ => "down" },
-            storeWriter.SpoolDepth);
+            storeWriter.SpoolDepth,
+            freshness, deadLettering.Devices.Count, [.. deadLettering.Devices.Take(5)]);
+    }
+
+    private DateTimeOffset? NewestSeen(IEnumerable<Device> devices)
+    {
+        DateTimeOffset? newest = null;
+        foreach (var device in devices)
+        {
+            if (registry.LastSeen(device.Id) is { } seen && (newest is null || seen > newest)) newest = seen;
+        }
+        return newest;
     }
 }
 
