@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Sensing.Analytics;
 using Sensing.Cockpit.Access;
@@ -122,10 +123,15 @@ public static class CockpitHost
 
         services.AddOptions<AlertBookOptions>().Bind(configuration.GetSection(AlertBookOptions.Section))
             .Validate(o => o.IncidentWindow >= TimeSpan.Zero, "Alerts:IncidentWindow must not be negative.").ValidateOnStart();
+        services.AddOptions<ResponseDeadlineOptions>().Bind(configuration.GetSection(ResponseDeadlineOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ResponseDeadlineOptions>, ResponseDeadlineValidation>();
+        // The book's clock is the host's unless a test registered a fake one under this key first.
+        services.TryAddKeyedSingleton<TimeProvider>(AlertBook.ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<AlertBook>();
         services.AddSingleton<IAlertSink>(sp => sp.GetRequiredService<AlertBook>());
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<AlertBook>());
         services.AddHostedService(sp => sp.GetRequiredService<AlertBook>());
+        services.AddHostedService<EscalationWatcher>();
         services.AddSingleton<IngestFigures>();
         services.AddSingleton<DeadLetteringDevices>();
         services.AddSingleton<TileBoard>();

@@ -9,10 +9,11 @@ namespace Sensing.Cockpit.Access;
 ///   "SigningKey": "at least 32 characters of secret",   // required unless Demo:Enabled
 ///   "Issuer": "sensing", "TokenLifetimeMinutes": 720, "SignInPermitsPerMinute": 10,
 ///   "Users": [ { "Username": "li.wei", "PasswordHash": "pbkdf2-sha256$100000$&lt;salt b64&gt;$&lt;hash b64&gt;",
-///                "Role": "worker", "Community": "c1", "Grids": ["g1"] } ]
+///                "Role": "worker", "Community": "c1", "Grids": ["g1"], "Leads": ["g1", "g2"] } ]
 /// }
 /// </code>
-/// Hashes come from <c>PasswordHash.Create</c>; roles are admin, operator, worker (grid worker) and engineer.
+/// Hashes come from <c>PasswordHash.Create</c>; roles are admin, operator, worker (grid worker) and engineer. A worker
+/// with <c>Leads</c> is the grid leader of those grids (of their community): unacknowledged alerts escalate to them.
 /// </summary>
 public sealed class AuthOptions
 {
@@ -33,6 +34,8 @@ public sealed class UserAccount
     [Required] public string Role { get; set; } = Roles.Operator;
     public string? Community { get; set; }
     public List<string> Grids { get; set; } = [];
+    /// <summary>Grids of <see cref="Community"/> this worker leads: they see those grids' alerts and get their escalations.</summary>
+    public List<string> Leads { get; set; } = [];
 }
 
 public static class Roles

@@ -14,6 +14,7 @@ public sealed class TokenIssuer
     public const string NameClaim = "sub";
     public const string CommunityClaim = "community";
     public const string GridClaim = "grid";
+    public const string LeadClaim = "lead";
 
     private readonly AuthOptions _options;
     private readonly TimeProvider _time;
@@ -52,6 +53,7 @@ public sealed class TokenIssuer
         var claims = new List<Claim> { new(NameClaim, user.Username), new(RoleClaim, user.Role) };
         if (user.Community is not null) claims.Add(new Claim(CommunityClaim, user.Community));
         claims.AddRange(user.Grids.Select(g => new Claim(GridClaim, g)));
+        claims.AddRange(user.Leads.Select(g => new Claim(LeadClaim, g)));
         var now = _time.GetUtcNow().UtcDateTime;
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {

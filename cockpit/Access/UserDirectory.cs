@@ -5,7 +5,8 @@ namespace Sensing.Cockpit.Access;
 /// <summary>
 /// Who may sign in: the users of <c>Auth:Users</c>, plus the contract's demo users when <c>Demo:Enabled</c>
 /// (admin/admin-demo, operator/operator-demo, worker1/worker-demo for grid g1 of c1, engineer/engineer-demo,
-/// and worker2/worker-demo for grid g2 of c1 so the grid scoping can be seen).
+/// worker2/worker-demo for grid g2 of c1 so the grid scoping can be seen, and leader1/leader-demo, the grid leader of
+/// g1 of c1, to whom g1's unacknowledged alerts escalate).
 /// </summary>
 public sealed class UserDirectory
 {
@@ -19,6 +20,13 @@ public sealed class UserDirectory
         }
         foreach (var user in options.Value.Users) _users[user.Username] = user;
     }
+
+    /// <summary>The users who lead this grid (grid workers with it in <c>Leads</c>), by name.</summary>
+    public IReadOnlyList<string> LeadersOf(string community, string grid) =>
+        [.. _users.Values
+            .Where(u => u.Role == Roles.Worker && u.Community == community && u.Leads.Contains(grid, StringComparer.Ordinal))
+            .Select(u => u.Username)
+            .Order(StringComparer.Ordinal)];
 
     public static bool DemoEnabled(IConfiguration configuration) => configuration.GetValue("Demo:Enabled", true);
 
@@ -41,6 +49,7 @@ public sealed class UserDirectory
         yield return new() { Username = "operator", PasswordHash = PasswordHash.Create("operator-demo"), Role = Roles.Operator };
         yield return new() { Username = "worker1", PasswordHash = PasswordHash.Create("worker-demo"), Role = Roles.Worker, Community = "c1", Grids = ["g1"] };
         yield return new() { Username = "worker2", PasswordHash = PasswordHash.Create("worker-demo"), Role = Roles.Worker, Community = "c1", Grids = ["g2"] };
+        yield return new() { Username = "leader1", PasswordHash = PasswordHash.Create("leader-demo"), Role = Roles.Worker, Community = "c1", Leads = ["g1"] };
         yield return new() { Username = "engineer", PasswordHash = PasswordHash.Create("engineer-demo"), Role = Roles.Engineer };
     }
 }

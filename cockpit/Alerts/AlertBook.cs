@@ -16,23 +16,40 @@ public readonly record struct AlertChange(Alert? Alert, string? Error, int Statu
 }
 
 /// <summary>
-/// Every alert and its lifecycle (open → acknowledged → resolved). Alerts from analytics arrive through
+/// Every alert and its lifecycle (open → acknowledged → on the way → resolved, with escalation when nobody
+/// acknowledges in time; see <see cref="EscalateDueAsync"/>). Alerts from analytics arrive through
 /// <see cref="IAlertSink"/>; an id seen before is ignored, so a replayed feed never raises twice. Each change is
 /// persisted before it is pushed, gets the next sequence number (clients catch up from the last one they saw),
 /// and goes to the community's wall screens and to the workers of the alert's grid. A new alert is placed in an
 /// incident (<see cref="Incidents"/>): the first alert of an incident, and any that makes it more severe, is pushed
 /// as <c>alert</c> (a new ping); the others about the same subject are pushed as <c>alertUpdated</c>, carrying the
 /// incident's id in <c>incident</c>.
+/// <para>
+/// Every action (raised, acknowledged, on the way, resolved, escalated) is appended to the alert's
+/// <see cref="Alert.Actions"/> in the same write as the change it made. The people side runs on the wall clock of
+/// <see cref="ClockKey"/>'s <see cref="TimeProvider"/> (the host's own clock unless a test puts a fake one there).
+/// </para>
 /// </summary>
 public sealed class AlertBook(
     IAlertStore store,
     IHubContext<CockpitHub, ICockpitClient> cockpit,
     IHubContext<WorkerHub, IWorkerClient> workers,
-    TimeProvider time,
+    [FromKeyedServices(AlertBook.ClockKey)] TimeProvider time,
     IOptions<AlertBookOptions> options,
+    IOptions<ResponseDeadlineOptions> deadlines,
+    UserDirectory users,
     ILogger<AlertBook> logger) : IAlertSink, IMetricsSource, IHostedService
 {
-    // How far back the book keeps resolved alerts in memory (open ones are always kept).
+    /// <summary>
+    /// The key of the book's clock. Its own service, so a test can move the people side (deadlines, escalation,
+    /// response times) on a fake clock while ingest, tokens and the tiles keep real time.
+    /// </summary>
+    public const string ClockKey = "alerts";
+
+    /// <summary>Who the system's own actions are by (raising, escalating).</summary>
+    public const string System = "system";
+
+    // How far back the book keeps resolved alerts in memory (open ones are always kept), and so how far back closure looks.
     private static readonly TimeSpan s_memory = TimeSpan.FromDays(7);
 
     private readonly ConcurrentDictionary<string, Alert> _alerts = new(StringComparer.Ordinal);
@@ -67,7 +84,18 @@ public sealed class AlertBook(
         {
             if (_alerts.ContainsKey(alert.Id)) return;
             placement = _incidents.Place(alert, Find);
-            stored = alert with { Status = AlertStatus.Open, Sequence = _sequence + 1, Incident = placement.Incident };
+            var now = time.GetUtcNow();
+            stored = alert with
+            {
+                Status = AlertStatus.Open,
+                Sequence = _sequence + 1,
+                Incident = placement.Incident,
+                ReceivedAt = now,
+                // Only news carries a deadline: an update joins a case someone is (or will be) answering already,
+                // and escalating it too would ring the grid leader twice for one household.
+                RespondBy = placement.IsNews ? now + deadlines.Value.AcknowledgeWithin(alert.Kind, alert.Severity) : null,
+                Actions = [new AlertAction(now, System, System, AlertActions.Raised, placement.IsNews ? null : $"joins incident {placement.Incident}")],
+            };
             await store.UpsertAsync(stored, cancellationToken);
             _sequence = stored.Sequence;
             _alerts[stored.Id] = stored;
@@ -81,25 +109,129 @@ public sealed class AlertBook(
         if (placement.IsNews) Interlocked.Increment(ref _pings);
         logger.LogInformation("Alert {Id} {Kind} ({Severity}) in {Community}/{Grid}, incident {Incident}{Update}: {Summary}",
             stored.Id, stored.Kind, stored.Severity, stored.Community, stored.Grid, stored.Incident, placement.IsNews ? "" : " (update)", stored.Evidence.Summary);
-        await PushAsync(stored, isNew: placement.IsNews);
+        await PushAsync(stored, placement.IsNews ? Push.New : Push.Updated);
     }
 
+    /// <summary>Open or escalated → acknowledged: someone answers. Stops the escalation clock.</summary>
     public Task<AlertChange> AcknowledgeAsync(string id, CallerScope caller, CancellationToken cancellationToken) =>
-        ChangeAsync(id, caller, cancellationToken, alert => alert.Status switch
+        ChangeAsync(id, caller, cancellationToken, (alert, now) => alert.Status switch
         {
-            AlertStatus.Open or AlertStatus.Escalated => (alert with { Status = AlertStatus.Acknowledged, UpdatedBy = caller.User }, null),
+            AlertStatus.Open or AlertStatus.Escalated => (Acknowledged(alert, caller, now), null),
             AlertStatus.Acknowledged => (null, "already acknowledged"),
+            AlertStatus.OnTheWay => (null, "already acknowledged: someone is on the way"),
             _ => (null, "already resolved"),
         });
 
-    public Task<AlertChange> ResolveAsync(string id, CallerScope caller, string? note, CancellationToken cancellationToken) =>
-        ChangeAsync(id, caller, cancellationToken, alert => alert.Status switch
+    /// <summary>Open, escalated or acknowledged → on the way. Going without acknowledging first acknowledges too.</summary>
+    public Task<AlertChange> OnTheWayAsync(string id, CallerScope caller, CancellationToken cancellationToken) =>
+        ChangeAsync(id, caller, cancellationToken, (alert, now) => alert.Status switch
         {
-            AlertStatus.Resolved => (null, "already resolved"),
-            _ => (alert with { Status = AlertStatus.Resolved, UpdatedBy = caller.User, Note = note }, null),
+            AlertStatus.Open or AlertStatus.Escalated or AlertStatus.Acknowledged => (OnTheWay(alert, caller, now), null),
+            AlertStatus.OnTheWay => (null, "already on the way"),
+            _ => (null, "already resolved"),
         });
 
-    private async Task<AlertChange> ChangeAsync(string id, CallerScope caller, CancellationToken cancellationToken, Func<Alert, (Alert? Next, string? Refusal)> change)
+    /// <summary>Any state but resolved → resolved, with the note of what was found and done.</summary>
+    public Task<AlertChange> ResolveAsync(string id, CallerScope caller, string? note, CancellationToken cancellationToken) =>
+        ChangeAsync(id, caller, cancellationToken, (alert, now) => alert.Status switch
+        {
+            AlertStatus.Resolved => (null, "already resolved"),
+            _ => (alert with
+            {
+                Status = AlertStatus.Resolved,
+                UpdatedBy = caller.User,
+                Note = note,
+                ResolvedAt = now,
+                ResolvedBy = caller.User,
+                RespondBy = null,
+                Actions = [.. alert.Actions ?? [], new AlertAction(now, caller.User, caller.Role, AlertActions.Resolved, note)],
+            }, null),
+        });
+
+    private static Alert Acknowledged(Alert alert, CallerScope caller, DateTimeOffset now) => alert with
+    {
+        Status = AlertStatus.Acknowledged,
+        UpdatedBy = caller.User,
+        AcknowledgedAt = now,
+        AcknowledgedBy = caller.User,
+        RespondBy = null,
+        Actions = [.. alert.Actions ?? [], new AlertAction(now, caller.User, caller.Role, AlertActions.Acknowledged)],
+    };
+
+    private static Alert OnTheWay(Alert alert, CallerScope caller, DateTimeOffset now)
+    {
+        var acknowledged = alert.AcknowledgedAt is null ? Acknowledged(alert, caller, now) : alert;
+        return acknowledged with
+        {
+            Status = AlertStatus.OnTheWay,
+            UpdatedBy = caller.User,
+            OnTheWayAt = now,
+            OnTheWayBy = caller.User,
+            Actions = [.. acknowledged.Actions ?? [], new AlertAction(now, caller.User, caller.Role, AlertActions.OnTheWay)],
+        };
+    }
+
+    /// <summary>
+    /// Escalates every alert whose response deadline has passed with nobody acknowledging: first to the grid leader
+    /// (status <c>escalated</c>, escalation <c>grid_leader</c>, a second deadline in <c>respond_by</c>), then, past
+    /// that one too, to the control room (escalation <c>control_room</c>, no further deadline). An alert without a
+    /// grid, or of a grid nobody leads, goes to the control room at the first deadline: there is no one else to ask.
+    /// Called by <see cref="EscalationWatcher"/>; returns how many alerts it escalated.
+    /// </summary>
+    public async Task<int> EscalateDueAsync(CancellationToken cancellationToken)
+    {
+        var escalated = new List<Alert>();
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            var now = time.GetUtcNow();
+            foreach (var alert in _alerts.Values.Where(a => a.Status is AlertStatus.Open or AlertStatus.Escalated && a.RespondBy <= now).OrderBy(a => a.Sequence).ToList())
+            {
+                var leaders = alert.Escalation is null && alert.Grid is not null ? users.LeadersOf(alert.Community, alert.Grid) : [];
+                var next = leaders.Count > 0
+                    ? alert with
+                    {
+                        Escalation = AlertEscalations.GridLeader,
+                        RespondBy = now + deadlines.Value.LeaderWithin(alert.Kind, alert.Severity),
+                        Actions = [.. alert.Actions ?? [], new AlertAction(now, System, System, AlertActions.Escalated,
+                            $"not acknowledged by {alert.RespondBy:u}; to grid leader {string.Join(", ", leaders)}", AlertEscalations.GridLeader)],
+                    }
+                    : alert with
+                    {
+                        Escalation = AlertEscalations.ControlRoom,
+                        RespondBy = null,
+                        Actions = [.. alert.Actions ?? [], new AlertAction(now, System, System, AlertActions.Escalated,
+                            alert.Escalation is not null ? $"not acknowledged by {alert.RespondBy:u}, grid leader included"
+                                : alert.Grid is null ? $"not acknowledged by {alert.RespondBy:u}; no grid"
+                                : $"not acknowledged by {alert.RespondBy:u}; grid {alert.Grid} has no leader", AlertEscalations.ControlRoom)],
+                    };
+                next = next with { Status = AlertStatus.Escalated, EscalatedAt = now, Sequence = _sequence + 1 };
+                await store.UpsertAsync(next, cancellationToken);
+                _sequence = next.Sequence;
+                _alerts[next.Id] = next;
+                escalated.Add(next);
+            }
+        }
+        finally
+        {
+            _changes.Release();
+        }
+        foreach (var alert in escalated)
+        {
+            logger.LogWarning("Alert {Id} {Kind} ({Severity}) in {Community}/{Grid} not acknowledged in time: escalated to {Escalation}",
+                alert.Id, alert.Kind, alert.Severity, alert.Community, alert.Grid, alert.Escalation);
+            await PushAsync(alert, Push.Escalated);
+        }
+        return escalated.Count;
+    }
+
+    /// <summary>The audit trail of an alert the caller may see, oldest first.</summary>
+    public (IReadOnlyList<AlertAction>? Actions, AlertChange Refusal) ActionsOf(string id, CallerScope caller) =>
+        !_alerts.TryGetValue(id, out var alert) ? (null, AlertChange.NotFound)
+        : !caller.CanSee(alert) ? (null, AlertChange.Forbidden)
+        : (alert.Actions ?? [], default);
+
+    private async Task<AlertChange> ChangeAsync(string id, CallerScope caller, CancellationToken cancellationToken, Func<Alert, DateTimeOffset, (Alert? Next, string? Refusal)> change)
     {
         Alert updated;
         await _changes.WaitAsync(cancellationToken);
@@ -107,7 +239,7 @@ public sealed class AlertBook(
         {
             if (!_alerts.TryGetValue(id, out var alert)) return AlertChange.NotFound;
             if (!caller.CanSee(alert)) return AlertChange.Forbidden;
-            var (next, refusal) = change(alert);
+            var (next, refusal) = change(alert, time.GetUtcNow());
             if (next is null) return AlertChange.Conflict(refusal!);
             updated = next with { Sequence = _sequence + 1 };
             await store.UpsertAsync(updated, cancellationToken);
@@ -119,7 +251,7 @@ public sealed class AlertBook(
             _changes.Release();
         }
         logger.LogInformation("Alert {Id} {Status} by {User}", id, updated.Status, caller.User);
-        await PushAsync(updated, isNew: false);
+        await PushAsync(updated, Push.Updated);
         return AlertChange.Done(updated);
     }
 
@@ -138,11 +270,10 @@ public sealed class AlertBook(
     public IReadOnlyList<Alert> ChangedSince(CallerScope caller, long sequence) =>
         [.. _alerts.Values.Where(a => a.Sequence > sequence && caller.CanSee(a)).OrderBy(a => a.Sequence)];
 
-    /// <summary>Open figures and the closure rate (resolved share of alerts raised in the last 7 days) of one community.</summary>
+    /// <summary>Open figures and the closure rate (as <see cref="Closure"/>'s total, last 7 days) of one community.</summary>
     public (int Open, IReadOnlyDictionary<string, int> OpenByGrid, double? ClosureRate, int OpenSilent) Figures(string community)
     {
-        var since = time.GetUtcNow() - s_memory;
-        int open = 0, silent = 0, recent = 0, resolved = 0;
+        int open = 0, silent = 0;
         var byGrid = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (var alert in _alerts.Values)
         {
@@ -151,28 +282,68 @@ public sealed class AlertBook(
             {
                 open++;
                 if (alert.Kind == AlertKinds.DeviceSilent) silent++;
-                var grid = alert.Grid ?? "-";
+                var grid = alert.Grid ?? NoGrid;
                 byGrid[grid] = byGrid.GetValueOrDefault(grid) + 1;
             }
-            if (alert.RaisedAt >= since || alert.Status != AlertStatus.Resolved)
-            {
-                recent++;
-                if (alert.Status == AlertStatus.Resolved) resolved++;
-            }
         }
-        return (open, byGrid, recent == 0 ? null : (double)resolved / recent, silent);
+        return (open, byGrid, Closure(Everyone, community, null, null, []).Total.ClosureRate, silent);
     }
 
-    private async Task PushAsync(Alert alert, bool isNew)
+    /// <summary>Where alerts without a grid are counted, in open figures and closure.</summary>
+    public const string NoGrid = "-";
+
+    /// <summary>A scope that sees every alert (the wall's tiles are the whole community's).</summary>
+    public static readonly CallerScope Everyone = new(System, Roles.Admin, null, new HashSet<string>());
+
+    /// <summary>
+    /// Closure figures of one community's alerts the caller may see (see <see cref="ClosureFigures"/> for what is
+    /// counted), per grid and in total. <paramref name="since"/> defaults to, and is held no earlier than, seven days
+    /// ago: the book keeps resolved alerts that long. <paramref name="grids"/> are grids to list even when they had no
+    /// alerts (the registry's grids of the community), so a quiet grid shows as quiet rather than missing.
+    /// </summary>
+    public ClosureReport Closure(CallerScope caller, string community, string? grid, DateTimeOffset? since, IEnumerable<string> grids)
+    {
+        var earliest = time.GetUtcNow() - s_memory;
+        var from = since is { } asked && asked > earliest ? asked : earliest;
+        var counted = _alerts.Values
+            .Where(a => a.Community == community && caller.CanSee(a)
+                && (grid is null || a.Grid == grid)
+                && ((a.ReceivedAt ?? a.RaisedAt) >= from || a.Status != AlertStatus.Resolved))
+            .ToList();
+        var byGrid = counted.GroupBy(a => a.Grid ?? NoGrid, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        foreach (var known in grids)
+        {
+            if ((grid is null || known == grid) && caller.CanSee(community, known)) byGrid.TryAdd(known, []);
+        }
+        return new ClosureReport(
+            community, from,
+            [.. byGrid.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => ClosureFigures.Of(g.Key, g.Value))],
+            ClosureFigures.Of(null, counted));
+    }
+
+    private enum Push { New, Updated, Escalated }
+
+    /// <summary>
+    /// To the community's wall screens and the grid's workers: <c>alert</c> for news, <c>alertUpdated</c> for every
+    /// other change (escalations included). The grid's leaders get <c>escalated</c> when it escalates, and from then on
+    /// its updates, so they see who took it. A worker who both works and leads a grid can hear a change twice: clients
+    /// keep the higher sequence number.
+    /// </summary>
+    private async Task PushAsync(Alert alert, Push push)
     {
         try
         {
             var wall = cockpit.Clients.Group(CallerScope.CommunityGroup(alert.Community));
-            await (isNew ? wall.Alert(alert) : wall.AlertUpdated(alert));
+            await (push == Push.New ? wall.Alert(alert) : wall.AlertUpdated(alert));
             if (alert.Grid is not null)
             {
                 var grid = workers.Clients.Group(CallerScope.GridGroup(alert.Community, alert.Grid));
-                await (isNew ? grid.Alert(alert) : grid.AlertUpdated(alert));
+                await (push == Push.New ? grid.Alert(alert) : grid.AlertUpdated(alert));
+                if (alert.Escalation is not null)
+                {
+                    var leaders = workers.Clients.Group(CallerScope.LeaderGroup(alert.Community, alert.Grid));
+                    await (push == Push.Escalated ? leaders.Escalated(alert) : leaders.AlertUpdated(alert));
+                }
             }
         }
         catch (Exception ex)
@@ -193,6 +364,7 @@ public sealed class AlertBook(
             samples.Add(new("sensing_alerts_raised_total", "Alerts raised by analytics since start.", "counter", 0));
         }
         samples.Add(new("sensing_alerts_open", "Alerts not yet resolved.", "gauge", _alerts.Values.Count(a => a.Status != AlertStatus.Resolved)));
+        samples.Add(new("sensing_alerts_escalated", "Alerts not resolved whose response deadline passed unacknowledged.", "gauge", _alerts.Values.Count(a => a.Status == AlertStatus.Escalated)));
         samples.Add(new("sensing_alert_pings_total", "Alerts pushed as news (a new incident, or one that became more severe) since start; the rest joined an incident as updates.", "counter", Interlocked.Read(ref _pings)));
     }
 }

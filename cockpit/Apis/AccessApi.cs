@@ -4,7 +4,7 @@ using Sensing.Cockpit.Access;
 namespace Sensing.Cockpit.Apis;
 
 public sealed record SignInRequest(string? Username, string? Password);
-public sealed record SignInResponse(string AccessToken, int ExpiresIn, string Role, IReadOnlyList<string> Grids, string? Community);
+public sealed record SignInResponse(string AccessToken, int ExpiresIn, string Role, IReadOnlyList<string> Grids, string? Community, IReadOnlyList<string> Leads);
 public sealed record DemoLogin(string Username, string Password);
 public sealed record ClientConfig(bool Demo, DemoLogin? DemoLogin, string TimeZone);
 
@@ -44,6 +44,6 @@ public static class AccessApi
         {
             return TypedResults.Unauthorized();
         }
-        return TypedResults.Ok(new SignInResponse(tokens.Issue(user), (int)tokens.Lifetime.TotalSeconds, user.Role, user.Grids, user.Community));
+        return TypedResults.Ok(new SignInResponse(tokens.Issue(user), (int)tokens.Lifetime.TotalSeconds, user.Role, user.Grids, user.Community, user.Leads));
     }
 }

@@ -51,7 +51,7 @@ public static class ReadingsApi
         }).WithName("QueryReadings").WithSummary("Raw points, or time buckets when 'every' is given.");
 
         api.MapGet("/tiles", async Task<Results<Ok<CommunityTiles>, ValidationProblem, ForbidHttpResult>> (
-            ClaimsPrincipal user, string? community, TileBoard board, CancellationToken ct) =>
+            ClaimsPrincipal user, string? community, TileBoard board, Sensing.Cockpit.Alerts.AlertBook alerts, CancellationToken ct) =>
         {
             if (string.IsNullOrEmpty(community))
             {
@@ -59,7 +59,11 @@ public static class ReadingsApi
             }
             var caller = CallerScope.Of(user);
             if (caller.IsWorker && caller.Community != community) return TypedResults.Forbid();
-            return TypedResults.Ok(await board.ComputeAsync(community, ct));
+            var tiles = await board.ComputeAsync(community, ct);
+            // A worker's closure figures are their grids' only, as everywhere else.
+            return TypedResults.Ok(caller.IsWorker && tiles.Closure is not null
+                ? tiles with { Closure = alerts.Closure(caller, community, null, null, tiles.Closure.Grids.Select(g => g.Grid!)) }
+                : tiles);
         }).WithName("Tiles").WithSummary("The cockpit's current figures for a community.");
 
         api.MapGet("/deadletters", async (DateTimeOffset? since, int? limit, IReadingStore store, CancellationToken ct) =>

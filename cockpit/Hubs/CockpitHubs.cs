@@ -17,11 +17,15 @@ public interface ICockpitClient
     [HubMethodName("alertUpdated")] Task AlertUpdated(Alert alert);
 }
 
-/// <summary>What a grid worker's client receives: alerts of their own grids only.</summary>
+/// <summary>
+/// What a grid worker's client receives: alerts of their own grids only. A grid leader also receives
+/// <c>escalated</c> when an alert of a grid they lead passes its deadline unacknowledged (and its later updates).
+/// </summary>
 public interface IWorkerClient
 {
     [HubMethodName("alert")] Task Alert(Alert alert);
     [HubMethodName("alertUpdated")] Task AlertUpdated(Alert alert);
+    [HubMethodName("escalated")] Task Escalated(Alert alert);
 }
 
 /// <summary><c>/hubs/cockpit</c>: the control room's wall screen watches one community at a time.</summary>
@@ -46,13 +50,14 @@ public sealed class CockpitHub(TileBoard tiles, AlertBook alerts) : Hub<ICockpit
     public IReadOnlyList<Alert> AlertsSince(long sequence) => alerts.ChangedSince(CallerScope.Of(Context.User!), sequence);
 }
 
-/// <summary><c>/hubs/worker</c>: a grid worker's phone. Joined to their grids' groups on connect.</summary>
+/// <summary><c>/hubs/worker</c>: a grid worker's phone. Joined to their grids' groups (and a leader's to their led grids' escalations) on connect.</summary>
 [Authorize(Roles = Roles.Worker)]
 public sealed class WorkerHub(AlertBook alerts) : Hub<IWorkerClient>
 {
     public override async Task OnConnectedAsync()
     {
-        foreach (var group in CallerScope.Of(Context.User!).GridGroups)
+        var caller = CallerScope.Of(Context.User!);
+        foreach (var group in caller.GridGroups.Concat(caller.LeaderGroups))
         {
             await Groups.AddToGroupAsync(Context.ConnectionId, group);
         }
@@ -63,6 +68,9 @@ public sealed class WorkerHub(AlertBook alerts) : Hub<IWorkerClient>
 
     public async Task<Alert> Acknowledge(string id) =>
         Unwrap(await alerts.AcknowledgeAsync(id, CallerScope.Of(Context.User!), Context.ConnectionAborted));
+
+    public async Task<Alert> OnTheWay(string id) =>
+        Unwrap(await alerts.OnTheWayAsync(id, CallerScope.Of(Context.User!), Context.ConnectionAborted));
 
     public async Task<Alert> Resolve(string id, string? note) =>
         Unwrap(await alerts.ResolveAsync(id, CallerScope.Of(Context.User!), note, Context.ConnectionAborted));

@@ -43,7 +43,8 @@ public sealed record CommunityTiles(
     // were dead-lettered in the last hour (a device sending garbage is as unhealthy as a silent one).
     IReadOnlyDictionary<string, TileFreshness> Freshness,
     int DeadletteringDevices,
-    IReadOnlyList<string> DeadletteringDeviceIds);
+    IReadOnlyList<string> DeadletteringDeviceIds,
+    ClosureReport? Closure = null);
 
 /// <summary>The wall screen's tile names: keys of <see cref="CommunityTiles.Freshness"/> and its <c>tile-&lt;name&gt;</c> test ids.</summary>
 public static class TileNames
@@ -130,6 +131,7 @@ public sealed class TileBoard(
             [TileNames.TimeToClose] = new(now, BookPeriod.TotalSeconds),
             [TileNames.DeviceHealth] = new(deadLettering.ScannedAt, BookPeriod.TotalSeconds),
         };
+        var closure = alerts.Closure(AlertBook.Everyone, community, null, null, registry.Grids.Where(g => g.Community == community).Select(g => g.Id));
         return new CommunityTiles(
             community, now, dataAsOf, households, camerasOnline, cameras.Count,
             passes.Sum(b => b.Value), lots, lots.Sum(l => l.Free), lots.Sum(l => l.Capacity),
@@ -137,7 +139,7 @@ public sealed class TileBoard(
             ingest.ReadingsPerMinute, ingest.DeadLettersLastHour, figures.OpenSilent,
             storeWriter.State switch { Sensing.Ingest.Spool.StoreState.Ok => "ok", Sensing.Ingest.Spool.StoreState.Spooling => "spooling", _ => "down" },
             storeWriter.SpoolDepth,
-            freshness, deadLettering.Devices.Count, [.. deadLettering.Devices.Take(5)]);
+            freshness, deadLettering.Devices.Count, [.. deadLettering.Devices.Take(5)], closure);
     }
 
     private DateTimeOffset? NewestSeen(IEnumerable<Device> devices)

@@ -17,7 +17,45 @@ public static class AlertKinds
     public const string GateHeldOpen = "gate_held_open";
     /// <summary>Far more passes through a gate in the small hours than it usually sees.</summary>
     public const string GateNightActivity = "gate_night_activity";
+
+    /// <summary>Every kind above, for checking configuration that names kinds.</summary>
+    public static readonly IReadOnlyList<string> All =
+    [
+        LivingAloneDrop, WaterLeak, DeviceSilent, ParkingFull, GateForced, CameraEvent, ParkingOverstay, GateHeldOpen, GateNightActivity,
+    ];
 }
+
+/// <summary>Whom an unacknowledged alert went to when its response deadline passed (<see cref="Alert.Escalation"/>).</summary>
+public static class AlertEscalations
+{
+    /// <summary>The first deadline passed: the grid's leader is asked to see that someone answers.</summary>
+    public const string GridLeader = "grid_leader";
+    /// <summary>The second deadline passed too (or the grid has no leader): the control room's wall shows it as escalated.</summary>
+    public const string ControlRoom = "control_room";
+}
+
+/// <summary>What was done to an alert (<see cref="AlertAction.Action"/>).</summary>
+public static class AlertActions
+{
+    public const string Raised = "raised";
+    public const string Acknowledged = "acknowledged";
+    public const string OnTheWay = "on_the_way";
+    public const string Resolved = "resolved";
+    public const string Escalated = "escalated";
+}
+
+/// <summary>
+/// One entry of an alert's audit trail: who did what, when (wall clock, UTC), in which role, with what note.
+/// The system's own steps (raising, escalating) are by <c>system</c> in role <c>system</c>; an escalation names
+/// whom it went to in <see cref="To"/>.
+/// </summary>
+public sealed record AlertAction(
+    [property: JsonPropertyName("at")] DateTimeOffset At,
+    [property: JsonPropertyName("by")] string By,
+    [property: JsonPropertyName("role")] string Role,
+    [property: JsonPropertyName("action")] string Action,
+    [property: JsonPropertyName("note")] string? Note = null,
+    [property: JsonPropertyName("to")] string? To = null);
 
 [JsonConverter(typeof(JsonStringEnumConverter<AlertSeverity>))]
 public enum AlertSeverity
@@ -32,7 +70,10 @@ public enum AlertStatus
 {
     [JsonStringEnumMemberName("open")] Open,
     [JsonStringEnumMemberName("acknowledged")] Acknowledged,
+    /// <summary>Someone is on the way to the household or device (implies acknowledged).</summary>
+    [JsonStringEnumMemberName("on_the_way")] OnTheWay,
     [JsonStringEnumMemberName("resolved")] Resolved,
+    /// <summary>Its response deadline passed and nobody acknowledged it yet: see <see cref="Alert.Escalation"/> for to whom.</summary>
     [JsonStringEnumMemberName("escalated")] Escalated,
 }
 
@@ -76,6 +117,31 @@ public sealed record Alert
     /// </summary>
     [JsonPropertyName("incident")] public string? Incident { get; init; }
     [JsonPropertyName("updated_by")] public string? UpdatedBy { get; init; }
+
+    // The closed loop. Wall-clock UTC (not event time): people answer in real time, whatever time the feed carries.
+    // Set by the alert book; null from analytics and for alerts stored before the loop had them.
+
+    /// <summary>When the alert book took the alert in.</summary>
+    [JsonPropertyName("received_at")] public DateTimeOffset? ReceivedAt { get; init; }
+    /// <summary>
+    /// The current response deadline: acknowledge by then, or it escalates (to the grid leader, then, with a new
+    /// deadline here, to the control room). Null once acknowledged, resolved or escalated to the control room.
+    /// </summary>
+    [JsonPropertyName("respond_by")] public DateTimeOffset? RespondBy { get; init; }
+    /// <summary><see cref="AlertEscalations.GridLeader"/>, <see cref="AlertEscalations.ControlRoom"/>, or null when never escalated.</summary>
+    [JsonPropertyName("escalation")] public string? Escalation { get; init; }
+    [JsonPropertyName("escalated_at")] public DateTimeOffset? EscalatedAt { get; init; }
+    [JsonPropertyName("acknowledged_at")] public DateTimeOffset? AcknowledgedAt { get; init; }
+    [JsonPropertyName("acknowledged_by")] public string? AcknowledgedBy { get; init; }
+    [JsonPropertyName("on_the_way_at")] public DateTimeOffset? OnTheWayAt { get; init; }
+    [JsonPropertyName("on_the_way_by")] public string? OnTheWayBy { get; init; }
+    [JsonPropertyName("resolved_at")] public DateTimeOffset? ResolvedAt { get; init; }
+    [JsonPropertyName("resolved_by")] public string? ResolvedBy { get; init; }
+    /// <summary>
+    /// The audit trail, oldest first (also at <c>GET /api/alerts/{id}/actions</c>). Kept inside the alert so that the
+    /// action and the state it caused are stored in one write: the trail can never disagree with the status.
+    /// </summary>
+    [JsonPropertyName("actions")] public IReadOnlyList<AlertAction>? Actions { get; init; }
 
     /// <summary>A deterministic id: the same kind, subject and onset always give the same id.</summary>
     public static string MakeId(string kind, string subject, DateTimeOffset startedAt)

@@ -67,8 +67,11 @@ public sealed class SensingTestHost : IAsyncDisposable
     /// with one (e.g. a folder an earlier, stopped host used) it opens that folder's store and registry and leaves
     /// the folder in place, so a test can restart the service on the same data. With <paramref name="waitUntilHealthy"/>
     /// false it returns once the host has started, for tests of a host that cannot become healthy (a refused broker).
+    /// <paramref name="services"/> registers services before the host's own (which add theirs only where none is
+    /// registered yet), e.g. a fake clock for the alert book under <c>AlertBook.ClockKey</c>.
     /// </summary>
-    public static async Task<SensingTestHost> StartAsync(IDictionary<string, string?>? settings = null, bool failOnLoggedErrors = true, string? dataDirectory = null, bool waitUntilHealthy = true)
+    public static async Task<SensingTestHost> StartAsync(IDictionary<string, string?>? settings = null, bool failOnLoggedErrors = true, string? dataDirectory = null, bool waitUntilHealthy = true,
+        Action<IServiceCollection>? services = null)
     {
         var ownsDataDirectory = dataDirectory is null;
         dataDirectory ??= NewDataDirectory();
@@ -105,6 +108,7 @@ public sealed class SensingTestHost : IAsyncDisposable
         SensingTestHost? host = null;
         var app = CockpitHost.Build([.. args], builder =>
         {
+            services?.Invoke(builder.Services);
             builder.Logging.ClearProviders();
             // SENSING_TEST_LOGS=1 shows the host's own log on the console while a test runs.
             if (Environment.GetEnvironmentVariable("SENSING_TEST_LOGS") == "1")
