@@ -4,7 +4,7 @@ namespace Sensing.Browser.Tests;
 
 /// <summary>
 /// Screenshots for people (CI keeps <c>tests/artifacts/</c>): the wall screen at the two wall sizes it is made for,
-/// with live figures and an open alert, each checked to fill its screen without scrolling.
+/// with live figures and an open alert, each checked to fill its screen without scrolling; the worker page on a phone.
 /// </summary>
 [Collection(BrowserCollection.Name)]
 [Trait("Category", "Browser")]
@@ -21,7 +21,7 @@ public sealed class ScreenshotTests(BrowserSession session)
         await using var tab = await session.OpenTabAsync(width, height);
         var wall = new WallScreen(tab.Page);
         await wall.OpenAsync();
-        await Expect(wall.Figure("households")).ToHaveTextAsync(Neighbourhood.Households.ToString());
+        await wall.UntilTileShowsAsync("households", WallScreen.Number(Neighbourhood.Households));
         await wall.UntilLiveAsync();
 
         // A wall screen is looked at, not scrolled: the page must fit the screen it is made for.
@@ -32,5 +32,26 @@ public sealed class ScreenshotTests(BrowserSession session)
         await tab.Page.ScreenshotAsync(new() { Path = path });
         Assert.Equal((width, height), Artifacts.PngSize(path));
         tab.AssertHealthy();
+    }
+
+    [BrowserFact]
+    public async Task Worker_page_on_a_phone_shows_its_grid_only_and_is_saved()
+    {
+        await using var phone = await session.OpenTabAsync(390, 844, deviceScaleFactor: 3, mobile: true);
+        var worker = new WorkerPage(phone.Page);
+        await worker.SignInAsync("worker1");
+        // One for another grid, then one for worker1's: by the time the second is shown, the first would have been too.
+        var elsewhere = await session.World.RaiseSmokeAsync("g2");
+        var mine = await session.World.RaiseSmokeAsync("g1");
+
+        await Expect(worker.Alert(mine.GetProperty("id").GetString()!)).ToBeVisibleAsync();
+        await Expect(worker.Alert(elsewhere.GetProperty("id").GetString()!)).ToHaveCountAsync(0);
+        var overflow = await phone.Page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
+        Assert.True(overflow <= 390, $"The worker page is {overflow} px wide on a 390 px phone: it scrolls sideways");
+
+        var path = Artifacts.PathOf("worker-390x844.png");
+        await phone.Page.ScreenshotAsync(new() { Path = path });
+        Assert.Equal((390 * 3, 844 * 3), Artifacts.PngSize(path));
+        phone.AssertHealthy();
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using static Microsoft.Playwright.Assertions;
 
 namespace Sensing.Browser.Tests;
@@ -8,6 +9,8 @@ namespace Sensing.Browser.Tests;
 [Trait("Category", "Integration")]
 public sealed class WallScreenTests(BrowserSession session)
 {
+    private static readonly Regex Chinese = new(@"\p{IsCJKUnifiedIdeographs}");
+
     [BrowserFact]
     public async Task Tiles_show_the_published_community_and_an_alert_pushed_after_load_appears()
     {
@@ -17,12 +20,15 @@ public sealed class WallScreenTests(BrowserSession session)
 
         await wall.OpenAsync();
 
-        await Expect(wall.Figure("households")).ToHaveTextAsync(Neighbourhood.Households.ToString());
-        await Expect(wall.Figure("cameras-online")).ToHaveTextAsync(Neighbourhood.CamerasOnline.ToString());
-        await Expect(wall.Figure("cameras-total")).ToHaveTextAsync(Neighbourhood.Cameras.ToString());
-        await Expect(wall.Figure("gate")).ToHaveTextAsync(Neighbourhood.GatePassesToday.ToString());
-        await Expect(wall.Figure("parking-free")).ToHaveTextAsync(Neighbourhood.ParkingFree.ToString());
-        await Expect(wall.Figure("parking-capacity")).ToHaveTextAsync(Neighbourhood.ParkingCapacity.ToString());
+        await wall.UntilTileShowsAsync("households", WallScreen.Number(Neighbourhood.Households));
+        await wall.UntilTileShowsAsync("cameras", WallScreen.OutOf(Neighbourhood.CamerasOnline, Neighbourhood.Cameras));
+        await wall.UntilTileShowsAsync("gate-passes", WallScreen.Number(Neighbourhood.GatePassesToday));
+        await wall.UntilTileShowsAsync("parking", WallScreen.OutOf(Neighbourhood.ParkingFree, Neighbourhood.ParkingCapacity));
+        // Every tile says how old its data is.
+        foreach (var tile in new[] { "households", "cameras", "gate-passes", "parking" })
+        {
+            await Expect(wall.TileAge(tile)).Not.ToBeEmptyAsync();
+        }
         await wall.UntilLiveAsync();
 
         // Raised after the page loaded and connected: it can only arrive by push, not by the page's first fetch.
@@ -33,6 +39,10 @@ public sealed class WallScreenTests(BrowserSession session)
         await Expect(item).ToBeVisibleAsync();
         await Expect(item).ToContainTextAsync("摄像头事件");
         await Expect(item).ToContainTextAsync("cam-3");
+        // It opens to its evidence chart.
+        await item.ClickAsync();
+        await Expect(wall.EvidenceChart).ToBeVisibleAsync();
+        await Expect(wall.EvidenceChart.Locator("canvas, svg").First).ToBeVisibleAsync();
         tab.AssertHealthy();
         session.Host.AssertNoLoggedErrors();
     }
@@ -43,18 +53,20 @@ public sealed class WallScreenTests(BrowserSession session)
         await using var tab = await session.OpenTabAsync(1920, 1080);
         var wall = new WallScreen(tab.Page);
         await wall.OpenAsync();
-        var title = wall.TileTitle("households");
-        await Expect(title).ToHaveTextAsync("监护住户");
+        var households = wall.Tile("households");
+        await Expect(households).ToContainTextAsync("监护住户");
 
         await wall.LanguageSwitch.ClickAsync();
 
-        await Expect(title).ToHaveTextAsync("Households monitored");
-        await Expect(tab.Page.Locator("html")).ToHaveAttributeAsync("lang", "en");
+        // Households, whatever the exact English wording; no Chinese left on the tile.
+        await Expect(households).ToContainTextAsync(new Regex("Households", RegexOptions.IgnoreCase));
+        await Expect(households).Not.ToContainTextAsync(Chinese);
+        await Expect(tab.Page.Locator("html")).ToHaveAttributeAsync("lang", new Regex("^en"));
         // The figures stay: switching language re-renders labels, not data.
-        await Expect(wall.Figure("households")).ToHaveTextAsync(Neighbourhood.Households.ToString());
+        await wall.UntilTileShowsAsync("households", WallScreen.Number(Neighbourhood.Households));
 
         await wall.LanguageSwitch.ClickAsync();
-        await Expect(title).ToHaveTextAsync("监护住户");
+        await Expect(households).ToContainTextAsync("监护住户");
         tab.AssertHealthy();
     }
 
@@ -72,7 +84,7 @@ public sealed class WallScreenTests(BrowserSession session)
         await wall.UntilLiveAsync();
 
         await tab.DropNetworkAsync();
-        await Expect(wall.ConnectionState).Not.ToHaveClassAsync(WallScreen.Live);
+        await wall.UntilNotLiveAsync();
         var alert = await world.RaiseSmokeAsync("g1");
         tab.RestoreNetwork();
 
