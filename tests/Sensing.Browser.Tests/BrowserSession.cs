@@ -25,6 +25,7 @@ public sealed class BrowserSession : IAsyncLifetime
 
     private IPlaywright? _playwright;
     private IMqttClient? _devices;
+    private string? _dataDirectory;
 
     public SensingTestHost Host { get; private set; } = null!;
     public IBrowser Browser { get; private set; } = null!;
@@ -35,7 +36,8 @@ public sealed class BrowserSession : IAsyncLifetime
         // Without Chromium every test here is skipped (BrowserFact); starting the host would be wasted time.
         if (Chromium.MissingReason is not null) return;
         Assertions.SetDefaultExpectTimeout((float)Timeout.TotalMilliseconds);
-        Host = await SensingTestHost.StartAsync();
+        _dataDirectory = Neighbourhood.NewDataDirectory();
+        Host = await SensingTestHost.StartAsync(dataDirectory: _dataDirectory);
         _devices = await Host.ConnectDeviceAsync("browser-tests-devices");
         World = new Neighbourhood(Host, _devices);
         await World.PublishAsync();
@@ -49,6 +51,10 @@ public sealed class BrowserSession : IAsyncLifetime
         _playwright?.Dispose();
         _devices?.Dispose();
         if (Host is not null) await Host.DisposeAsync();
+        if (_dataDirectory is not null)
+        {
+            try { Directory.Delete(_dataDirectory, recursive: true); } catch (IOException) { }
+        }
     }
 
     /// <summary>A fresh browser context (no storage, no cookies) with one page, on the address of the host (or of <paramref name="host"/>).</summary>

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using MQTTnet;
+using Sensing.Telemetry;
 using Sensing.Testing;
 
 namespace Sensing.Browser.Tests;
@@ -15,6 +16,10 @@ namespace Sensing.Browser.Tests;
 public sealed class Neighbourhood(SensingTestHost host, IMqttClient devices)
 {
     public const string Community = "c1";
+    public const string CommunityName = "阳光社区";
+
+    /// <summary>The community's grids and their names, as its registry file gives them (the wall's grid map draws these).</summary>
+    public static readonly (string Id, string Name)[] Grids = [("g1", "一网格"), ("g2", "二网格")];
 
     /// <summary>Meters of this many households (the tile counts households with a meter).</summary>
     public const int Households = 6;
@@ -35,6 +40,22 @@ public sealed class Neighbourhood(SensingTestHost host, IMqttClient devices)
 
     private int _zones;
 
+    /// <summary>
+    /// A data folder holding the registry file a host starts from: the community and its named grids (what the admin
+    /// API does not edit). Households and devices are added through the API by <see cref="PublishAsync"/>.
+    /// </summary>
+    public static string NewDataDirectory()
+    {
+        var directory = SensingTestHost.NewDataDirectory();
+        var registry = new RegistrySnapshot
+        {
+            Communities = [new Telemetry.Community(Community, CommunityName)],
+            Grids = [.. Grids.Select(g => new Grid(g.Id, Community, g.Name))],
+        };
+        File.WriteAllText(Path.Combine(directory, "registry.json"), JsonSerializer.Serialize(registry, RegistrySnapshot.JsonOptions));
+        return directory;
+    }
+
     public async Task PublishAsync()
     {
         using var admin = host.Http(await host.TokenAsync("admin"));
@@ -53,6 +74,10 @@ public sealed class Neighbourhood(SensingTestHost host, IMqttClient devices)
         await PostAsync(admin, "/api/devices", new { id = "park-1", kind = "parking", community = Community, grid = "g2" });
 
         var now = Now();
+        for (var i = 1; i <= Households; i++)
+        {
+            await PublishAsync("meter", $"wm-{i:00}", $$"""{"ts":{{now}},"type":"water","total":{{100 + i}}.125,"household":"h-{{i:00}}"}""");
+        }
         for (var i = 0; i < GatePassesToday; i++)
         {
             // Ten milliseconds apart (a pass is stored once per device and time) and never in the future.

@@ -77,6 +77,11 @@ public sealed class WallScreen(IPage page)
 
     public ILocator AlertItem(string id) => AlertFeed.Locator($"[data-testid=\"alert-item\"][data-alert-id=\"{id}\"]");
 
+    public ILocator GridMap => page.GetByTestId("grid-map");
+
+    /// <summary>A grid's cell on the map (the wall's own hooks: <c>grid-cell</c> with <c>data-grid</c> and <c>data-open</c>).</summary>
+    public ILocator GridCell(string grid) => GridMap.Locator($"[data-testid=\"grid-cell\"][data-grid=\"{grid}\"]");
+
     public ILocator EvidenceChart => page.GetByTestId("evidence-chart");
 
     public ILocator LanguageSwitch => page.GetByTestId("lang-switch");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using static Microsoft.Playwright.Assertions;
 
@@ -30,6 +31,8 @@ public sealed class WallScreenTests(BrowserSession session)
             await Expect(wall.TileAge(tile)).Not.ToBeEmptyAsync();
         }
         await wall.UntilLiveAsync();
+        foreach (var (_, name) in Neighbourhood.Grids) await Expect(wall.GridMap).ToContainTextAsync(name);
+        var openInG2 = int.Parse((await wall.GridCell("g2").GetAttributeAsync("data-open"))!, CultureInfo.InvariantCulture);
 
         // Raised after the page loaded and connected: it can only arrive by push, not by the page's first fetch.
         var alert = await session.World.RaiseSmokeAsync("g2");
@@ -39,6 +42,7 @@ public sealed class WallScreenTests(BrowserSession session)
         await Expect(item).ToBeVisibleAsync();
         await Expect(item).ToContainTextAsync("摄像头事件");
         await Expect(item).ToContainTextAsync("cam-3");
+        await Expect(wall.GridCell("g2")).ToHaveAttributeAsync("data-open", (openInG2 + 1).ToString(CultureInfo.InvariantCulture));
         // It opens to its evidence chart.
         await item.ClickAsync();
         await Expect(wall.EvidenceChart).ToBeVisibleAsync();

@@ -18,7 +18,9 @@ public sealed class WorkerPage(IPage page)
         await page.GetByTestId("signin-username").FillAsync(user);
         await page.GetByTestId("signin-password").FillAsync(SensingTestHost.Password);
         await page.GetByTestId("signin-submit").ClickAsync();
-        await Expect(page.GetByTestId("worker-alerts")).ToBeVisibleAsync();
+        // Signed in: the form goes; the list is there (empty, and so of no size, until an alert comes).
+        await Expect(page.GetByTestId("signin-submit")).ToBeHiddenAsync();
+        await Expect(page.GetByTestId("worker-alerts")).ToBeAttachedAsync();
     }
 
     public ILocator Alerts => page.GetByTestId("worker-alerts");
@@ -26,6 +28,13 @@ public sealed class WorkerPage(IPage page)
     public ILocator Alert(string id) => Alerts.Locator($"[data-testid=\"worker-alert\"][data-alert-id=\"{id}\"]");
 
     public ILocator LanguageSwitch => page.GetByTestId("worker-lang-switch");
+
+    /// <summary>The connection indicator (the page's own hook, <c>worker-connection</c> with <c>data-state</c>).</summary>
+    public ILocator ConnectionState => page.GetByTestId("worker-connection");
+
+    public Task UntilLiveAsync() => Expect(ConnectionState).ToHaveAttributeAsync("data-state", "live");
+
+    public Task UntilNotLiveAsync() => Expect(ConnectionState).Not.ToHaveAttributeAsync("data-state", "live");
 
     /// <summary>Waits until the alert shows <paramref name="status"/> (open, acknowledged, on_the_way, resolved, escalated).</summary>
     public Task UntilStatusAsync(string id, string status) => Expect(Alert(id)).ToHaveAttributeAsync("data-status", status);
