@@ -448,13 +448,16 @@
 
     hub.on("tiles", (tiles) => { if (tiles && tiles.community === state.community) onTiles(tiles); });
     hub.on("alert", (a) => { if (a && a.community === state.community) { upsertAlert(a, true); renderAlerts(); renderGridMap(); } });
-    hub.on("alertUpdated", (a) => {
+    const onUpdated = (a) => {
       if (a && a.community === state.community) {
         upsertAlert(a, false);
         state.actions.delete(a.id); // its audit trail grew: fetched again when shown
         renderAlerts(); renderGridMap(); renderDetail();
       }
-    });
+    };
+    hub.on("alertUpdated", onUpdated);
+    // Escalations reach the wall as alertUpdated; a server that also names them "escalated" is understood the same way.
+    hub.on("escalated", onUpdated);
 
     hub.onreconnecting(() => { setConnection("reconnecting"); startPolling(); });
     hub.onreconnected(async () => {
@@ -567,9 +570,25 @@
   // ---------------------------------------------------------------- tiles
   function onTiles(tiles) {
     if (!tiles) return;
+    const previous = state.tiles;
     state.tiles = snakeKeys(tiles, false);
+    growGateFlow(previous, state.tiles);
     renderTiles();
     renderGridMap();
+  }
+
+  // Between chart refreshes the current hour's bar grows with the passes the tiles report (every 2 s over the hub),
+  // so the chart is live; the next refresh replaces the estimate with the store's count.
+  function growGateFlow(before, after) {
+    const flow = state.charts && state.charts.gate_flow;
+    if (!flow || !before || !after || before.community !== after.community) return;
+    const added = (after.gate_passes_today || 0) - (before.gate_passes_today || 0);
+    const last = (flow.points || [])[flow.points.length - 1];
+    if (!(added > 0) || !last || Date.now() >= Date.parse(last.t) + 3600 * 1000) return; // midnight reset, or a new hour
+    last.passes = (last.passes || 0) + added;
+    const c = chartInstances["chart-gate-flow"];
+    // Merged, not redrawn: only the last bar moves.
+    if (c) c.setOption({ series: [{ data: flow.points.map((p) => (p.passes == null ? "-" : p.passes)) }] });
   }
 
   // Figures of six digits and more go compact, 20.6万 / 206K, so they fit their tile.
@@ -712,13 +731,20 @@
       span.className = `lot-age ${staleClass(lotAge, freshnessOf("parking").period)}`;
     }
     // The store's state and spool depth: an outage is shown, and so is the fact that nothing is being lost.
+    // Both are the server's state when the tiles were computed: once the tiles stop arriving they are marked as old
+    // news, so "store OK" is never shown as current during an outage of the cockpit itself.
+    const tilesAge = x ? ageOf(x.as_of) : null;
+    const tilesOld = tilesAge != null && tilesAge > 2 * 15000;
     const store = $("store-state");
     const storeState = x ? x.store_state : null;
-    store.className = `pill ${storeState === "ok" ? "fresh" : storeState === "spooling" ? "stale-warn" : "stale-bad"}`;
-    $("store-state-value").textContent = !storeState ? "—"
-      : t(storeState === "ok" ? "storeOk" : storeState === "spooling" ? "storeSpooling" : "storeDown", { n: num(x.spool_depth || 0) });
+    store.className = `pill ${tilesOld ? "stale-warn" : storeState === "ok" ? "fresh" : storeState === "spooling" ? "stale-warn" : "stale-bad"}`;
+    $("store-state-value").textContent = (!storeState ? "—"
+      : t(storeState === "ok" ? "storeOk" : storeState === "spooling" ? "storeSpooling" : "storeDown", { n: num(x.spool_depth || 0) }))
+      + (storeState && tilesOld ? ` · ${ageText(tilesAge)}` : "");
     store.title = t("storeHint");
-    $("ingest-rate-value").textContent = x && x.readings_last_minute != null ? t("perMin", { n: num(x.readings_last_minute) }) : "—";
+    $("ingest-rate").className = `pill ${tilesOld ? "stale-warn" : ""}`;
+    $("ingest-rate-value").textContent = x && x.readings_last_minute != null
+      ? t("perMin", { n: num(x.readings_last_minute) }) + (tilesOld ? ` · ${ageText(tilesAge)}` : "") : "—";
     const newest = x ? x.data_as_of || null : null;
     const age = ageOf(newest);
     const cls = x ? staleClass(age, FALLBACK_PERIOD_S) : "stale-bad";
