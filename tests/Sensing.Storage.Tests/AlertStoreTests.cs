@@ -67,4 +67,38 @@ public sealed class AlertStoreTests : IAsyncLifetime
         await _db.Store.UpsertAsync(NewAlert("old-open", Day.AddDays(-2), AlertStatus.Resolved), CancellationToken.None).Within();
         Assert.DoesNotContain("old-open", (await _db.Store.LoadAsync(Day, CancellationToken.None).Within()).Select(a => a.Id));
     }
+
+    /// <summary>An alert deep in the closed loop: escalated to the grid leader, who went; every loop field set.</summary>
+    internal static Alert LoopAlert(DateTimeOffset received) => NewAlert("a-loop", received, AlertStatus.OnTheWay) with
+    {
+        Sequence = 7,
+        ReceivedAt = received,
+        RespondBy = null,
+        Escalation = AlertEscalations.GridLeader,
+        EscalatedAt = received.AddMinutes(30),
+        AcknowledgedAt = received.AddMinutes(41),
+        AcknowledgedBy = "leader1",
+        OnTheWayAt = received.AddMinutes(41),
+        OnTheWayBy = "leader1",
+        Actions =
+        [
+            new AlertAction(received, "system", "system", AlertActions.Raised),
+            new AlertAction(received.AddMinutes(30), "system", "system", AlertActions.Escalated, "not acknowledged; to grid leader \"leader1\"", AlertEscalations.GridLeader),
+            new AlertAction(received.AddMinutes(41), "leader1", "worker", AlertActions.Acknowledged),
+            new AlertAction(received.AddMinutes(41), "leader1", "worker", AlertActions.OnTheWay, "上门查看"),
+        ],
+    };
+
+    [Fact]
+    public async Task The_closed_loops_fields_and_audit_trail_round_trip_and_an_old_alert_on_the_way_is_reloaded()
+    {
+        var alert = LoopAlert(Day.AddDays(-2));
+        await _db.Store.UpsertAsync(alert, CancellationToken.None).Within();
+
+        // Raised before 'since' but not resolved: a restart must reload it.
+        var loaded = Assert.Single(await _db.Store.LoadAsync(Day, CancellationToken.None).Within());
+        Assert.Equal(AlertStatus.OnTheWay, loaded.Status);
+        Assert.Equal(alert.Actions, loaded.Actions);
+        Assert.Equal(alert with { Evidence = loaded.Evidence, Actions = loaded.Actions }, loaded);
+    }
 }

@@ -102,6 +102,18 @@ public sealed class InfluxDeadLetterAndAlertTests(InfluxServer server) : IAsyncL
     }
 
     [Fact]
+    public async Task The_closed_loops_fields_and_audit_trail_round_trip_and_an_old_alert_on_the_way_is_reloaded()
+    {
+        var alert = AlertStoreTests.LoopAlert(Day.AddDays(-2));
+        await _db.Store.UpsertAsync(alert, CancellationToken.None).Within();
+
+        var loaded = Assert.Single(await _db.Store.LoadAsync(Day, CancellationToken.None).Within());
+        Assert.Equal(AlertStatus.OnTheWay, loaded.Status);
+        Assert.Equal(alert.Actions, loaded.Actions);
+        Assert.Equal(alert with { Evidence = loaded.Evidence, Actions = loaded.Actions }, loaded);
+    }
+
+    [Fact]
     public async Task Data_survives_a_new_store_on_the_same_database()
     {
         await _db.Store.WriteAsync([Sample.Point("m1", Metrics.WaterTotal, Day, 10)], CancellationToken.None).Within();
