@@ -316,6 +316,7 @@ public static class E2eCommand
             await using var nodeRed = await NodeRedPeer.StartAsync(peerDirectory, mosquitto.Port, influx.Url, "nodered");
             Log($"peer: Node-RED {nodeRed.Version} flow up, subscribed to mosquitto {mosquitto.Port}");
             run.NodeRed = await FeedIntoInfluxAsync(options, feed, http, mosquitto.Port, "nodered", () => nodeRed.CpuSeconds(), () => nodeRed.PeakRssBytes(), "Node-RED");
+            if (run.NodeRed.Stored < run.NodeRed.Published / 2) Log("peer: Node-RED stored less than half the feed; its log:\n" + nodeRed.Log());
         }
         {
             var service = await ServiceUnderTest.StartAsync(options, "mosquitto", registry, folder, "influxdb", influx.Url, "sensing");
@@ -358,8 +359,9 @@ public static class E2eCommand
         await publish;
         var cpuSeconds = cpu() - cpu0;
         var stored = await MessagesInInfluxAsync(influx, database);
-        var result = new PeerResult(who, options.PeerMessages, stored, lastMove.TotalSeconds, stored / lastMove.TotalSeconds,
-            options.PeerMessages / published.TotalSeconds, lastPoints - points0, cpuSeconds / lastMove.TotalSeconds, peakRss());
+        var seconds = Math.Max(lastMove.TotalSeconds, 0.001);
+        var result = new PeerResult(who, options.PeerMessages, stored, lastMove.TotalSeconds, stored / seconds,
+            options.PeerMessages / published.TotalSeconds, lastPoints - points0, cpuSeconds / seconds, peakRss());
         Log(string.Create(CultureInfo.InvariantCulture,
             $"peer {who}: {stored:N0} of {options.PeerMessages:N0} messages in InfluxDB ({result.PointsWritten:N0} points) after {result.Seconds:F1} s = {result.MessagesPerSecond:N0} msg/s (published at {result.PublishedPerSecond:N0} msg/s); {result.Cores:F2} cores, peak RSS {result.PeakRssBytes / 1e6:F0} MB"));
         return result;
@@ -373,8 +375,9 @@ public static class E2eCommand
 
     private static async Task<long> MessagesInInfluxAsync(HttpClient influx, string database)
     {
-        // One point per message, except that Sensing also stores each meter's derived consumption: leave those out.
-        const string query = """SELECT count("value") FROM "meter","gate","parking","camera" WHERE "metric" !~ /consumption$/""";
+        // One point per message, except that Sensing also stores each meter's derived consumption and each lot's capacity
+        // beside its free spaces: leave those out.
+        const string query = """SELECT count("value") FROM "meter","gate","parking","camera" WHERE "metric" !~ /(consumption|capacity)$/""";
         using var response = await influx.GetAsync($"query?db={Uri.EscapeDataString(database)}&q={Uri.EscapeDataString(query)}");
         response.EnsureSuccessStatusCode();
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -585,7 +588,7 @@ public sealed record E2eOptions
             Steps = Value("--steps") is { } steps ? [.. steps.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] : o.Steps,
             StepSeconds = Math.Max(2, Int("--step-seconds", o.StepSeconds)),
             CeilingSeconds = Math.Max(1, Int("--ceiling-seconds", o.CeilingSeconds)),
-            Brokers = Value("--brokers") is { } brokers ? brokers.Split(',') : o.Brokers,
+            Brokers = Value("--brokers") is { } brokers ? [.. brokers.Split(',').Where(b => b is "mosquitto" or "embedded")] : o.Brokers,
             Qos = Value("--qos") is { } qos ? [.. qos.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] : o.Qos,
             Peer = !args.Contains("--no-peer"),
             InfluxPipeline = args.Contains("--influx-pipeline"),

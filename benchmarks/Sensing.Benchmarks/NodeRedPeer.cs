@@ -150,7 +150,10 @@ internal sealed class NodeRedPeer : IAsyncDisposable
         throw new FileNotFoundException("benchmarks/peer/setup.sh not found above the working directory");
     }
 
-    /// <summary>The flow, as Node-RED's editor would export it.</summary>
+    /// <summary>
+    /// The flow, as Node-RED's editor would export it. Ids are distinct from every name: Node-RED takes any property
+    /// value equal to a config node's id for a reference (a config node named like its id "depends on itself").
+    /// </summary>
     private static string Flow(int mqttPort, Uri influx, string database)
     {
         // The function normalizes one native payload into one point and batches points for the influxdb batch node.
@@ -198,30 +201,30 @@ internal sealed class NodeRedPeer : IAsyncDisposable
             """;
         object[] nodes =
         [
-            new Dictionary<string, object> { ["id"] = "tab", ["type"] = "tab", ["label"] = "sensing peer" },
+            new Dictionary<string, object> { ["id"] = "e2e-tab", ["type"] = "tab", ["label"] = "sensing peer" },
             new Dictionary<string, object>
             {
-                ["id"] = "broker", ["type"] = "mqtt-broker", ["name"] = "mosquitto", ["broker"] = "127.0.0.1", ["port"] = mqttPort.ToString(CultureInfo.InvariantCulture),
+                ["id"] = "e2e-broker", ["type"] = "mqtt-broker", ["name"] = "mosquitto", ["broker"] = "127.0.0.1", ["port"] = mqttPort.ToString(CultureInfo.InvariantCulture),
                 ["clientid"] = "nodered-peer", ["autoConnect"] = true, ["usetls"] = false, ["protocolVersion"] = "4", ["keepalive"] = "60", ["cleansession"] = true,
             },
             new Dictionary<string, object>
             {
-                ["id"] = "in", ["type"] = "mqtt in", ["z"] = "tab", ["name"] = "devices", ["topic"] = "sensing/#", ["qos"] = "1", ["datatype"] = "json",
-                ["broker"] = "broker", ["nl"] = false, ["rap"] = false, ["inputs"] = 0, ["x"] = 120, ["y"] = 80, ["wires"] = new[] { new[] { "normalize" } },
+                ["id"] = "e2e-in", ["type"] = "mqtt in", ["z"] = "e2e-tab", ["name"] = "devices", ["topic"] = "sensing/#", ["qos"] = "1", ["datatype"] = "json",
+                ["broker"] = "e2e-broker", ["nl"] = false, ["rap"] = false, ["inputs"] = 0, ["x"] = 120, ["y"] = 80, ["wires"] = new[] { new[] { "e2e-normalize" } },
             },
             new Dictionary<string, object>
             {
-                ["id"] = "normalize", ["type"] = "function", ["z"] = "tab", ["name"] = "normalize + batch", ["func"] = function, ["outputs"] = 1,
-                ["x"] = 320, ["y"] = 80, ["wires"] = new[] { new[] { "out" } },
+                ["id"] = "e2e-normalize", ["type"] = "function", ["z"] = "e2e-tab", ["name"] = "normalize + batch", ["func"] = function, ["outputs"] = 1,
+                ["x"] = 320, ["y"] = 80, ["wires"] = new[] { new[] { "e2e-out" } },
             },
             new Dictionary<string, object>
             {
-                ["id"] = "influx", ["type"] = "influxdb", ["hostname"] = influx.Host, ["port"] = influx.Port.ToString(CultureInfo.InvariantCulture), ["protocol"] = "http",
-                ["database"] = database, ["name"] = "influx", ["usetls"] = false, ["influxdbVersion"] = "1.x",
+                ["id"] = "e2e-influxdb", ["type"] = "influxdb", ["hostname"] = influx.Host, ["port"] = influx.Port.ToString(CultureInfo.InvariantCulture), ["protocol"] = "http",
+                ["database"] = database, ["name"] = "InfluxDB 1.x", ["usetls"] = false, ["influxdbVersion"] = "1.x",
             },
             new Dictionary<string, object>
             {
-                ["id"] = "out", ["type"] = "influxdb batch", ["z"] = "tab", ["influxdb"] = "influx", ["precision"] = "ms", ["retentionPolicy"] = "", ["name"] = "to influx",
+                ["id"] = "e2e-out", ["type"] = "influxdb batch", ["z"] = "e2e-tab", ["influxdb"] = "e2e-influxdb", ["precision"] = "ms", ["retentionPolicy"] = "", ["name"] = "to influx",
                 ["x"] = 540, ["y"] = 80, ["wires"] = Array.Empty<string[]>(),
             },
         ];
