@@ -179,6 +179,7 @@ public static class BrokerLoadCommand
         private long _queueDepth;
         private long _deadLetters;
         private (long Count, double P50, double P99) _latency;
+        private long _allocated;
 
         private IngestProcess(Process process)
         {
@@ -201,6 +202,8 @@ public static class BrokerLoadCommand
         /// <summary>Messages received but not yet stored (service-host only; 0 from ingest-host).</summary>
         public long QueueDepth => Interlocked.Read(ref _queueDepth);
         public long DeadLetters => Interlocked.Read(ref _deadLetters);
+        /// <summary>Managed bytes the child has allocated so far (service-host only).</summary>
+        public long AllocatedBytes => Interlocked.Read(ref _allocated);
         /// <summary>Device-to-store latency since the last <see cref="Mark"/> (service-host only).</summary>
         public (long Count, double P50, double P99) Latency { get { lock (_log) return _latency; } }
 
@@ -286,6 +289,7 @@ public static class BrokerLoadCommand
                     var latency = (long.Parse(parts[8], CultureInfo.InvariantCulture), double.Parse(parts[9], CultureInfo.InvariantCulture), double.Parse(parts[10], CultureInfo.InvariantCulture));
                     lock (_log) _latency = latency;
                     Interlocked.Exchange(ref _deadLetters, long.Parse(parts[11], CultureInfo.InvariantCulture));
+                    if (parts.Length >= 13) Interlocked.Exchange(ref _allocated, long.Parse(parts[12], CultureInfo.InvariantCulture));
                 }
                 if (parts[3] == "1") _connected.TrySetResult();
                 return;

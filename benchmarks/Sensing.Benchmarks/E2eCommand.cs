@@ -149,11 +149,11 @@ public static class E2eCommand
         foreach (var offered in options.Steps)
         {
             // Beyond the broker's own ceiling the question is answered (and the publishers would only queue).
-            if (ceiling is { } c && offered > c * 1.05) break;
+            if (ceiling is { } c && offered > c * 1.05 && !options.Uncapped) break;
             var step = await StepAsync(options, service.Process, publisher, offered, level);
             result.Steps.Add(step);
             Log(string.Create(CultureInfo.InvariantCulture,
-                $"  offered {offered,6:N0}: took {step.TakenPerSecond,7:N0} msg/s, backlog {step.BacklogAtEnd,7:N0}, store p50/p99 {step.StoreP50Ms,6:F0}/{step.StoreP99Ms,6:F0} ms, service {step.ServiceCores:F2} cores, machine {step.MachineBusy:P0}, drained in {step.DrainSeconds:F1} s{(step.Sustained ? "" : "  NOT SUSTAINED: " + step.Why)}"));
+                $"  offered {offered,6:N0}: took {step.TakenPerSecond,7:N0} msg/s, backlog {step.BacklogAtEnd,7:N0}, store p50/p99 {step.StoreP50Ms,6:F0}/{step.StoreP99Ms,6:F0} ms, service {step.ServiceCores:F2} cores and {step.AllocatedPerMessage / 1024:F1} KB allocated/msg, machine {step.MachineBusy:P0}, drained in {step.DrainSeconds:F1} s{(step.Sustained ? "" : "  NOT SUSTAINED: " + step.Why)}"));
             if (!step.Sustained) break;
         }
         result.Sustained = result.Steps.Where(s => s.Sustained).Select(s => (double?)s.TakenPerSecond).LastOrDefault();
@@ -179,9 +179,10 @@ public static class E2eCommand
         var run = publisher.RunAsync(offered, length, qos);
         await Task.Delay(warmUp);
         service.Mark();
-        var (received0, at0, cpu0, machine0) = (service.Received, Stopwatch.GetTimestamp(), service.CpuSeconds(), ProcessCpu.Machine());
+        // Taken = processed (stored or dead-lettered), not received: ingest reads ahead into its queue.
+        var (taken0, at0, cpu0, machine0, allocated0) = (Processed(service), Stopwatch.GetTimestamp(), service.CpuSeconds(), ProcessCpu.Machine(), service.AllocatedBytes);
         await Task.Delay(length - warmUp);
-        var (received1, seconds, cpu1, machine1) = (service.Received, Stopwatch.GetElapsedTime(at0).TotalSeconds, service.CpuSeconds(), ProcessCpu.Machine());
+        var (taken1, seconds, cpu1, machine1, allocated1) = (Processed(service), Stopwatch.GetElapsedTime(at0).TotalSeconds, service.CpuSeconds(), ProcessCpu.Machine(), service.AllocatedBytes);
         // The stats line comes every 100 ms: both figures of one moment.
         var backlog = publisher.Attempted - attempted0 - (Processed(service) - processed0) - (service.Qos0Dropped - dropped0);
         var latency = service.Latency;
@@ -202,14 +203,15 @@ public static class E2eCommand
             if (service.HasExited) throw new InvalidOperationException($"the service exited: {service.Log()}");
         }
         var lost = offeredDone - (Processed(service) - processed0) - (service.Qos0Dropped - dropped0);
-        var taken = (received1 - received0) / seconds;
+        var taken = (taken1 - taken0) / seconds;
         var shed = service.Qos0Dropped - dropped0;
         string? why = null;
         if (taken < 0.93 * offered) why = string.Create(CultureInfo.InvariantCulture, $"took {taken / offered:P0} of the offered rate");
         else if (shed > 0 || lost > 0) why = $"{shed:N0} shed by ingest, {Math.Max(0, lost):N0} lost before ingest (QoS 0)";
         else if (backlog > offered * 0.5 + 1000) why = string.Create(CultureInfo.InvariantCulture, $"backlog of {backlog:N0} ({backlog / (double)offered:F1} s) at the step's end");
         return new StepResult(offered, taken, backlog, latency.Count, latency.P50, latency.P99, (cpu1 - cpu0) / seconds, MachineBusy(machine0, machine1),
-            drain.Elapsed.TotalSeconds, shed, Math.Max(0, lost), why is null, why);
+            drain.Elapsed.TotalSeconds, shed, Math.Max(0, lost), why is null, why,
+            taken1 > taken0 ? (double)(allocated1 - allocated0) / (taken1 - taken0) : 0);
     }
 
     /// <summary>Messages the service has taken in and finished (stored or dead-lettered): received less what its queue still holds.</summary>
@@ -256,7 +258,7 @@ public static class E2eCommand
         using var probe = await LoadPublisher.ConnectAsync(service.MqttPort, $"e2e-probe-{Guid.NewGuid():N}");
         var duration = TimeSpan.FromSeconds(options.AlertSeconds);
         var background = publisher.RunAsync(options.AlertRate, duration + TimeSpan.FromSeconds(2), qos);
-        var received0 = service.Process.Received;
+        var processed0 = Processed(service.Process);
         var clock = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(2));
         var sent = 0;
@@ -270,7 +272,7 @@ public static class E2eCommand
             sent++;
             await Task.Delay(250);
         }
-        var backgroundRate = (service.Process.Received - received0) / clock.Elapsed.TotalSeconds;
+        var backgroundRate = (Processed(service.Process) - processed0) / clock.Elapsed.TotalSeconds;
         await background;
         var wait = Stopwatch.StartNew();
         while (!pending.IsEmpty && wait.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(100);
@@ -569,6 +571,8 @@ public sealed record E2eOptions
     public int AlertSeconds { get; init; } = 12;
     public long PeerMessages { get; init; } = 300_000;
     public int Connections { get; init; } = 4;
+    /// <summary>Step beyond the broker's measured ceiling too (<c>--uncapped</c>; e.g. to hold a rate while profiling).</summary>
+    public bool Uncapped { get; init; }
     /// <summary>Further <c>--Section:Key=value</c> arguments, passed to the service.</summary>
     public string[] ServiceSettings { get; init; } = [];
 
@@ -592,6 +596,7 @@ public sealed record E2eOptions
             Qos = Value("--qos") is { } qos ? [.. qos.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] : o.Qos,
             Peer = !args.Contains("--no-peer"),
             InfluxPipeline = args.Contains("--influx-pipeline"),
+            Uncapped = args.Contains("--uncapped"),
             AlertRate = Int("--alert-rate", o.AlertRate),
             AlertSeconds = Int("--alert-seconds", o.AlertSeconds),
             PeerMessages = Int("--peer-messages", (int)o.PeerMessages),

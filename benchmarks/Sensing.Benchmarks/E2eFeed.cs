@@ -165,8 +165,13 @@ internal sealed class LoadPublisher : IAsyncDisposable
                 }, TaskScheduler.Default);
             }
         }
-        // Wait for what is still in flight.
-        for (var i = 0; i < window; i++) await inFlight.WaitAsync(TimeSpan.FromSeconds(30));
+        // Wait for what is still in flight (a minute at most: a broker that stopped answering must not hang the run).
+        var deadline = Stopwatch.StartNew();
+        for (var i = 0; i < window; i++)
+        {
+            var left = TimeSpan.FromMinutes(1) - deadline.Elapsed;
+            if (left <= TimeSpan.Zero || !await inFlight.WaitAsync(left)) break;
+        }
     }
 
     public async ValueTask DisposeAsync()

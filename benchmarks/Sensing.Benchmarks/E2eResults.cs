@@ -9,7 +9,7 @@ public sealed record CeilingResult(string Broker, int Qos, double ReceivedPerSec
 
 /// <summary>One offered rate held for a step: what the service took, its backlog, device-to-store latency and CPU.</summary>
 public sealed record StepResult(int Offered, double TakenPerSecond, long BacklogAtEnd, long LatencySamples, double StoreP50Ms, double StoreP99Ms,
-    double ServiceCores, double MachineBusy, double DrainSeconds, long Shed, long Lost, bool Sustained, string? Why);
+    double ServiceCores, double MachineBusy, double DrainSeconds, long Shed, long Lost, bool Sustained, string? Why, double AllocatedPerMessage);
 
 /// <summary>Device to wall screen: <c>gate_forced</c> alerts raised by forced doors injected into background load.</summary>
 public sealed record AlertResult(int OfferedRate, double TakenRate, int Sent, int Received, double? P50Ms, double? P99Ms, double? MaxMs);
@@ -141,7 +141,7 @@ public sealed class E2eSummary
 
     public static string StepsCsv(List<E2eRun> runs)
     {
-        var csv = new StringBuilder("run,broker,qos,store,offered,taken_per_s,backlog_at_end,store_p50_ms,store_p99_ms,latency_samples,service_cores,machine_busy,drain_s,shed,lost,sustained,why\n");
+        var csv = new StringBuilder("run,broker,qos,store,offered,taken_per_s,backlog_at_end,store_p50_ms,store_p99_ms,latency_samples,service_cores,machine_busy,allocated_bytes_per_msg,drain_s,shed,lost,sustained,why\n");
         foreach (var run in runs)
         {
             foreach (var p in run.Pipelines)
@@ -149,7 +149,7 @@ public sealed class E2eSummary
                 foreach (var s in p.Steps)
                 {
                     csv.Append(CultureInfo.InvariantCulture,
-                        $"{run.Run},{p.Broker},{p.Qos},{p.Store},{s.Offered},{s.TakenPerSecond:F0},{s.BacklogAtEnd},{s.StoreP50Ms:F1},{s.StoreP99Ms:F1},{s.LatencySamples},{s.ServiceCores:F3},{s.MachineBusy:F3},{s.DrainSeconds:F1},{s.Shed},{s.Lost},{(s.Sustained ? 1 : 0)},\"{s.Why}\"\n");
+                        $"{run.Run},{p.Broker},{p.Qos},{p.Store},{s.Offered},{s.TakenPerSecond:F0},{s.BacklogAtEnd},{s.StoreP50Ms:F1},{s.StoreP99Ms:F1},{s.LatencySamples},{s.ServiceCores:F3},{s.MachineBusy:F3},{s.AllocatedPerMessage:F0},{s.DrainSeconds:F1},{s.Shed},{s.Lost},{(s.Sustained ? 1 : 0)},\"{s.Why}\"\n");
                 }
             }
         }
@@ -174,6 +174,8 @@ internal static class E2eChart
         var palette = new ScottPlot.Palettes.Category10();
         var configurations = runs.SelectMany(r => r.Pipelines).Select(p => p.Name).Distinct().ToList();
         var maxOffered = 0.0;
+        var maxRate = summary.Rows.Select(r => r.Ceiling ?? 0).DefaultIfEmpty(0).Max();
+        var maxLatency = 0.0;
         for (var i = 0; i < configurations.Count; i++)
         {
             var name = configurations[i];
@@ -184,6 +186,8 @@ internal static class E2eChart
             maxOffered = Math.Max(maxOffered, xs[^1]);
             double[] taken = [.. steps.Select(g => E2eSummary.Median(g.Select(s => (double?)s.TakenPerSecond)) ?? 0)];
             double[] p99 = [.. steps.Select(g => E2eSummary.Median(g.Select(s => (double?)s.StoreP99Ms)) ?? 0)];
+            maxRate = Math.Max(maxRate, taken.Max());
+            maxLatency = Math.Max(maxLatency, p99.Max());
             var rate = plot.Add.Scatter(xs, taken, color);
             rate.LegendText = name + " taken";
             rate.LineWidth = 2;
@@ -208,6 +212,8 @@ internal static class E2eChart
             diagonal.LegendText = "taken = offered";
         }
         plot.Axes.SetLimitsX(0, Math.Max(1, maxOffered * 1.05));
+        plot.Axes.SetLimitsY(0, Math.Max(maxOffered, maxRate) * 1.1, plot.Axes.Left);
+        plot.Axes.SetLimitsY(0, Math.Max(1, maxLatency) * 1.1, plot.Axes.Right);
         plot.ShowLegend(Alignment.UpperLeft);
         plot.SavePng(path, 1100, 650);
     }

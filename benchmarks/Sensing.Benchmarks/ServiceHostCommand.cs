@@ -13,7 +13,7 @@ namespace Sensing.Benchmarks;
 /// latency, the wall clock when a batch is durable minus each reading's event time (the benchmark's devices stamp
 /// <c>ts</c> with the wall clock at publish, on the same machine). Reports on stdout every 100 ms:
 /// <c>stats &lt;received&gt; &lt;stored&gt; &lt;connected 0|1&gt; &lt;managed heap&gt; &lt;QoS 0 dropped&gt; &lt;reconnects&gt;
-/// &lt;queue depth&gt; &lt;latency samples&gt; &lt;p50 ms&gt; &lt;p99 ms&gt; &lt;dead letters&gt;</c>, latencies since the last
+/// &lt;queue depth&gt; &lt;latency samples&gt; &lt;p50 ms&gt; &lt;p99 ms&gt; &lt;dead letters&gt; &lt;managed bytes allocated&gt;</c>, latencies since the last
 /// <c>mark</c> line on stdin; stops when stdin closes.
 /// </summary>
 public static class ServiceHostCommand
@@ -43,7 +43,7 @@ public static class ServiceHostCommand
         {
             var (count, p50, p99) = latency.Percentiles();
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"stats {metrics.MessagesReceived} {metrics.ReadingsStored} {(metrics.BrokerConnected && metrics.PipelineReady ? 1 : 0)} {GC.GetGCMemoryInfo().HeapSizeBytes} {connection.Status.Qos0Dropped} {connection.Status.Reconnects} {metrics.QueueDepth} {count} {p50:F1} {p99:F1} {metrics.DeadLetters}"));
+                $"stats {metrics.MessagesReceived} {metrics.ReadingsStored} {(metrics.BrokerConnected && metrics.PipelineReady ? 1 : 0)} {GC.GetGCMemoryInfo().HeapSizeBytes} {connection.Status.Qos0Dropped} {connection.Status.Reconnects} {metrics.QueueDepth} {count} {p50:F1} {p99:F1} {metrics.DeadLetters} {GC.GetTotalAllocatedBytes()}"));
             Console.Out.Flush();
             await Task.WhenAny(stdin, Task.Delay(100));
         }
