@@ -571,7 +571,7 @@ public sealed record E2eOptions
     public int Runs { get; init; } = 1;
     public string Out { get; init; } = Path.Combine("BenchmarkDotNet.Artifacts", "e2e");
     public int Communities { get; init; } = 40;
-    public int[] Steps { get; init; } = [5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000];
+    public int[] Steps { get; init; } = [1_000, 2_500, 5_000, 7_500, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000];
     public int StepSeconds { get; init; } = 8;
     public int CeilingSeconds { get; init; } = 8;
     public string[] Brokers { get; init; } = ["mosquitto", "embedded"];
@@ -591,7 +591,7 @@ public sealed record E2eOptions
     {
         var quick = args.Contains("--quick");
         var o = quick
-            ? new E2eOptions { Quick = true, Steps = [5_000, 10_000, 20_000, 30_000, 40_000], StepSeconds = 4, CeilingSeconds = 4, AlertSeconds = 6, PeerMessages = 60_000 }
+            ? new E2eOptions { Quick = true, Steps = [1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 40_000], StepSeconds = 4, CeilingSeconds = 4, AlertSeconds = 6, PeerMessages = 60_000 }
             : new E2eOptions();
         string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         int Int(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
