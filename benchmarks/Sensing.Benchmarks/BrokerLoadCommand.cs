@@ -163,7 +163,7 @@ public static class BrokerLoadCommand
     /// The ingest process: this program's <c>ingest-host</c> command. It reports its counters on stdout every 100 ms;
     /// its RSS comes from <c>/proc/&lt;pid&gt;/status</c>.
     /// </summary>
-    private sealed class IngestProcess : IDisposable
+    internal sealed class IngestProcess : IDisposable
     {
         private readonly Process _process;
         private readonly Queue<string> _log = new();
@@ -176,6 +176,10 @@ public static class BrokerLoadCommand
         private long _dropped;
         private long _reconnects;
         private long _peakSampled;
+        private long _queueDepth;
+        private long _deadLetters;
+        private (long Count, double P50, double P99) _latency;
+        private long _allocated;
 
         private IngestProcess(Process process)
         {
@@ -194,13 +198,24 @@ public static class BrokerLoadCommand
         public long Reconnects => Interlocked.Read(ref _reconnects);
         public long PeakSampledRssBytes => Interlocked.Read(ref _peakSampled);
         public bool HasExited => _process.HasExited;
+        public int Id => _process.Id;
+        /// <summary>Messages received but not yet stored (service-host only; 0 from ingest-host).</summary>
+        public long QueueDepth => Interlocked.Read(ref _queueDepth);
+        public long DeadLetters => Interlocked.Read(ref _deadLetters);
+        /// <summary>Managed bytes the child has allocated so far (service-host only).</summary>
+        public long AllocatedBytes => Interlocked.Read(ref _allocated);
+        /// <summary>Device-to-store latency since the last <see cref="Mark"/> (service-host only).</summary>
+        public (long Count, double P50, double P99) Latency { get { lock (_log) return _latency; } }
 
-        public static IngestProcess Start(string[] arguments)
+        public static IngestProcess Start(string[] arguments) => Start("ingest-host", arguments);
+
+        /// <summary>Starts this program's <paramref name="command"/> (<c>ingest-host</c> or <c>service-host</c>) as a child.</summary>
+        public static IngestProcess Start(string command, string[] arguments)
         {
             var self = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
             var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(BrokerLoadCommand).Assembly.Location);
-            start.ArgumentList.Add("ingest-host");
+            start.ArgumentList.Add(command);
             foreach (var argument in arguments) start.ArgumentList.Add(argument);
             return new IngestProcess(Process.Start(start) ?? throw new InvalidOperationException("could not start the ingest process"));
         }
@@ -216,6 +231,16 @@ public static class BrokerLoadCommand
                 throw new TimeoutException($"ingest did not connect within {timeout.TotalSeconds:0} s: {Log()}");
             }
         }
+
+        /// <summary>Starts a new latency window in the child (service-host).</summary>
+        public void Mark()
+        {
+            _process.StandardInput.WriteLine("mark");
+            _process.StandardInput.Flush();
+        }
+
+        /// <summary>User + system CPU time of the child so far (<c>/proc/&lt;pid&gt;/stat</c>, clock ticks of 1/100 s).</summary>
+        public double CpuSeconds() => ProcessCpu.Seconds(_process.Id);
 
         public long RssBytes() => Status("VmRSS:");
         public long PeakRssBytes() => Status("VmHWM:");
@@ -258,6 +283,14 @@ public static class BrokerLoadCommand
                 Interlocked.Exchange(ref _dropped, long.Parse(parts[5], CultureInfo.InvariantCulture));
                 Interlocked.Exchange(ref _reconnects, long.Parse(parts[6], CultureInfo.InvariantCulture));
                 if (heap > Interlocked.Read(ref _peakHeap)) Interlocked.Exchange(ref _peakHeap, heap);
+                if (parts.Length >= 12)
+                {
+                    Interlocked.Exchange(ref _queueDepth, long.Parse(parts[7], CultureInfo.InvariantCulture));
+                    var latency = (long.Parse(parts[8], CultureInfo.InvariantCulture), double.Parse(parts[9], CultureInfo.InvariantCulture), double.Parse(parts[10], CultureInfo.InvariantCulture));
+                    lock (_log) _latency = latency;
+                    Interlocked.Exchange(ref _deadLetters, long.Parse(parts[11], CultureInfo.InvariantCulture));
+                    if (parts.Length >= 13) Interlocked.Exchange(ref _allocated, long.Parse(parts[12], CultureInfo.InvariantCulture));
+                }
                 if (parts[3] == "1") _connected.TrySetResult();
                 return;
             }
@@ -310,7 +343,7 @@ public static class BrokerLoadCommand
         }
     }
 
-    private static int IntOption(string[] args, string name, int fallback)
+    internal static int IntOption(string[] args, string name, int fallback)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var value) && value >= 0 ? value : fallback;

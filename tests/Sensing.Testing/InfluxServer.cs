@@ -33,6 +33,12 @@ public sealed class InfluxServer : IAsyncLifetime
 
     public Uri Url { get; private set; } = null!;
 
+    /// <summary>
+    /// Extra lines of the <c>[data]</c> section, e.g. <c>max-values-per-tag = 0</c> for a benchmark whose 200,000 devices
+    /// exceed 1.x's default of 100,000 values per tag.
+    /// </summary>
+    public IReadOnlyList<string> DataSettings { get; init; } = [];
+
     public static string Executable => Environment.GetEnvironmentVariable("SENSING_INFLUXD") ?? "/usr/bin/influxd";
 
     public async Task InitializeAsync()
@@ -84,6 +90,7 @@ public sealed class InfluxServer : IAsyncLifetime
               wal-dir = "{_folder}/wal"
               wal-fsync-delay = "0s"
               query-log-enabled = false
+              {string.Join("\n  ", DataSettings)}
 
             [http]
               enabled = true

@@ -90,6 +90,9 @@ public sealed class MosquittoServer : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>The running mosquitto's process id (for a benchmark's CPU figures), or null when it is stopped.</summary>
+    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+
     public static async Task<MosquittoServer> StartAsync(MosquittoSettings? settings = null)
     {
         if (!IsInstalled) throw new InvalidOperationException(MissingReason);
