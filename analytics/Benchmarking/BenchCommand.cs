@@ -71,6 +71,7 @@ public static class BenchCommand
                 }
                 for (var r = 0; r < repeat; r++)
                 {
+                    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                     var watch = Stopwatch.StartNew();
                     var data = store is null
                         ? history
@@ -78,8 +79,9 @@ public static class BenchCommand
                     var loaded = watch.Elapsed;
                     var model = WelfareTrainer.Train(data, id => elderly[id], options, TimeProvider.System) ?? throw new InvalidOperationException("no model");
                     times.Add(watch.Elapsed.TotalSeconds);
+                    var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
                     await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"{command}: run {r + 1}: {watch.Elapsed.TotalSeconds:0.00} s{(store is null ? "" : $" ({loaded.TotalSeconds:0.00} s reading the store)")}; {model.Manifest.Households:N0} households, {model.Manifest.TrainingRows:N0} rows, held out R² {model.Manifest.Metrics.RSquared:0.000}")).ConfigureAwait(false);
+                        $"{command}: run {r + 1}: {watch.Elapsed.TotalSeconds:0.00} s, {cpu.TotalSeconds:0.00} s of CPU{(store is null ? "" : $" ({loaded.TotalSeconds:0.00} s reading the store)")}; {model.Manifest.Households:N0} households, {model.Manifest.TrainingRows:N0} rows, held out R² {model.Manifest.Metrics.RSquared:0.000}")).ConfigureAwait(false);
                 }
             }
             finally
