@@ -71,6 +71,7 @@ public static class BenchCommand
                 }
                 for (var r = 0; r < repeat; r++)
                 {
+                    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                     var watch = Stopwatch.StartNew();
                     var data = store is null
                         ? history
@@ -78,8 +79,9 @@ public static class BenchCommand
                     var loaded = watch.Elapsed;
                     var model = WelfareTrainer.Train(data, id => elderly[id], options, TimeProvider.System) ?? throw new InvalidOperationException("no model");
                     times.Add(watch.Elapsed.TotalSeconds);
+                    var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
                     await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"{command}: run {r + 1}: {watch.Elapsed.TotalSeconds:0.00} s{(store is null ? "" : $" ({loaded.TotalSeconds:0.00} s reading the store)")}; {model.Manifest.Households:N0} households, {model.Manifest.TrainingRows:N0} rows, held out R² {model.Manifest.Metrics.RSquared:0.000}")).ConfigureAwait(false);
+                        $"{command}: run {r + 1}: {watch.Elapsed.TotalSeconds:0.00} s, {cpu.TotalSeconds:0.00} s of CPU{(store is null ? "" : $" ({loaded.TotalSeconds:0.00} s reading the store)")}; {model.Manifest.Households:N0} households, {model.Manifest.TrainingRows:N0} rows, held out R² {model.Manifest.Metrics.RSquared:0.000}")).ConfigureAwait(false);
                 }
             }
             finally
@@ -98,19 +100,22 @@ public static class BenchCommand
             {
                 var detector = new LivingAloneDetector(options.LivingAlone, BenchPopulation.Zone, options.EvaluationDelay);
                 var elapsed = TimeSpan.Zero;
+                var cpu = TimeSpan.Zero;
                 var alerts = 0;
                 // The day after the history: the model's first day, every hour of it.
                 for (var h = days * 24; h < (days + 1) * 24; h++)
                 {
                     var window = population.Window(h);
+                    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                     var watch = Stopwatch.StartNew();
                     var hour = LivingAloneHourlyDetector.Households(window, Partition.Everything);
                     alerts += detector.Judge(BenchPopulation.Start.AddHours(h), hour, model, id => registry.GetValueOrDefault(id), (_, _) => false).Count;
                     elapsed += watch.Elapsed;
+                    cpu += Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
                 }
                 times.Add(elapsed.TotalSeconds);
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"{command}: run {r + 1}: {elapsed.TotalSeconds:0.00} s for 24 hours × {households:N0} households ({elapsed.TotalMilliseconds * 1000 / (24.0 * households):0.00} µs per household-hour), {alerts} alerts")).ConfigureAwait(false);
+                    $"{command}: run {r + 1}: {elapsed.TotalSeconds:0.00} s for 24 hours × {households:N0} households ({elapsed.TotalMilliseconds * 1000 / (24.0 * households):0.00} µs per household-hour), {cpu.TotalSeconds:0.00} s of CPU, {alerts} alerts")).ConfigureAwait(false);
             }
         }
         times.Sort();

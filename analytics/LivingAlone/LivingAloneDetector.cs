@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Sensing.Telemetry;
 
 namespace Sensing.Analytics.LivingAlone;
@@ -86,12 +87,12 @@ public sealed class LivingAloneDetector
         var clock = new HourClock(hour, local.Hour, local.DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday);
         // States are found (or made) one by one, then households are judged side by side when there are many: each
         // touches only its own state, and the alerts come back in household order whatever the scheduling.
-        var work = new List<(HouseholdHour Observed, HouseholdProfile Profile, State State)>();
+        var work = new List<(HouseholdHour Observed, HouseholdProfile Profile, State State)>(households.TryGetNonEnumeratedCount(out var count) ? count : 0);
         foreach (var observed in households)
         {
             if (model.Profile(observed.Household) is not { } profile) continue;
-            if (!_states.TryGetValue(observed.Household, out var state))
-                _states[observed.Household] = state = new State { LastSign = hour };
+            ref var state = ref CollectionsMarshal.GetValueRefOrAddDefault(_states, observed.Household, out _);
+            state ??= new State { LastSign = hour };
             work.Add((observed, profile, state));
         }
         var raised = new Alert?[work.Count];

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Sensing.Analytics.Windows;
 using Sensing.Telemetry;
@@ -97,12 +98,13 @@ public sealed class LivingAloneHourlyDetector : IHourlyDetector
     /// <summary>The window's meter and gate series folded per household (a household's two meters of one kind add up).</summary>
     public static List<HouseholdHour> Households(IReadOnlyList<HourlySeries> series, Partition partition)
     {
-        var households = new Dictionary<string, HouseholdHour>(StringComparer.Ordinal);
+        var households = new Dictionary<string, HouseholdHour>(series.Count / 2 + 1, StringComparer.Ordinal);
         foreach (var s in series)
         {
             if (s.Household is not { } id || !partition.Owns(id)) continue;
-            households.TryGetValue(id, out var h);
-            if (h.Household is null) h = new HouseholdHour(id, s.Community, s.Grid, default, default, default);
+            // One lookup per series, updated in place: this runs for every household of a city every hour.
+            ref var h = ref CollectionsMarshal.GetValueRefOrAddDefault(households, id, out var known);
+            if (!known) h = new HouseholdHour(id, s.Community, s.Grid, default, default, default);
             switch (s.Metric)
             {
                 case Telemetry.Metrics.WaterConsumption:
@@ -119,7 +121,6 @@ public sealed class LivingAloneHourlyDetector : IHourlyDetector
                     };
                     break;
             }
-            households[id] = h;
         }
         return [.. households.Values];
     }

@@ -63,8 +63,13 @@ public sealed class PopulationPrior
     internal float Share(bool elderly, Meter meter, DayType type, int hour)
     {
         var share = _shares[Index(elderly, meter, type, hour)];
+        // A day type nobody has lived through yet (the first weekend after a start on a Monday) is the population's
+        // day over all days: a flat day would expect an ordinary hour's use at 3 a.m. and, blended into a cold-start
+        // household's usual day, turn its first quiet weekend night into a "drop".
+        if (float.IsNaN(share)) share = _shares[Index(elderly, meter, DayType.All, hour)];
         // A population without elderly households (or without any) still has the other kind's day, else a flat one.
         if (float.IsNaN(share)) share = _shares[Index(!elderly, meter, type, hour)];
+        if (float.IsNaN(share)) share = _shares[Index(!elderly, meter, DayType.All, hour)];
         return float.IsNaN(share) ? 1f : share;
     }
 
