@@ -46,14 +46,6 @@ public sealed record MosquittoSettings
 /// </summary>
 public sealed class MosquittoServer : IAsyncDisposable
 {
-    private const string Watchdog = """
-        "$1" -c "$2" &
-        pid=$!
-        cat >/dev/null
-        kill "$pid" 2>/dev/null
-        wait "$pid"
-        """;
-
     private readonly Queue<string> _log = new();
     private readonly string _config;
     private Process? _process;
@@ -177,22 +169,7 @@ public sealed class MosquittoServer : IAsyncDisposable
     public async Task StartAsync()
     {
         if (IsRunning) throw new InvalidOperationException("mosquitto is running already");
-        var start = new ProcessStartInfo("/bin/sh")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { "-c", Watchdog, "sh", Executable, _config })
-        {
-            start.ArgumentList.Add(argument);
-        }
-        _process = Process.Start(start) ?? throw new InvalidOperationException("Could not start mosquitto.");
-        _process.OutputDataReceived += (_, e) => Remember(e.Data);
-        _process.ErrorDataReceived += (_, e) => Remember(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = WatchedServer.Start(Executable, ["-c", _config], Remember);
 
         var deadline = Stopwatch.StartNew();
         foreach (var port in TlsPort > 0 ? new[] { Port, TlsPort } : [Port])
@@ -220,33 +197,13 @@ public sealed class MosquittoServer : IAsyncDisposable
     {
         if (_process is not { } process) return;
         _process = null;
-        try
-        {
-            // Closing the watchdog's stdin makes it send SIGTERM and wait for mosquitto.
-            process.StandardInput.Close();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        }
-        catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
-        {
-            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-        }
-        finally
-        {
-            process.Dispose();
-        }
+        await WatchedServer.StopAsync(process);
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        try
-        {
-            if (Directory.Exists(Folder)) Directory.Delete(Folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp folder is not worth failing a run over.
-        }
+        WatchedServer.DeleteFolder(Folder);
     }
 
     /// <summary>

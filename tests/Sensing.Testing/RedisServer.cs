@@ -17,14 +17,6 @@ namespace Sensing.Testing;
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private const string Watchdog = """
-        "$1" "$2" &
-        pid=$!
-        cat >/dev/null
-        kill "$pid" 2>/dev/null
-        wait "$pid"
-        """;
-
     private readonly Queue<string> _log = new();
     private readonly string _config;
     private Process? _process;
@@ -94,22 +86,7 @@ public sealed class RedisServer : IAsyncDisposable
     public async Task StartAsync()
     {
         if (IsRunning) throw new InvalidOperationException("redis-server is running already");
-        var start = new ProcessStartInfo("/bin/sh")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { "-c", Watchdog, "sh", Executable, _config })
-        {
-            start.ArgumentList.Add(argument);
-        }
-        _process = Process.Start(start) ?? throw new InvalidOperationException("Could not start redis-server.");
-        _process.OutputDataReceived += (_, e) => Remember(e.Data);
-        _process.ErrorDataReceived += (_, e) => Remember(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = WatchedServer.Start(Executable, [_config], Remember);
 
         var deadline = Stopwatch.StartNew();
         while (true)
@@ -159,32 +136,13 @@ public sealed class RedisServer : IAsyncDisposable
     {
         if (_process is not { } process) return;
         _process = null;
-        try
-        {
-            process.StandardInput.Close();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        }
-        catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
-        {
-            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-        }
-        finally
-        {
-            process.Dispose();
-        }
+        await WatchedServer.StopAsync(process);
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        try
-        {
-            if (Directory.Exists(Folder)) Directory.Delete(Folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp folder is not worth failing a run over.
-        }
+        WatchedServer.DeleteFolder(Folder);
     }
 
     /// <summary>The server's recent log lines, for assertion messages.</summary>
