@@ -129,7 +129,8 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
             (string Metric, DeviceKind Kind, string? Label, uint DataType)? known;
             if (metric.HasName)
             {
-                known = Canonical(metric.Name, metric.DataType);
+                known = Canonical(metric.Name, metric.DataType, out var labelProblem);
+                if (labelProblem is not null) return $"sparkplug: {labelProblem}";
                 if (metric.HasAlias && (type is MessageType.NBirth or MessageType.DBirth) && current)
                 {
                     node.Aliases[metric.Alias] = known;
@@ -280,8 +281,14 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
     }
 
     /// <summary>A metric name's canonical meaning: <c>parking.free/P1</c> → (parking.free, Parking, "P1"); null for other names.</summary>
-    private (string Metric, DeviceKind Kind, string? Label, uint DataType)? Canonical(ReadOnlySpan<byte> name, uint dataType)
+    /// <remarks>
+    /// A canonical metric with a label that is no usable text (invalid UTF-8, control characters, empty, too long) is
+    /// refused with <paramref name="problem"/> rather than passed over as a non-canonical name: passing over it lost
+    /// the reading without a dead letter (found by fuzzing).
+    /// </remarks>
+    private (string Metric, DeviceKind Kind, string? Label, uint DataType)? Canonical(ReadOnlySpan<byte> name, uint dataType, out string? problem)
     {
+        problem = null;
         var slash = name.IndexOf((byte)'/');
         var metricPart = slash < 0 ? name : name[..slash];
         foreach (var (utf8, metric, kind) in s_vocabulary)
@@ -291,9 +298,17 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
             if (slash >= 0)
             {
                 var labelPart = name[(slash + 1)..];
-                if (labelPart.IsEmpty || !System.Text.Unicode.Utf8.IsValid(labelPart)) return null;
+                if (labelPart.IsEmpty || labelPart.Length > NativeNormalizer.MaxLabelLength || !System.Text.Unicode.Utf8.IsValid(labelPart))
+                {
+                    problem = $"metric {metric} has a label after '/' that is empty, longer than {NativeNormalizer.MaxLabelLength} bytes or not UTF-8";
+                    return null;
+                }
                 label = _labels.Intern(labelPart);
-                if (!NativeNormalizer.IsCleanText(label)) return null;
+                if (!NativeNormalizer.IsCleanText(label))
+                {
+                    problem = $"metric {metric} has a label with control characters or a trailing backslash";
+                    return null;
+                }
             }
             return (metric, kind, label, dataType);
         }
