@@ -68,6 +68,33 @@ public sealed class FuzzFindingsTests
         Expect(_world.Run("spBv1.0/c1/DDATA/plant1/lot9", payload), [], "sparkplug: metric parking.free has a label with control characters");
     }
 
+    /// <summary>
+    /// Only an NBIRTH cleared an edge node's aliases and born devices, so DBIRTHs with ever new aliases or device names grew
+    /// them without bound: the million-message run's heap grew by 40 MB. Now each node holds a bounded number.
+    /// </summary>
+    [Fact]
+    public void An_edge_node_cannot_grow_its_aliases_or_devices_without_bound()
+    {
+        var t = SparkplugWriter.Ms(new DateTimeOffset(2026, 11, 19, 23, 15, 0, TimeSpan.Zero));
+        Assert.Null(_world.Run("spBv1.0/fz/NBIRTH/flood", SparkplugWriter.Payload(t, 0)).Reason);
+        string? reason = null;
+        for (var birth = 0; birth < 11 && reason is null; birth++)
+        {
+            var metrics = Enumerable.Range(birth * 1000, 1000)
+                .Select(alias => new SparkplugWriter.Metric("gate.pass/in", Alias: (ulong)alias, DataType: SpType.UInt32)).ToArray();
+            reason = _world.Run("spBv1.0/fz/DBIRTH/flood/gate", SparkplugWriter.Payload(t, (ulong)(birth + 1), metrics)).Reason;
+        }
+        Assert.Equal("sparkplug: edge node fz/flood defines more than 10000 metric aliases; refusing more (an NBIRTH starts afresh)", reason);
+
+        Assert.Null(_world.Run("spBv1.0/fz/NBIRTH/flood", SparkplugWriter.Payload(t, 0)).Reason);
+        reason = null;
+        for (var device = 0; device <= 1000 && reason is null; device++)
+        {
+            reason = _world.Run($"spBv1.0/fz/DBIRTH/flood/d{device}", SparkplugWriter.Payload(t, (ulong)(device % 256))).Reason;
+        }
+        Assert.Equal("sparkplug: edge node fz/flood has more than 1000 devices born; refusing a new one (an NBIRTH starts afresh)", reason);
+    }
+
     [Theory]
     // 200,000 characters of "zone": a series key that every store and screen would carry.
     [InlineData("sensing/c1/camera/c1-cam-07", "{\"event\":\"crowd\",\"count\":3,\"zone\":\"ZONE\"}", "field 'zone' is longer than 128 characters")]

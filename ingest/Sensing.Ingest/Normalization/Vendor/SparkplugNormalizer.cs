@@ -34,6 +34,13 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
     public const string Namespace = "spBv1.0";
     private const int MaxNodes = 10_000;
 
+    /// <summary>
+    /// Aliases and born devices one edge node may hold. Only an NBIRTH clears them, so an edge node that keeps sending
+    /// DBIRTHs with new aliases or device names grew them without bound (found by the fuzzer's million-message run:
+    /// the heap grew by 40 MB). Real edge nodes have hundreds of metrics.
+    /// </summary>
+    public const int MaxAliasesPerNode = 10_000, MaxDevicesPerNode = 1_000;
+
     private static readonly (byte[] Utf8, string Metric, DeviceKind Kind)[] s_vocabulary =
     [
         .. new[]
@@ -106,7 +113,11 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
         if (type == MessageType.NBirth && current) node.Begin();
         // Birth and death bookkeeping needs the device name as a string; data messages stay allocation-free.
         var deviceKey = type is MessageType.DBirth or MessageType.DDeath ? deviceName.ToString() : null;
-        if (type == MessageType.DBirth && current) node.Devices.Add(deviceKey!);
+        if (type == MessageType.DBirth && current && !node.Devices.Contains(deviceKey!))
+        {
+            if (node.Devices.Count >= MaxDevicesPerNode) return $"sparkplug: edge node {key.ToString()} has more than {MaxDevicesPerNode} devices born; refusing a new one (an NBIRTH starts afresh)";
+            node.Devices.Add(deviceKey!);
+        }
 
         // Read the metrics: births define aliases, then every canonical metric with a value becomes a pending reading.
         _pending.Clear();
@@ -133,6 +144,10 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
                 if (labelProblem is not null) return $"sparkplug: {labelProblem}";
                 if (metric.HasAlias && (type is MessageType.NBirth or MessageType.DBirth) && current)
                 {
+                    if (node.Aliases.Count >= MaxAliasesPerNode && !node.Aliases.ContainsKey(metric.Alias))
+                    {
+                        return $"sparkplug: edge node {key.ToString()} defines more than {MaxAliasesPerNode} metric aliases; refusing more (an NBIRTH starts afresh)";
+                    }
                     node.Aliases[metric.Alias] = known;
                 }
             }
