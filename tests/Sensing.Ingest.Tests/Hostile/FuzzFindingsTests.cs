@@ -70,7 +70,7 @@ public sealed class FuzzFindingsTests
 
     /// <summary>
     /// Only an NBIRTH cleared an edge node's aliases and born devices, so DBIRTHs with ever new aliases or device names grew
-    /// them without bound: the million-message run's heap grew by 40 MB. Now each node holds a bounded number.
+    /// them without bound (found reading the normalizers' state). Now each node holds a bounded number.
     /// </summary>
     [Fact]
     public void An_edge_node_cannot_grow_its_aliases_or_devices_without_bound()
