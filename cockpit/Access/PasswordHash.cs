@@ -1,41 +1,12 @@
-using System.Security.Cryptography;
-using System.Text;
-
 namespace Sensing.Cockpit.Access;
 
 /// <summary>
-/// Salted PBKDF2-SHA256 password hashes in the form <c>pbkdf2-sha256$&lt;iterations&gt;$&lt;salt&gt;$&lt;hash&gt;</c>
-/// (base64), so configuration never holds a password.
+/// The cockpit's name for <see cref="Sensing.Telemetry.PasswordHash"/>, which moved to the model so the embedded
+/// broker hashes device credentials the same way (issue 9). Same format, same hashes.
 /// </summary>
 public static class PasswordHash
 {
-    private const string Scheme = "pbkdf2-sha256";
-    private const int Iterations = 100_000;
+    public static string Create(string password) => Sensing.Telemetry.PasswordHash.Create(password);
 
-    public static string Create(string password)
-    {
-        var salt = RandomNumberGenerator.GetBytes(16);
-        var hash = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, Iterations, HashAlgorithmName.SHA256, 32);
-        return $"{Scheme}${Iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
-    }
-
-    public static bool Verify(string password, string encoded)
-    {
-        var parts = encoded.Split('$');
-        if (parts.Length != 4 || parts[0] != Scheme || !int.TryParse(parts[1], out var iterations) || iterations < 1)
-        {
-            return false;
-        }
-        try
-        {
-            var salt = Convert.FromBase64String(parts[2]);
-            var expected = Convert.FromBase64String(parts[3]);
-            var actual = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, expected.Length);
-            return CryptographicOperations.FixedTimeEquals(actual, expected);
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-    }
+    public static bool Verify(string password, string encoded) => Sensing.Telemetry.PasswordHash.Verify(password, encoded);
 }

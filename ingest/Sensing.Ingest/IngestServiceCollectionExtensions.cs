@@ -72,6 +72,7 @@ public static class IngestServiceCollectionExtensions
         // Order matters: the broker must listen before the intake connects (the intake retries anyway).
         if (configuration.GetValue(MqttOptions.Section + ":" + nameof(MqttOptions.Embedded), true))
         {
+            AddEmbeddedBrokerAccess(services, configuration);
             services.AddSingleton<EmbeddedBroker>();
             services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<EmbeddedBroker>());
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
@@ -80,6 +81,33 @@ public static class IngestServiceCollectionExtensions
         services.AddHostedService<QuarantineRelease>();
         services.AddHostedService<MqttIntake>();
         return services;
+    }
+
+    /// <summary>
+    /// The embedded broker's limits and access (<c>Broker</c> section), and the service credential ingest's own client
+    /// uses with it: a random password made at start, so the broker can refuse anonymous clients outside the demo while
+    /// ingest still gets in (an explicit <c>Mqtt:Username</c> wins, for a <c>Broker:Users</c> entry of one's own).
+    /// </summary>
+    private static void AddEmbeddedBrokerAccess(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BrokerOptions>().Bind(configuration.GetSection(BrokerOptions.Section))
+            // Unset, anonymous access follows the demo: on for the demo and its tools, off for a real installation.
+            .PostConfigure(broker => broker.AllowAnonymous ??= configuration.GetValue("Demo:Enabled", true))
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BrokerOptions>>(new BrokerOptionsValidator(configuration));
+        services.AddSingleton(new ServiceCredential(configuration[MqttOptions.Section + ":" + nameof(MqttOptions.ClientId)] is { Length: > 0 } id ? id : new MqttOptions().ClientId));
+        services.AddOptions<MqttOptions>().PostConfigure<ServiceCredential>((mqtt, service) =>
+        {
+            if (mqtt.Embedded && string.IsNullOrEmpty(mqtt.Username))
+            {
+                mqtt.Username = service.Username;
+                mqtt.Password = service.Password;
+            }
+        });
+        services.AddSingleton(sp => new BrokerAccess(
+            sp.GetRequiredService<IOptions<BrokerOptions>>().Value, sp.GetRequiredService<DeviceRegistry>(), sp.GetRequiredService<ServiceCredential>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<BrokerAccess>()));
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<BrokerAccess>());
     }
 
     /// <summary>

@@ -53,5 +53,19 @@ public sealed record Household(string Id, string Community, string? Grid, bool E
 /// <param name="Source">Vendor source id (e.g. <c>frigate:front_door</c>) for devices that do not speak the native format.</param>
 public sealed record Device(string Id, DeviceKind Kind, string Community, string? Grid, string? Household = null, string? Source = null);
 
+/// <summary>
+/// What lets a device (or a gateway that publishes for many) into the embedded broker: its MQTT username, a password
+/// hash (<see cref="PasswordHash"/>, never the password) and the topic filters it may publish to. Kept beside the
+/// devices in the registry, not on <see cref="Device"/>, so nothing that lists devices can show a hash.
+/// </summary>
+/// <param name="Username">The MQTT username: a device's id for a device credential, any name for a gateway.</param>
+/// <param name="PasswordHash">A <c>pbkdf2-sha256$…</c> hash from <see cref="Telemetry.PasswordHash.Create"/>.</param>
+/// <param name="Topics">
+/// Topic filters it may publish to. When empty and <paramref name="Username"/> is a registered device, that device's
+/// own native topic <c>sensing/{community}/{kind}/{id}</c>; gateways (Zigbee2MQTT, ChirpStack, Sparkplug edge nodes,
+/// Frigate) list theirs, e.g. <c>tele/meter-17/#</c> or <c>spBv1.0/c1/+/plant1/#</c>.
+/// </param>
+public sealed record DeviceCredential(string Username, string PasswordHash, IReadOnlyList<string>? Topics = null);
+
 /// <summary>A spell during which a household is away (holiday, hospital): welfare alerts are suppressed.</summary>
 public sealed record AwaySpell(string Household, DateTimeOffset From, DateTimeOffset? Until);

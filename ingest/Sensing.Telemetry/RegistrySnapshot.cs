@@ -12,7 +12,9 @@ namespace Sensing.Telemetry;
 ///   "households":  [{"id":"h-0042","community":"c1","grid":"g1","elderly_living_alone":true}],
 ///   "devices":     [{"id":"c1-wm-0042","kind":"meter","community":"c1","grid":"g1","household":"h-0042"},
 ///                   {"id":"c1-cam-007","kind":"camera","community":"c1","grid":"g2","source":"frigate:front_door"}],
-///   "away":        [{"household":"h-0042","from":"2026-11-20T00:00:00Z","until":null}]
+///   "away":        [{"household":"h-0042","from":"2026-11-20T00:00:00Z","until":null}],
+///   "credentials": [{"username":"c1-wm-0042","password_hash":"pbkdf2-sha256$100000$…$…"},
+///                   {"username":"z2m-gateway-1","password_hash":"pbkdf2-sha256$…","topics":["zigbee2mqtt/#"]}]
 /// }
 /// </code>
 /// </summary>
@@ -23,6 +25,9 @@ public sealed record RegistrySnapshot
     [JsonPropertyName("households")] public IReadOnlyList<Household> Households { get; init; } = [];
     [JsonPropertyName("devices")] public IReadOnlyList<Device> Devices { get; init; } = [];
     [JsonPropertyName("away")] public IReadOnlyList<AwaySpell> Away { get; init; } = [];
+
+    /// <summary>The embedded broker's device and gateway credentials (hashed); see <see cref="DeviceCredential"/>.</summary>
+    [JsonPropertyName("credentials")] public IReadOnlyList<DeviceCredential> Credentials { get; init; } = [];
 
     /// <summary>JSON options for the registry file: snake_case names, enums as their contract strings.</summary>
     public static System.Text.Json.JsonSerializerOptions JsonOptions { get; } = new(System.Text.Json.JsonSerializerDefaults.Web)

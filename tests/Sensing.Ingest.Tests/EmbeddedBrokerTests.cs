@@ -19,7 +19,7 @@ public sealed class EmbeddedBrokerTests
     public async Task A_client_without_an_id_and_a_clean_session_gets_one_and_can_publish(MqttProtocolVersion version)
     {
         var port = LoopbackPorts.Free();
-        await using var broker = new EmbeddedBroker(Options.Create(new MqttOptions { Port = port }), NullLogger<EmbeddedBroker>.Instance);
+        await using var broker = TestBrokers.Create(new MqttOptions { Port = port });
         await broker.StartAsync(CancellationToken.None).Within();
 
         using var subscriber = new MqttClientFactory().CreateMqttClient();
@@ -52,7 +52,7 @@ public sealed class EmbeddedBrokerTests
     public async Task A_raw_mqtt311_connect_without_an_id_is_accepted_only_with_a_clean_session(bool cleanSession)
     {
         var port = LoopbackPorts.Free();
-        await using var broker = new EmbeddedBroker(Options.Create(new MqttOptions { Port = port }), NullLogger<EmbeddedBroker>.Instance);
+        await using var broker = TestBrokers.Create(new MqttOptions { Port = port });
         await broker.StartAsync(CancellationToken.None).Within();
 
         // Raw MQTT 3.1.1 CONNECT, as mosquitto_pub sends it: protocol "MQTT" level 4, keep-alive 60 s, empty
@@ -100,7 +100,7 @@ public sealed class EmbeddedBrokerSessionQueueTests
     {
         const int burst = 3000;
         var port = LoopbackPorts.Free();
-        await using var broker = new EmbeddedBroker(Options.Create(new MqttOptions { Port = port, MaxPendingMessagesPerClient = maxPending }), NullLogger<EmbeddedBroker>.Instance);
+        await using var broker = TestBrokers.Create(new MqttOptions { Port = port, MaxPendingMessagesPerClient = maxPending });
         await broker.StartAsync(CancellationToken.None).Within();
         var ingestOptions = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId("ingest")
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).WithCleanStart(false).WithSessionExpiryInterval(3600).Build();

@@ -29,6 +29,23 @@ internal static class TestTimeouts
     }
 }
 
+/// <summary>Embedded brokers for tests, built as the host builds them.</summary>
+internal static class TestBrokers
+{
+    /// <summary>
+    /// An embedded broker with its access policy. Without <paramref name="broker"/> it admits anonymous clients, as the
+    /// demo does (the tests that predate broker access publish anonymously).
+    /// </summary>
+    public static Sensing.Ingest.Mqtt.EmbeddedBroker Create(MqttOptions mqtt, Sensing.Ingest.Mqtt.BrokerOptions? broker = null,
+        DeviceRegistry? registry = null, Sensing.Ingest.Mqtt.ServiceCredential? service = null)
+    {
+        broker ??= new Sensing.Ingest.Mqtt.BrokerOptions { AllowAnonymous = true };
+        var access = new Sensing.Ingest.Mqtt.BrokerAccess(broker, registry ?? new DeviceRegistry(), service ?? new Sensing.Ingest.Mqtt.ServiceCredential(mqtt.ClientId));
+        return new Sensing.Ingest.Mqtt.EmbeddedBroker(Microsoft.Extensions.Options.Options.Create(mqtt), Microsoft.Extensions.Options.Options.Create(broker), access,
+            NullLogger<Sensing.Ingest.Mqtt.EmbeddedBroker>.Instance);
+    }
+}
+
 internal static class LoopbackPorts
 {
     /// <summary>A port free on 127.0.0.1 right now (the OS picks it; the listener is closed again at once).</summary>

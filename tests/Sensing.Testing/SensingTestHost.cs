@@ -82,6 +82,8 @@ public sealed class SensingTestHost : IAsyncDisposable
         {
             $"--urls=http://127.0.0.1:{httpPort}",
             "--Demo:Enabled=false",
+            // Tests publish to the embedded broker as anonymous devices; outside the demo that must be allowed explicitly.
+            "--Broker:AllowAnonymous=true",
             $"--Mqtt:Port={mqttPort}",
             $"--Store:Path={Path.Combine(dataDirectory, "sensing.duckdb")}",
             $"--Registry:Path={Path.Combine(dataDirectory, "registry.json")}",

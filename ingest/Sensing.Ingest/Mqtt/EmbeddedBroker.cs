@@ -9,11 +9,18 @@ namespace Sensing.Ingest.Mqtt;
 /// <summary>
 /// The in-process MQTTnet broker of the one-machine setup (<c>Mqtt:Embedded=true</c>). Sessions persist in
 /// memory for the broker's lifetime, so an ingest client that reconnects with clean start off gets what was
-/// published while it was away.
+/// published while it was away. Access and limits (<c>Broker</c> section, issue 9): clients authenticate with a
+/// device credential from the registry, a <c>Broker:Users</c> entry or the in-process service credential (anonymous
+/// ones only when <c>Broker:AllowAnonymous</c>, the demo's default); each publishes only to its own topics
+/// (<see cref="BrokerAccess"/>); packets over <c>Broker:MaxPacketSize</c> close the connection before they are read
+/// (<see cref="BrokerListener"/>); <c>Broker:TlsPort</c> adds a TLS listener with the configured certificate.
 /// </summary>
-public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<EmbeddedBroker> logger) : IHostedService, IAsyncDisposable, IMetricsSource
+public sealed class EmbeddedBroker(
+    IOptions<MqttOptions> options, IOptions<BrokerOptions> brokerOptions, BrokerAccess access, ILogger<EmbeddedBroker> logger)
+    : IHostedService, IAsyncDisposable, IMetricsSource
 {
     private MqttServer? _server;
+    private BrokerListener[] _listeners = [];
     private long _dropped;
 
     /// <summary>
@@ -24,18 +31,26 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<Embedd
 
     public bool IsRunning => _server?.IsStarted == true;
 
+    /// <summary>The TLS listener's port (useful when <c>Broker:TlsPort</c> is 0: the system picks one), or null.</summary>
+    public int? TlsPort => _listeners.Length > 1 ? _listeners[1].Port : null;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
+        var b = brokerOptions.Value;
+        var address = IPAddress.Parse(o.BindAddress);
+        _listeners = b.TlsPort is { } tlsPort
+            ? [new(address, o.Port, null, b.MaxPacketSize, access, logger), new(address, tlsPort, BrokerCertificate.Load(b), b.MaxPacketSize, access, logger)]
+            : [new(address, o.Port, null, b.MaxPacketSize, access, logger)];
         var serverOptions = new MqttServerOptionsBuilder()
-            .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(o.BindAddress))
-            .WithDefaultEndpointPort(o.Port)
             .WithPersistentSessions()
             .WithMaxPendingMessagesPerClient(o.MaxPendingMessagesPerClient)
             .Build();
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions);
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, _listeners);
         _server.ValidatingConnectionAsync += AssignClientIdentifier;
+        _server.ValidatingConnectionAsync += Authenticate;
+        _server.InterceptingPublishAsync += AuthorizePublish;
+        _server.InterceptingSubscriptionAsync += AuthorizeSubscription;
         // With the drop-oldest strategy a full queue overwrites its oldest packet; only application messages count
         // (control packets share the queue).
         _server.QueuedApplicationMessageOverwrittenAsync += e =>
@@ -44,7 +59,54 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<Embedd
             return Task.CompletedTask;
         };
         await _server.StartAsync().ConfigureAwait(false);
-        logger.LogInformation("Embedded MQTT broker listening on {Address}:{Port}", o.BindAddress, o.Port);
+        logger.LogInformation("Embedded MQTT broker listening on {Address}:{Port}{Tls}; anonymous clients {Anonymous}; packets up to {MaxPacket} bytes",
+            o.BindAddress, o.Port, TlsPort is { } port ? $" and TLS :{port}" : "", access.AllowAnonymous ? "allowed (demo)" : "refused", b.MaxPacketSize);
+    }
+
+    /// <summary>Runs after <see cref="AssignClientIdentifier"/> (handlers run in the order added), so an assigned id is checked too.</summary>
+    private Task Authenticate(ValidatingConnectionEventArgs e)
+    {
+        if (e.ReasonCode != MQTTnet.Protocol.MqttConnectReasonCode.Success) return Task.CompletedTask;
+        var clientId = string.IsNullOrEmpty(e.ClientId) ? e.AssignedClientIdentifier : e.ClientId;
+        if (access.Authenticate(e.UserName, e.Password, clientId, out _) is { } identity)
+        {
+            e.SessionItems[BrokerAccess.SessionKey] = identity;
+        }
+        else
+        {
+            // The client learns only that it is refused; the log and /metrics say why.
+            e.ReasonCode = string.IsNullOrEmpty(e.UserName)
+                ? MQTTnet.Protocol.MqttConnectReasonCode.NotAuthorized
+                : MQTTnet.Protocol.MqttConnectReasonCode.BadUserNameOrPassword;
+        }
+        return Task.CompletedTask;
+    }
+
+    private Task AuthorizePublish(InterceptingPublishEventArgs e)
+    {
+        // Messages without a session (none today) are the broker's own and pass.
+        if (e.SessionItems?[BrokerAccess.SessionKey] is BrokerIdentity identity
+            && access.PublishRefusal(identity, e.ApplicationMessage.Topic, out var topicTooLong) is { } refusal)
+        {
+            // MQTT 5 publishers see the refusal in their PUBACK; MQTT 3.1.1 has no way to say it, so theirs is dropped
+            // (counted and logged), as mosquitto does with an ACL.
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = topicTooLong ? MQTTnet.Protocol.MqttPubAckReasonCode.TopicNameInvalid : MQTTnet.Protocol.MqttPubAckReasonCode.NotAuthorized;
+            e.Response.ReasonString = refusal;
+        }
+        return Task.CompletedTask;
+    }
+
+    private Task AuthorizeSubscription(InterceptingSubscriptionEventArgs e)
+    {
+        if (e.SessionItems?[BrokerAccess.SessionKey] is BrokerIdentity identity
+            && access.SubscribeRefusal(identity, e.TopicFilter.Topic) is { } refusal)
+        {
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MQTTnet.Protocol.MqttSubscribeReasonCode.NotAuthorized;
+            e.ReasonString = refusal;
+        }
+        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -109,5 +171,6 @@ public sealed class EmbeddedBroker(IOptions<MqttOptions> options, ILogger<Embedd
             _server.Dispose();
             _server = null;
         }
+        foreach (var listener in _listeners) listener.Dispose();
     }
 }

@@ -22,6 +22,18 @@ public sealed class NativeNormalizer : IPayloadNormalizer
 
     private static readonly JsonReaderOptions s_readerOptions = new() { MaxDepth = 16 };
 
+    /// <summary>
+    /// Longest id or label (household, space, lot, zone) kept: they are series keys and tags in every store, and real
+    /// ones are a few dozen characters. A 200 KB "zone" would be stored, indexed and pushed to every screen.
+    /// </summary>
+    public const int MaxLabelLength = 128;
+
+    /// <summary>
+    /// Most bytes of unknown fields kept as a reading's attributes. The contract keeps unknown fields, but a device
+    /// sending kilobytes of them is broken or hostile: every reading would carry them into the store.
+    /// </summary>
+    public const int MaxAttributeBytes = 4096;
+
     private readonly DeviceRegistry _registry;
     private readonly StringInterner _labels = new(capacity: 4096);
     private readonly ArrayBufferWriter<byte> _attributes = new(256);
@@ -55,7 +67,12 @@ public sealed class NativeNormalizer : IPayloadNormalizer
         catch (JsonException ex)
         {
             // Utf8JsonReader reports truncation, bad tokens and excessive nesting this way.
-            return "malformed JSON: " + ex.Message;
+            return "malformed JSON: " + JsonProblems.Describe(ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Valid UTF-8 can still escape an unpaired surrogate ("\ud800"): reading that string throws (found by fuzzing).
+            return "malformed JSON: " + JsonProblems.Describe(ex);
         }
         if (error is not null)
         {
@@ -64,13 +81,21 @@ public sealed class NativeNormalizer : IPayloadNormalizer
 
         var time = fields.Time ?? message.ReceivedAt;
         var device = _registry.Resolve(deviceId, kind, community);
-        return kind switch
+        var first = readings.Count;
+        var refused = kind switch
         {
             DeviceKind.Meter => Meter(device, time, ref fields, readings),
             DeviceKind.Gate => Gate(device, time, ref fields, readings),
             DeviceKind.Parking => Parking(device, time, ref fields, readings),
             _ => Camera(device, time, ref fields, readings),
         };
+        // Checked last, so a message that is wrong anyway gets the reason that names its real fault.
+        if (refused is null && fields.AttributeBytes > MaxAttributeBytes)
+        {
+            readings.RemoveRange(first, readings.Count - first);
+            return $"unknown fields take {fields.AttributeBytes} bytes, more than the {MaxAttributeBytes} kept as attributes";
+        }
+        return refused;
     }
 
     /// <summary>
@@ -118,6 +143,9 @@ public sealed class NativeNormalizer : IPayloadNormalizer
         var metric = Metrics.RegisterOf(f.Type);
         if (metric is null) return "meter: field 'type' must be 'water' or 'electricity'";
         if (f.Total is not { } total) return f.TotalWrong ? "meter: field 'total' must be a number" : "meter: field 'total' is missing";
+        // Checked before the registry's household stands in: a household sent as an object or number is a broken
+        // (or name-carrying) payload, not a missing field.
+        if (f.HouseholdNotText) return "meter: field 'household' must be a string";
         if (total < 0) return "meter: field 'total' must not be negative (it is a cumulative register)";
         var household = f.Household ?? device.Household;
         if (household is null) return f.HouseholdWrong ? "meter: field 'household' must be a string" : "meter: field 'household' is missing";
@@ -196,6 +224,7 @@ public sealed class NativeNormalizer : IPayloadNormalizer
         if (metric is null) return "camera: field 'event' must be person, vehicle, crowd, intrusion, smoke, fire, online or offline";
         if (f.CountWrong) return "camera: field 'count' must be a number";
         if (f.Count is < 0) return "camera: field 'count' must not be negative";
+        if (f.Count is { } count && count != Math.Floor(count)) return "camera: field 'count' must be a whole number";
         if (f.ScoreWrong) return "camera: field 'score' must be a number";
         if (f.ZoneWrong) return "camera: field 'zone' must be a string";
         if (f.Score is { } score)
@@ -216,6 +245,8 @@ public sealed class NativeNormalizer : IPayloadNormalizer
         public string? Type, Household, Event, Direction, Credential, Space, Lot, Zone;
         public double? Total, Free, Capacity, Count, Score;
         public bool? Occupied;
+        public bool HouseholdNotText;
+        public int AttributeBytes;
         public bool TypeWrong, HouseholdWrong, EventWrong, DirectionWrong, CredentialWrong, SpaceWrong, LotWrong, ZoneWrong;
         public bool TotalWrong, FreeWrong, CapacityWrong, CountWrong, ScoreWrong, OccupiedWrong;
         public bool HasAttributes;
@@ -238,6 +269,7 @@ public sealed class NativeNormalizer : IPayloadNormalizer
             {
                 // Trailing content after the object (a second document, garbage) is refused by the next Read.
                 if (reader.Read()) return "payload has content after the JSON object";
+                f.AttributeBytes = _attributes.WrittenCount;
                 return null;
             }
             // reader.TokenType is PropertyName here. Escaped names (legal, rare) are unescaped for matching;
@@ -343,7 +375,9 @@ public sealed class NativeNormalizer : IPayloadNormalizer
     }
 
     private static string? Unclean(string? text, string field) =>
-        text is null || IsCleanText(text) ? null : $"field '{field}' must not contain control characters or end with a backslash";
+        text is null ? null
+        : text.Length > MaxLabelLength ? $"field '{field}' is longer than {MaxLabelLength} characters"
+        : IsCleanText(text) ? null : $"field '{field}' must not contain control characters or end with a backslash";
 
     /// <summary>
     /// Ids and labels become keys and tags in every store: no control characters (a line break would end an
@@ -355,7 +389,7 @@ public sealed class NativeNormalizer : IPayloadNormalizer
     private void ReadHousehold(ref Utf8JsonReader reader, ref Fields f)
     {
         if (reader.TokenType == JsonTokenType.Null) return;
-        if (reader.TokenType != JsonTokenType.String) { f.HouseholdWrong = true; reader.Skip(); return; }
+        if (reader.TokenType != JsonTokenType.String) { f.HouseholdWrong = f.HouseholdNotText = true; reader.Skip(); return; }
         Span<char> buffer = stackalloc char[128];
         if (!reader.ValueIsEscaped && reader.ValueSpan.Length <= buffer.Length)
         {

@@ -20,6 +20,7 @@ public sealed class DeviceRegistry : IDeviceRegistry
     private readonly ConcurrentDictionary<string, Device> _devices = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, List<AwaySpell>> _away = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _lastSeenTicks = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DeviceCredential> _credentials = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Device>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
     private readonly ConcurrentDictionary<string, Household>.AlternateLookup<ReadOnlySpan<char>> _householdsBySpan;
     private readonly ConcurrentDictionary<string, Device> _devicesBySource = new(StringComparer.Ordinal);
@@ -186,8 +187,27 @@ public sealed class DeviceRegistry : IDeviceRegistry
         _lastSeenTicks.AddOrUpdate(device, ticks, (_, old) => Math.Max(old, ticks));
     }
 
+    /// <summary>The broker credential of a username (a device id or a gateway name), or null.</summary>
+    public DeviceCredential? FindCredential(string username) => _credentials.GetValueOrDefault(username);
+
+    /// <summary>Sets (or replaces) a broker credential; the registry file keeps it, hashed.</summary>
+    public void SetCredential(DeviceCredential credential)
+    {
+        _credentials[credential.Username] = credential;
+        Changed();
+    }
+
+    /// <summary>Removes a broker credential: its user can no longer connect (connections already open stay until they close).</summary>
+    public bool RemoveCredential(string username)
+    {
+        var removed = _credentials.TryRemove(username, out _);
+        if (removed) Changed();
+        return removed;
+    }
+
     public void Load(RegistrySnapshot snapshot)
     {
+        foreach (var credential in snapshot.Credentials ?? []) _credentials[credential.Username] = credential;
         foreach (var c in snapshot.Communities) _communities[c.Id] = c;
         foreach (var g in snapshot.Grids) _grids[Key(g.Community, g.Id)] = g;
         foreach (var h in snapshot.Households) _households[h.Id] = h;
@@ -219,6 +239,7 @@ public sealed class DeviceRegistry : IDeviceRegistry
         Households = [.. _households.Values.OrderBy(h => h.Id, StringComparer.Ordinal)],
         Devices = [.. _devices.Values.OrderBy(d => d.Id, StringComparer.Ordinal)],
         Away = [.. _away.Values.SelectMany(list => { lock (list) { return list.ToArray(); } })],
+        Credentials = [.. _credentials.Values.OrderBy(c => c.Username, StringComparer.Ordinal)],
     };
 
     public static RegistrySnapshot ReadFile(string path)

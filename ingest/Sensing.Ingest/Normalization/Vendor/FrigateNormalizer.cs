@@ -298,8 +298,13 @@ public sealed class FrigateNormalizer(VendorContext context) : VendorNormalizer(
         return null;
     }
 
+    /// <summary>A short payload quoted in the reason; control characters (a line break) are folded, as a reason is one line.</summary>
     private static string Preview(ReadOnlySpan<byte> payload) =>
         payload.Length <= 32 && System.Text.Unicode.Utf8.IsValid(payload)
-            ? "'" + System.Text.Encoding.UTF8.GetString(payload) + "'"
+            ? "'" + string.Create(System.Text.Encoding.UTF8.GetCharCount(payload), payload.ToArray(), static (chars, bytes) =>
+            {
+                System.Text.Encoding.UTF8.GetChars(bytes, chars);
+                for (var i = 0; i < chars.Length; i++) if (char.IsControl(chars[i])) chars[i] = ' ';
+            }) + "'"
             : $"{payload.Length} bytes";
 }

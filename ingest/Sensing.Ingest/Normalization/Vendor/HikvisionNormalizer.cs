@@ -57,6 +57,9 @@ public sealed class HikvisionNormalizer(VendorContext context) : VendorNormalize
         if (e.Major is not { } major) return "hikvision: AccessControllerEvent.majorEventType is missing";
         if (e.Minor is not { } minor) return "hikvision: AccessControllerEvent.subEventType is missing";
         if (major != 5 || Classify(minor) is not { } metric) return null;
+        // Doors and readers count from 1; a 0 would silently become door 1 (found by fuzzing).
+        if (e.Door is 0) return "hikvision: AccessControllerEvent.doorNo must be 1 or more";
+        if (e.Reader is 0) return "hikvision: AccessControllerEvent.cardReaderNo must be 1 or more";
 
         Span<char> doorSource = stackalloc char[VendorContext.MaxSourceLength];
         scoped ReadOnlySpan<char> sourceId = deviceName;

@@ -34,6 +34,12 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
     public const string Namespace = "spBv1.0";
     private const int MaxNodes = 10_000;
 
+    /// <summary>
+    /// Aliases and born devices one edge node may hold. Only an NBIRTH clears them, so an edge node that keeps sending
+    /// DBIRTHs with new aliases or device names grew them without bound. Real edge nodes have hundreds of metrics.
+    /// </summary>
+    public const int MaxAliasesPerNode = 10_000, MaxDevicesPerNode = 1_000;
+
     private static readonly (byte[] Utf8, string Metric, DeviceKind Kind)[] s_vocabulary =
     [
         .. new[]
@@ -106,7 +112,11 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
         if (type == MessageType.NBirth && current) node.Begin();
         // Birth and death bookkeeping needs the device name as a string; data messages stay allocation-free.
         var deviceKey = type is MessageType.DBirth or MessageType.DDeath ? deviceName.ToString() : null;
-        if (type == MessageType.DBirth && current) node.Devices.Add(deviceKey!);
+        if (type == MessageType.DBirth && current && !node.Devices.Contains(deviceKey!))
+        {
+            if (node.Devices.Count >= MaxDevicesPerNode) return $"sparkplug: edge node {key.ToString()} has more than {MaxDevicesPerNode} devices born; refusing a new one (an NBIRTH starts afresh)";
+            node.Devices.Add(deviceKey!);
+        }
 
         // Read the metrics: births define aliases, then every canonical metric with a value becomes a pending reading.
         _pending.Clear();
@@ -129,9 +139,14 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
             (string Metric, DeviceKind Kind, string? Label, uint DataType)? known;
             if (metric.HasName)
             {
-                known = Canonical(metric.Name, metric.DataType);
+                known = Canonical(metric.Name, metric.DataType, out var labelProblem);
+                if (labelProblem is not null) return $"sparkplug: {labelProblem}";
                 if (metric.HasAlias && (type is MessageType.NBirth or MessageType.DBirth) && current)
                 {
+                    if (node.Aliases.Count >= MaxAliasesPerNode && !node.Aliases.ContainsKey(metric.Alias))
+                    {
+                        return $"sparkplug: edge node {key.ToString()} defines more than {MaxAliasesPerNode} metric aliases; refusing more (an NBIRTH starts afresh)";
+                    }
                     node.Aliases[metric.Alias] = known;
                 }
             }
@@ -280,8 +295,14 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
     }
 
     /// <summary>A metric name's canonical meaning: <c>parking.free/P1</c> → (parking.free, Parking, "P1"); null for other names.</summary>
-    private (string Metric, DeviceKind Kind, string? Label, uint DataType)? Canonical(ReadOnlySpan<byte> name, uint dataType)
+    /// <remarks>
+    /// A canonical metric with a label that is no usable text (invalid UTF-8, control characters, empty, too long) is
+    /// refused with <paramref name="problem"/> rather than passed over as a non-canonical name: passing over it lost
+    /// the reading without a dead letter (found by fuzzing).
+    /// </remarks>
+    private (string Metric, DeviceKind Kind, string? Label, uint DataType)? Canonical(ReadOnlySpan<byte> name, uint dataType, out string? problem)
     {
+        problem = null;
         var slash = name.IndexOf((byte)'/');
         var metricPart = slash < 0 ? name : name[..slash];
         foreach (var (utf8, metric, kind) in s_vocabulary)
@@ -291,9 +312,17 @@ public sealed class SparkplugNormalizer(VendorContext context) : VendorNormalize
             if (slash >= 0)
             {
                 var labelPart = name[(slash + 1)..];
-                if (labelPart.IsEmpty || !System.Text.Unicode.Utf8.IsValid(labelPart)) return null;
+                if (labelPart.IsEmpty || labelPart.Length > NativeNormalizer.MaxLabelLength || !System.Text.Unicode.Utf8.IsValid(labelPart))
+                {
+                    problem = $"metric {metric} has a label after '/' that is empty, longer than {NativeNormalizer.MaxLabelLength} bytes or not UTF-8";
+                    return null;
+                }
                 label = _labels.Intern(labelPart);
-                if (!NativeNormalizer.IsCleanText(label)) return null;
+                if (!NativeNormalizer.IsCleanText(label))
+                {
+                    problem = $"metric {metric} has a label with control characters or a trailing backslash";
+                    return null;
+                }
             }
             return (metric, kind, label, dataType);
         }

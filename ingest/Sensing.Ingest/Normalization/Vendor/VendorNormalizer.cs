@@ -26,7 +26,12 @@ public abstract class VendorNormalizer(VendorContext context) : IPayloadNormaliz
         catch (JsonException ex)
         {
             // Utf8JsonReader reports truncation, bad tokens and excessive nesting this way.
-            reason = $"{Format}: malformed JSON: {ex.Message}";
+            reason = $"{Format}: malformed JSON: {JsonProblems.Describe(ex)}";
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Valid UTF-8 can still escape an unpaired surrogate ("\ud800"): reading that string throws (found by fuzzing).
+            reason = $"{Format}: malformed JSON: {JsonProblems.Describe(ex)}";
         }
         if (reason is not null)
         {
