@@ -493,6 +493,7 @@ public static class E2eCommand
             {
                 $"--urls=http://127.0.0.1:{service.HttpPort}",
                 "--Demo:Enabled=false",
+                "--Broker:AllowAnonymous=true", // the load publishers are anonymous, as a rig's simulators are
                 $"--Mqtt:Embedded={(broker == "mosquitto" ? "false" : "true")}",
                 "--Mqtt:Host=127.0.0.1",
                 $"--Mqtt:Port={service.MqttPort}",

@@ -290,6 +290,7 @@ public static class SignalRLoadCommand
             $"--urls=http://127.0.0.1:{SensingTestHost.FreePort()}",
             $"--Mqtt:Port={SensingTestHost.FreePort()}",
             "--Demo:Enabled=false",
+            "--Broker:AllowAnonymous=true", // the load publishers are anonymous, as a rig's simulators are
             $"--Store:Path={Path.Combine(folder, "sensing.duckdb")}",
             $"--Registry:Path={Path.Combine(folder, "registry.json")}",
             $"--Analytics:ModelDirectory={Path.Combine(folder, "models")}",

@@ -97,7 +97,7 @@ public sealed class SensingTestHost : IAsyncDisposable
         {
             var (user, role, community, grids) = Users[i];
             args.Add($"--Auth:Users:{i}:Username={user}");
-            args.Add($"--Auth:Users:{i}:PasswordHash={PasswordHash.Create(Password)}");
+            args.Add($"--Auth:Users:{i}:PasswordHash={Sensing.Telemetry.PasswordHash.Create(Password)}");
             args.Add($"--Auth:Users:{i}:Role={role}");
             if (community is not null) args.Add($"--Auth:Users:{i}:Community={community}");
             for (var g = 0; g < grids.Length; g++) args.Add($"--Auth:Users:{i}:Grids:{g}={grids[g]}");
