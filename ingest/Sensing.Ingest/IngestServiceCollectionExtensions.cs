@@ -91,8 +91,8 @@ public static class IngestServiceCollectionExtensions
     private static void AddEmbeddedBrokerAccess(IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<BrokerOptions>().Bind(configuration.GetSection(BrokerOptions.Section))
-            // Unset, anonymous access follows the demo: on for the demo and its tools, off for a real installation.
-            .PostConfigure(broker => broker.AllowAnonymous ??= configuration.GetValue("Demo:Enabled", true))
+            // Unset, the demo allows anonymous clients; a real installation decides per connection (BrokerAccess).
+            .PostConfigure(broker => { if (configuration.GetValue("Demo:Enabled", true)) broker.AllowAnonymous ??= true; })
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<BrokerOptions>>(new BrokerOptionsValidator(configuration));
         services.AddSingleton(new ServiceCredential(configuration[MqttOptions.Section + ":" + nameof(MqttOptions.ClientId)] is { Length: > 0 } id ? id : new MqttOptions().ClientId));

@@ -49,7 +49,14 @@ public sealed class BrokerAccess : IMetricsSource
         _users = options.Users.ToDictionary(u => u.Username, StringComparer.Ordinal);
     }
 
-    public bool AllowAnonymous => _options.AllowAnonymous == true;
+    /// <summary>
+    /// Whether a client without credentials gets in. Set, <c>Broker:AllowAnonymous</c> decides. Unset outside the demo,
+    /// anonymous clients are refused once the installation has any credential (a device's in the registry or a
+    /// <c>Broker:Users</c> entry): an installation that has begun to give its devices credentials is locked to them.
+    /// Until then it stays open, as the public contract's first-sight registration of native devices and users' scripts
+    /// publishing to a plain <c>Demo:Enabled=false</c> service expect; the start log says which applies.
+    /// </summary>
+    public bool AllowAnonymous => _options.AllowAnonymous ?? !(_options.Users.Count > 0 || _registry.HasCredentials);
 
     /// <summary>
     /// Decides a CONNECT. Returns the identity, or null with the refusal (the reason is logged and counted, never sent
@@ -62,7 +69,7 @@ public sealed class BrokerAccess : IMetricsSource
         if (string.IsNullOrEmpty(username))
         {
             identity = AllowAnonymous ? new BrokerIdentity("", BrokerIdentityKind.Anonymous, null, MaySubscribe: true) : null;
-            if (identity is null) refusal = Refuse("anonymous", $"anonymous client {clientId} refused (Broker:AllowAnonymous is off outside the demo)");
+            if (identity is null) refusal = Refuse("anonymous", $"anonymous client {clientId} refused (Broker:AllowAnonymous is off, or unset with credentials configured outside the demo)");
         }
         else if (username == _service.Username)
         {

@@ -6,7 +6,7 @@ namespace Sensing.Ingest.Mqtt;
 /// The embedded broker's limits and access, section <c>Broker</c> (its port and bind address stay <c>Mqtt:Port</c> and
 /// <c>Mqtt:BindAddress</c>, its queue <c>Mqtt:MaxPendingMessagesPerClient</c>):
 /// <code>
-/// "Broker": { "AllowAnonymous": null,            // null: as Demo:Enabled (on in the demo, off otherwise)
+/// "Broker": { "AllowAnonymous": null,            // null: on in the demo; otherwise off once any credential exists
 ///             "MaxPacketSize": 1048576, "MaxTopicLength": 512,
 ///             "TlsPort": null, "TlsCertificateFile": null, "TlsKeyFile": null, "TlsCertificatePassword": null,
 ///             "Users": [{"Username":"simulator","PasswordHash":"pbkdf2-sha256$…","Topics":["sensing/#"],"Subscribe":false}] }
@@ -21,7 +21,7 @@ public sealed class BrokerOptions
 
     /// <summary>
     /// Whether clients without credentials may connect (and then publish and subscribe anywhere, as before issue 9).
-    /// Unset, it follows <c>Demo:Enabled</c>: on for the demo and the tools that feed it, off for a real installation.
+    /// Unset: on in the demo; outside it, off as soon as any credential is configured (see <see cref="BrokerAccess.AllowAnonymous"/>).
     /// </summary>
     public bool? AllowAnonymous { get; set; }
 

@@ -190,6 +190,9 @@ public sealed class DeviceRegistry : IDeviceRegistry
     /// <summary>The broker credential of a username (a device id or a gateway name), or null.</summary>
     public DeviceCredential? FindCredential(string username) => _credentials.GetValueOrDefault(username);
 
+    /// <summary>Whether any device has broker credentials (an installation that has begun to lock its broker).</summary>
+    public bool HasCredentials => !_credentials.IsEmpty;
+
     /// <summary>Sets (or replaces) a broker credential; the registry file keeps it, hashed.</summary>
     public void SetCredential(DeviceCredential credential)
     {

@@ -284,14 +284,35 @@ public sealed class BrokerConfigurationTests
     }
 
     [Theory]
-    [InlineData(null, true)]       // Demo:Enabled defaults to true: the demo and its tools publish anonymously
-    [InlineData("true", true)]
-    [InlineData("false", false)]   // a real installation: anonymous clients refused unless Broker:AllowAnonymous says otherwise
-    public void Anonymous_access_follows_the_demo_unless_configured(string? demo, bool expected)
+    [InlineData(null, false, true)]    // Demo:Enabled defaults to true: the demo and its tools publish anonymously
+    [InlineData("true", true, true)]
+    [InlineData("false", false, true)] // the contract: a plain Demo:Enabled=false service still takes native devices on first sight
+    [InlineData("false", true, false)] // an installation with credentials configured: anonymous clients refused
+    public void Anonymous_access_follows_the_demo_and_the_installations_credentials(string? demo, bool withUser, bool expected)
     {
-        using var provider = Build(new() { ["Demo:Enabled"] = demo });
+        var settings = new Dictionary<string, string?> { ["Demo:Enabled"] = demo };
+        if (withUser)
+        {
+            settings["Broker:Users:0:Username"] = "simulator";
+            settings["Broker:Users:0:PasswordHash"] = PasswordHash.Create("simulator-password");
+        }
+        using var provider = Build(settings);
 
-        Assert.Equal(expected, provider.GetRequiredService<IOptions<BrokerOptions>>().Value.AllowAnonymous);
+        Assert.Equal(expected, provider.GetRequiredService<BrokerAccess>().AllowAnonymous);
+    }
+
+    [Fact]
+    public void A_device_credential_in_the_registry_closes_the_broker_to_anonymous_clients_outside_the_demo()
+    {
+        var registry = new DeviceRegistry();
+        var access = new BrokerAccess(new BrokerOptions(), registry, new ServiceCredential("ingest"));
+        Assert.True(access.AllowAnonymous);
+
+        registry.SetCredential(new DeviceCredential("c1-wm-0042", PasswordHash.Create("secret")));
+
+        Assert.False(access.AllowAnonymous);
+        Assert.Null(access.Authenticate(null, null, "anon-1", out var refusal));
+        Assert.Contains("anonymous", refusal, StringComparison.Ordinal);
     }
 
     [Fact]
