@@ -60,7 +60,7 @@ public sealed class EmbeddedBroker(
         };
         await _server.StartAsync().ConfigureAwait(false);
         logger.LogInformation("Embedded MQTT broker listening on {Address}:{Port}{Tls}; anonymous clients {Anonymous}; packets up to {MaxPacket} bytes",
-            o.BindAddress, o.Port, TlsPort is { } port ? $" and TLS :{port}" : "", access.AllowAnonymous ? "allowed (demo)" : "refused", b.MaxPacketSize);
+            o.BindAddress, o.Port, TlsPort is { } port ? $" and TLS :{port}" : "", access.AllowAnonymous ? "allowed (the demo, or no credentials configured yet)" : "refused", b.MaxPacketSize);
     }
 
     /// <summary>Runs after <see cref="AssignClientIdentifier"/> (handlers run in the order added), so an assigned id is checked too.</summary>
