@@ -136,6 +136,9 @@ public static class CockpitHost
         services.AddSingleton<IngestFigures>();
         services.AddSingleton<DeadLetteringDevices>();
         services.AddSingleton<TileBoard>();
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<TileBoard>());
+        services.AddSingleton<TileWatchers>();
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<TileWatchers>());
         services.AddSingleton<Charts.ChartBoard>();
         services.AddHostedService<TileBroadcaster>();
         // After the book: its replication starts once the book has loaded.

@@ -63,7 +63,7 @@ public sealed class ChartBoard(IReadingStore store, IDeviceRegistry registry, Ti
         var byHour = buckets.ToDictionary(b => b.Time.UtcTicks, b => b.Value);
 
         DateTimeOffset? asOf = null;
-        foreach (var gate in registry.Devices.Where(d => d.Community == community && d.Kind == DeviceKind.Gate))
+        foreach (var gate in registry.DevicesIn(community).Where(d => d.Kind == DeviceKind.Gate))
         {
             if (registry.LastSeen(gate.Id) is { } seen && (asOf is null || seen > asOf)) asOf = seen;
         }

@@ -31,7 +31,7 @@ public interface IWorkerClient
 
 /// <summary><c>/hubs/cockpit</c>: the control room's wall screen watches one community at a time.</summary>
 [Authorize(Roles = $"{Roles.Admin},{Roles.Operator},{Roles.Engineer}")]
-public sealed class CockpitHub(TileBoard tiles, AlertBook alerts, RedisBackplane backplane) : Hub<ICockpitClient>
+public sealed class CockpitHub(TileBoard tiles, TileWatchers watchers, AlertBook alerts, RedisBackplane backplane) : Hub<ICockpitClient>
 {
     private const string WatchedKey = "community";
 
@@ -53,7 +53,15 @@ public sealed class CockpitHub(TileBoard tiles, AlertBook alerts, RedisBackplane
         Context.Items[WatchedKey] = community;
         await Groups.AddToGroupAsync(Context.ConnectionId, CallerScope.CommunityGroup(community));
         await Groups.AddToGroupAsync(Context.ConnectionId, TilesGroup(community, backplane.Instance));
+        // Counted once in its group: from now on the broadcaster computes this community's tiles for this screen.
+        watchers.Watch(Context.ConnectionId, community);
         return await tiles.ComputeAsync(community, Context.ConnectionAborted);
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        watchers.Leave(Context.ConnectionId);
+        return base.OnDisconnectedAsync(exception);
     }
 
     /// <summary>Catch-up after a reconnect: every alert changed after the given sequence number.</summary>

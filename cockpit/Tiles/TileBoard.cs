@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using Sensing.Cockpit.Alerts;
@@ -71,8 +73,10 @@ public sealed class TileBoard(
     Sensing.Ingest.Spool.StoreWriter storeWriter,
     DeadLetteringDevices deadLetters,
     IOptions<SensingOptions> options,
-    TimeProvider time)
+    TimeProvider time) : IMetricsSource
 {
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _computed = new(StringComparer.Ordinal);
+
     /// <summary>A camera that sent nothing (not even its heartbeat) for this long counts as offline.</summary>
     public static readonly TimeSpan CameraOnlineWindow = TimeSpan.FromMinutes(2);
 
@@ -94,13 +98,36 @@ public sealed class TileBoard(
         var localNow = TimeZoneInfo.ConvertTime(now, zone);
         var midnight = new DateTimeOffset(localNow.Date, localNow.Offset).ToUniversalTime();
 
-        var devices = registry.Devices.Where(d => d.Community == community).ToList();
-        var meters = devices.Where(d => d.Kind == DeviceKind.Meter && d.Household is not null).ToList();
-        var households = meters.Select(d => d.Household!).Distinct(StringComparer.Ordinal).Count();
-        var dataAsOf = NewestSeen(devices);
+        // One pass over the community's own devices (the registry's community index): households, cameras and the
+        // newest time each kind was seen, without copying or filtering the whole registry.
+        var households = new HashSet<string>(StringComparer.Ordinal);
+        var cameras = new List<Device>();
+        DateTimeOffset? dataAsOf = null, metersSeen = null, camerasSeen = null, gatesSeen = null;
+        var known = false;
+        foreach (var device in registry.DevicesIn(community))
+        {
+            known = true;
+            var seen = registry.LastSeen(device.Id);
+            dataAsOf = Newer(dataAsOf, seen);
+            if (device.Kind == DeviceKind.Meter && device.Household is not null)
+            {
+                households.Add(device.Household);
+                metersSeen = Newer(metersSeen, seen);
+            }
+            else if (device.Kind == DeviceKind.Camera)
+            {
+                cameras.Add(device);
+                camerasSeen = Newer(camerasSeen, seen);
+            }
+            else if (device.Kind == DeviceKind.Gate)
+            {
+                gatesSeen = Newer(gatesSeen, seen);
+            }
+        }
+        // Counted per community with devices only: a caller naming made-up communities must not grow the metric without bound.
+        if (known) Interlocked.Increment(ref _computed.GetOrAdd(community, _ => new StrongBox<long>()).Value);
 
         var offline = (await store.LatestAsync(community, Metrics.CameraOffline, cancellationToken)).ToDictionary(r => r.Device, r => r.Time, StringComparer.Ordinal);
-        var cameras = devices.Where(d => d.Kind == DeviceKind.Camera).ToList();
         var camerasOnline = cameras.Count(c =>
             registry.LastSeen(c.Id) is { } seen
             && now - seen <= CameraOnlineWindow
@@ -122,9 +149,9 @@ public sealed class TileBoard(
         // The newest data behind each figure: what the devices last sent, or when the book and the dead-letter scan were read.
         var freshness = new Dictionary<string, TileFreshness>(StringComparer.Ordinal)
         {
-            [TileNames.Households] = new(NewestSeen(meters), MeterPeriod.TotalSeconds),
-            [TileNames.Cameras] = new(NewestSeen(cameras), CameraPeriod.TotalSeconds),
-            [TileNames.GatePasses] = new(NewestSeen(devices.Where(d => d.Kind == DeviceKind.Gate)), GatePeriod.TotalSeconds),
+            [TileNames.Households] = new(metersSeen, MeterPeriod.TotalSeconds),
+            [TileNames.Cameras] = new(camerasSeen, CameraPeriod.TotalSeconds),
+            [TileNames.GatePasses] = new(gatesSeen, GatePeriod.TotalSeconds),
             [TileNames.Parking] = new(lots.Count == 0 ? null : lots.Max(l => l.AsOf), ParkingPeriod.TotalSeconds),
             [TileNames.OpenAlerts] = new(now, BookPeriod.TotalSeconds),
             [TileNames.ClosureRate] = new(now, BookPeriod.TotalSeconds),
@@ -133,7 +160,7 @@ public sealed class TileBoard(
         };
         var closure = alerts.Closure(AlertBook.Everyone, community, null, null, registry.Grids.Where(g => g.Community == community).Select(g => g.Id));
         return new CommunityTiles(
-            community, now, dataAsOf, households, camerasOnline, cameras.Count,
+            community, now, dataAsOf, households.Count, camerasOnline, cameras.Count,
             passes.Sum(b => b.Value), lots, lots.Sum(l => l.Free), lots.Sum(l => l.Capacity),
             figures.Open, figures.OpenByGrid, figures.ClosureRate,
             ingest.ReadingsPerMinute, ingest.DeadLettersLastHour, figures.OpenSilent,
@@ -142,14 +169,17 @@ public sealed class TileBoard(
             freshness, deadLettering.Devices.Count, [.. deadLettering.Devices.Take(5)], closure);
     }
 
-    private DateTimeOffset? NewestSeen(IEnumerable<Device> devices)
+    private static DateTimeOffset? Newer(DateTimeOffset? newest, DateTimeOffset? seen) =>
+        seen is { } s && (newest is null || s > newest) ? s : newest;
+
+    /// <summary>How often each community's tiles were computed: a community nobody watches should not grow here.</summary>
+    public void Collect(ICollection<MetricSample> samples)
     {
-        DateTimeOffset? newest = null;
-        foreach (var device in devices)
+        foreach (var (community, count) in _computed)
         {
-            if (registry.LastSeen(device.Id) is { } seen && (newest is null || seen > newest)) newest = seen;
+            samples.Add(new("sensing_tiles_computed_total", "Times a community's wall-screen tiles were computed (pushes to watched screens, hub watches, GET /api/tiles).",
+                "counter", Interlocked.Read(ref count.Value), $"community=\"{community.Replace("\\", "\\\\").Replace("\"", "\\\"")}\""));
         }
-        return newest;
     }
 }
 
@@ -201,10 +231,67 @@ public sealed class IngestFigures(Sensing.Ingest.Pipeline.IngestMetrics metrics,
     public long DeadLettersLastHour => _deadLetters.Growth();
 }
 
-/// <summary>Pushes every community's tiles to its wall screens every couple of seconds: one update per interval, however many readings arrived.</summary>
+/// <summary>
+/// Which communities this instance's wall screens watch: a connection counts for the community it last asked to
+/// watch until it watches another or disconnects. Tiles are computed and pushed only for these, so a street office
+/// with forty communities and two screens pays for two communities' tiles, not forty.
+/// </summary>
+public sealed class TileWatchers : IMetricsSource
+{
+    private readonly Dictionary<string, string> _byConnection = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _screens = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    public void Watch(string connection, string community)
+    {
+        lock (_lock)
+        {
+            if (_byConnection.TryGetValue(connection, out var old))
+            {
+                if (old == community) return;
+                Drop(old);
+            }
+            _byConnection[connection] = community;
+            _screens[community] = _screens.GetValueOrDefault(community) + 1;
+        }
+    }
+
+    public void Leave(string connection)
+    {
+        lock (_lock)
+        {
+            if (_byConnection.Remove(connection, out var old)) Drop(old);
+        }
+    }
+
+    /// <summary>The communities at least one screen of this instance watches, in order.</summary>
+    public IReadOnlyList<string> Watched()
+    {
+        lock (_lock) return [.. _screens.Keys.Order(StringComparer.Ordinal)];
+    }
+
+    public void Collect(ICollection<MetricSample> samples)
+    {
+        int communities, screens;
+        lock (_lock) (communities, screens) = (_screens.Count, _byConnection.Count);
+        samples.Add(new("sensing_tiles_watched_communities", "Communities at least one wall screen on this instance watches; only their tiles are pushed.", "gauge", communities));
+        samples.Add(new("sensing_tiles_watching_screens", "Wall-screen connections on this instance watching a community.", "gauge", screens));
+    }
+
+    private void Drop(string community)
+    {
+        if (_screens[community] == 1) _screens.Remove(community);
+        else _screens[community]--;
+    }
+}
+
+/// <summary>
+/// Pushes the tiles of every watched community to its wall screens every couple of seconds: one update per interval,
+/// however many readings arrived, and none for a community no screen on this instance watches.
+/// </summary>
 public sealed class TileBroadcaster(
     TileBoard board,
-    IDeviceRegistry registry,
+    TileWatchers watchers,
     IHubContext<CockpitHub, ICockpitClient> hub,
     ScaleOut.RedisBackplane backplane,
     ILogger<TileBroadcaster> logger) : BackgroundService
@@ -216,16 +303,16 @@ public sealed class TileBroadcaster(
         using var timer = new PeriodicTimer(s_interval);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            foreach (var community in registry.Communities)
+            foreach (var community in watchers.Watched())
             {
                 try
                 {
-                    var tiles = await board.ComputeAsync(community.Id, stoppingToken);
-                    await hub.Clients.Group(CockpitHub.TilesGroup(community.Id, backplane.Instance)).Tiles(tiles);
+                    var tiles = await board.ComputeAsync(community, stoppingToken);
+                    await hub.Clients.Group(CockpitHub.TilesGroup(community, backplane.Instance)).Tiles(tiles);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    logger.LogWarning(ex, "Could not compute tiles for {Community}", community.Id);
+                    logger.LogWarning(ex, "Could not compute tiles for {Community}", community);
                 }
             }
         }

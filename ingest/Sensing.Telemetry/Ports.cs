@@ -111,6 +111,8 @@ public interface IDeviceRegistry
     IReadOnlyCollection<Grid> Grids { get; }
     IReadOnlyCollection<Device> Devices { get; }
     IReadOnlyCollection<Household> Households { get; }
+    /// <summary>The devices of one community. The default filters <see cref="Devices"/>; a registry with a community index answers from it.</summary>
+    IEnumerable<Device> DevicesIn(string community) => Devices.Where(d => d.Community == community);
     Device? FindDevice(string id);
     Household? FindHousehold(string id);
     /// <summary>True when the household is marked away at <paramref name="at"/> (event time).</summary>

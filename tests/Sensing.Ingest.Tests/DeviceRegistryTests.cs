@@ -217,4 +217,34 @@ public sealed class DeviceRegistryTests : IDisposable
 
         Assert.Empty(registry.Devices);
     }
+
+    [Fact]
+    public void Devices_of_a_community_follow_registration_first_sight_loading_and_moves()
+    {
+        var registry = new DeviceRegistry();
+        registry.Upsert(new Device("m-1", DeviceKind.Meter, "c1", "g1", "h-1"));
+        registry.Upsert(new Device("cam-1", DeviceKind.Camera, "c2", "g1"));
+        registry.Resolve("gate-9", DeviceKind.Gate, "c1");
+        registry.Load(new RegistrySnapshot { Devices = [new Device("lot-1", DeviceKind.Parking, "c2", null)] });
+
+        Assert.Equal(["gate-9", "m-1"], Ids(registry.DevicesIn("c1")));
+        Assert.Equal(["cam-1", "lot-1"], Ids(registry.DevicesIn("c2")));
+        Assert.Empty(registry.DevicesIn("c3"));
+
+        // An admin moves a device: it leaves its old community's list, and the list holds the new record.
+        var moved = new Device("m-1", DeviceKind.Meter, "c3", "g7", "h-1");
+        registry.Upsert(moved);
+        registry.Upsert(new Device("cam-1", DeviceKind.Camera, "c2", "g2")); // same community, new grid
+        Assert.Equal(["gate-9"], Ids(registry.DevicesIn("c1")));
+        Assert.Same(moved, Assert.Single(registry.DevicesIn("c3")));
+        Assert.Equal("g2", registry.DevicesIn("c2").Single(d => d.Id == "cam-1").Grid);
+
+        // The index agrees with the whole registry, community by community.
+        foreach (var community in registry.Communities)
+        {
+            Assert.Equal(Ids(registry.Devices.Where(d => d.Community == community.Id)), Ids(registry.DevicesIn(community.Id)));
+        }
+    }
+
+    private static string[] Ids(IEnumerable<Device> devices) => [.. devices.Select(d => d.Id).Order(StringComparer.Ordinal)];
 }
