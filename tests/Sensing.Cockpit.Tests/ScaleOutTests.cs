@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
@@ -130,6 +131,25 @@ public sealed class ScaleOutTests
         Assert.Equal("ok", (await host.HealthAsync()).Body.GetProperty("status").GetString());
         await using var worker = await host.ConnectHubAsync("/hubs/worker", await host.TokenAsync("worker1"));
         var alerts = Scenario.Listen(worker, "alert");
+        // SignalR's Redis lifetime manager restores its channel subscriptions a moment after the connection is back, so
+        // a push in that moment can go nowhere (the book keeps the alert: AlertsSince below). Alerts are raised until one
+        // reaches the worker — a backplane that never recovers fails here — and then the next must arrive promptly.
+        var recovering = Stopwatch.StartNew();
+        var heard = false;
+        while (!heard && recovering.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var probe = await Scenario.RaiseAsync(host, "c1", "g1");
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try
+            {
+                while (!heard) heard = (await alerts.Reader.ReadAsync(wait.Token)).GetProperty("id").GetString() == probe.Id;
+            }
+            catch (OperationCanceledException)
+            {
+                // Not yet: raise another.
+            }
+        }
+        Assert.True(heard, $"no push reached worker1 within 30 s of Redis coming back ({recovering.Elapsed.TotalSeconds:F1} s)");
         var late = await Scenario.RaiseAsync(host, "c1", "g1");
         await Scenario.NextAboutAsync(alerts, late.Id, "worker1 after Redis came back");
         // The worker can catch up on what was raised while Redis was away.
