@@ -27,7 +27,7 @@ public sealed class InfluxServer : IAsyncLifetime
         rm -rf "$3"
         """;
 
-    private readonly Queue<string> _log = new();
+    private readonly ServerLog _log = new(50);
     private Process? _process;
     private string? _folder;
 
@@ -121,8 +121,8 @@ public sealed class InfluxServer : IAsyncLifetime
         }
 
         _process = Process.Start(start) ?? throw new InvalidOperationException("Could not start influxd.");
-        _process.OutputDataReceived += (_, e) => Remember(e.Data);
-        _process.ErrorDataReceived += (_, e) => Remember(e.Data);
+        _process.OutputDataReceived += (_, e) => _log.Add(e.Data);
+        _process.ErrorDataReceived += (_, e) => _log.Add(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -217,36 +217,9 @@ public sealed class InfluxServer : IAsyncLifetime
         if (kill.ExitCode != 0) throw new InvalidOperationException($"could not send SIG{signal} to influxd (pkill exit {kill.ExitCode})");
     }
 
-    private void Remember(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
 
-        lock (_log)
-        {
-            _log.Enqueue(line);
-            if (_log.Count > 50)
-            {
-                _log.Dequeue();
-            }
-        }
-    }
+    private string Log() => _log.ToString();
 
-    private string Log()
-    {
-        lock (_log)
-        {
-            return string.Join(Environment.NewLine, _log);
-        }
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => SensingTestHost.FreePort();
 }
 

@@ -46,7 +46,7 @@ public sealed record MosquittoSettings
 /// </summary>
 public sealed class MosquittoServer : IAsyncDisposable
 {
-    private readonly Queue<string> _log = new();
+    private readonly ServerLog _log = new();
     private readonly string _config;
     private Process? _process;
 
@@ -111,10 +111,10 @@ public sealed class MosquittoServer : IAsyncDisposable
 
     private async Task PrepareAsync()
     {
-        Port = FreePort();
+        Port = SensingTestHost.FreePort();
         if (Settings.Tls)
         {
-            do TlsPort = FreePort(); while (TlsPort == Port);
+            do TlsPort = SensingTestHost.FreePort(); while (TlsPort == Port);
             WriteCertificates();
         }
 
@@ -169,7 +169,7 @@ public sealed class MosquittoServer : IAsyncDisposable
     public async Task StartAsync()
     {
         if (IsRunning) throw new InvalidOperationException("mosquitto is running already");
-        _process = WatchedServer.Start(Executable, ["-c", _config], Remember);
+        _process = WatchedServer.Start(Executable, ["-c", _config], _log.Add);
 
         var deadline = Stopwatch.StartNew();
         foreach (var port in TlsPort > 0 ? new[] { Port, TlsPort } : [Port])
@@ -268,10 +268,7 @@ public sealed class MosquittoServer : IAsyncDisposable
     }
 
     /// <summary>The broker's recent log lines (connections, refusals, drops), for assertion messages.</summary>
-    public string Log()
-    {
-        lock (_log) return string.Join(Environment.NewLine, _log);
-    }
+    public string Log() => _log.ToString();
 
     /// <summary>
     /// A CA and a server certificate for <c>localhost</c> and 127.0.0.1, made with .NET's own X.509 API (what openssl's
@@ -312,22 +309,7 @@ public sealed class MosquittoServer : IAsyncDisposable
         if (process.ExitCode != 0) throw new InvalidOperationException($"{tool} failed ({process.ExitCode}): {await error}");
     }
 
-    private void Remember(string? line)
-    {
-        if (line is null) return;
-        lock (_log)
-        {
-            _log.Enqueue(line);
-            if (_log.Count > 200) _log.Dequeue();
-        }
-    }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>A fact that needs a real mosquitto: skipped, saying why, only when the package is not installed.</summary>

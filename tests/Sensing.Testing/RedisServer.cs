@@ -17,7 +17,7 @@ namespace Sensing.Testing;
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Queue<string> _log = new();
+    private readonly ServerLog _log = new();
     private readonly string _config;
     private Process? _process;
 
@@ -86,7 +86,7 @@ public sealed class RedisServer : IAsyncDisposable
     public async Task StartAsync()
     {
         if (IsRunning) throw new InvalidOperationException("redis-server is running already");
-        _process = WatchedServer.Start(Executable, [_config], Remember);
+        _process = WatchedServer.Start(Executable, [_config], _log.Add);
 
         var deadline = Stopwatch.StartNew();
         while (true)
@@ -146,27 +146,10 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>The server's recent log lines, for assertion messages.</summary>
-    public string Log()
-    {
-        lock (_log) return string.Join(Environment.NewLine, _log);
-    }
+    public string Log() => _log.ToString();
 
-    private void Remember(string? line)
-    {
-        if (line is null) return;
-        lock (_log)
-        {
-            _log.Enqueue(line);
-            if (_log.Count > 200) _log.Dequeue();
-        }
-    }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => SensingTestHost.FreePort();
 }
 
 /// <summary>A fact that needs a real redis-server: skipped, saying why, only when the package is not installed.</summary>

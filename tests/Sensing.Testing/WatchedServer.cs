@@ -68,3 +68,24 @@ internal static class WatchedServer
         }
     }
 }
+
+/// <summary>The last lines a server printed, for assertion and start-failure messages.</summary>
+internal sealed class ServerLog(int keep = 200)
+{
+    private readonly Queue<string> _lines = new();
+
+    public void Add(string? line)
+    {
+        if (line is null) return;
+        lock (_lines)
+        {
+            _lines.Enqueue(line);
+            if (_lines.Count > keep) _lines.Dequeue();
+        }
+    }
+
+    public override string ToString()
+    {
+        lock (_lines) return string.Join(Environment.NewLine, _lines);
+    }
+}
