@@ -16,15 +16,9 @@ public sealed partial class DuckDbReadingStore : IHourlyWindowStore
         IReadOnlyList<string> metrics, DateTimeOffset from, DateTimeOffset to, string? community,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(metrics);
-        if (metrics.Count == 0 || from >= to)
+        if (!HourlyWindowArguments.HasWork(metrics, from, to))
         {
             yield break;
-        }
-
-        if (from.UtcTicks % TimeSpan.TicksPerHour != 0 || to.UtcTicks % TimeSpan.TicksPerHour != 0)
-        {
-            throw new ArgumentException($"An hourly window starts and ends on whole UTC hours, not {from:O} to {to:O}.", nameof(from));
         }
 
         // Only fixed fragments are concatenated; every value travels as a parameter.
