@@ -64,6 +64,8 @@ public static class CockpitHost
         var app = builder.Build();
         // The signing key is checked now, not at the first request: a service without one must refuse to start.
         app.Services.GetRequiredService<TokenIssuer>();
+        // So is the audit log's file: a service that cannot record sign-ins must not take any.
+        app.Services.GetRequiredService<AuditLog>();
         if (UserDirectory.DemoEnabled(app.Configuration))
         {
             // Before any stage starts: a message queued at the broker must find the demo's devices already registered.
