@@ -20,6 +20,8 @@ namespace Sensing.Cockpit.Tests;
 /// </summary>
 public sealed class TokenConfigurationTests(CockpitFixture fixture) : IClassFixture<CockpitFixture>
 {
+    private const string LongKey = "sensing-tests-a-signing-key-long-enough-for-hs512-0123456789abcdef";
+
     [Fact]
     public async Task The_default_clock_skew_is_thirty_seconds()
     {
@@ -38,6 +40,8 @@ public sealed class TokenConfigurationTests(CockpitFixture fixture) : IClassFixt
         {
             ["Auth:TokenLifetimeMinutes"] = "5",
             ["Auth:ClockSkewSeconds"] = "0",
+            // Long enough for HS512 too, so a token of another algorithm fails for its algorithm, not its key size.
+            ["Auth:SigningKey"] = LongKey,
         });
         using var anonymous = host.Http();
         var response = await anonymous.PostAsJsonAsync("/api/auth/token", new { username = "operator", password = SensingTestHost.Password }).WaitAsync(Scenario.Timeout);
@@ -48,27 +52,25 @@ public sealed class TokenConfigurationTests(CockpitFixture fixture) : IClassFixt
         Assert.Equal("HS256", token.Alg);
 
         // No skew: a token expired 5 s ago is refused here (the default host above still takes it).
-        using var justExpired = host.Http(Caller.Forge(SensingTestHost.SigningKey, DateTime.UtcNow - TimeSpan.FromSeconds(5), Roles.Operator));
+        using var justExpired = host.Http(Caller.Forge(LongKey, DateTime.UtcNow - TimeSpan.FromSeconds(5), Roles.Operator));
         Assert.Equal(HttpStatusCode.Unauthorized, (await justExpired.GetAsync("/api/alerts").WaitAsync(Scenario.Timeout)).StatusCode);
         using var fresh = host.Http(body.GetProperty("access_token").GetString());
         Assert.Equal(HttpStatusCode.OK, (await fresh.GetAsync("/api/alerts").WaitAsync(Scenario.Timeout)).StatusCode);
-        host.AssertNoLoggedErrors();
-    }
 
-    [Fact]
-    public async Task A_token_signed_with_the_right_key_but_another_algorithm_is_refused()
-    {
+        // The right key, unexpired, but HS512: only what the service signs with (HS256) is accepted.
         var hs512 = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Subject = new ClaimsIdentity([new Claim("sub", "mallory"), new Claim("role", Roles.Admin)]),
             Issuer = "sensing",
             Audience = "sensing",
             Expires = DateTime.UtcNow + TimeSpan.FromHours(1),
-            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(SensingTestHost.SigningKey)), SecurityAlgorithms.HmacSha512),
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(LongKey)), SecurityAlgorithms.HmacSha512),
         });
-        using var http = fixture.Host.Http(hs512);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/alerts").WaitAsync(Scenario.Timeout)).StatusCode);
-        fixture.Host.AssertNoLoggedErrors();
+        using var otherAlgorithm = host.Http(hs512);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await otherAlgorithm.GetAsync("/api/alerts").WaitAsync(Scenario.Timeout)).StatusCode);
+        using var sameClaimsHs256 = host.Http(Caller.Forge(LongKey, DateTime.UtcNow + TimeSpan.FromHours(1)));
+        Assert.Equal(HttpStatusCode.OK, (await sameClaimsHs256.GetAsync("/api/alerts").WaitAsync(Scenario.Timeout)).StatusCode);
+        host.AssertNoLoggedErrors();
     }
 
     [Fact]
