@@ -60,8 +60,10 @@ public sealed record AuditEntry(
 /// needs no store (InfluxDB keeps no such records), and can be shipped or inspected with any tool. Read by admins
 /// through <c>GET /api/audit</c>.
 /// <para>
-/// Every append is flushed to disk before the call returns: an attempt that was answered is on record. A line cut short
-/// by a crash is skipped when reading, and the next append starts on a line of its own.
+/// Every append reaches the operating system before the call returns, so it survives the process; sign-ins and registry
+/// changes are also forced to disk (fsync: they are rare, rate-limited, and recorded nowhere else). Alert actions are
+/// not forced: analytics can raise them in bursts, and each is stored with its alert in the same write anyway. A line
+/// cut short by a crash is skipped when reading, and the next append starts on a line of its own.
 /// </para>
 /// </summary>
 public sealed class AuditLog : IDisposable
@@ -108,7 +110,7 @@ public sealed class AuditLog : IDisposable
             {
                 _file.Write(line);
                 _file.WriteByte((byte)'\n');
-                _file.Flush(flushToDisk: true);
+                _file.Flush(flushToDisk: entry.Kind != AuditKinds.Alert);
             }
         }
         catch (IOException ex)
