@@ -8,6 +8,7 @@ using Sensing.Analytics;
 using Sensing.Cockpit.Access;
 using Sensing.Cockpit.Alerts;
 using Sensing.Cockpit.Apis;
+using Sensing.Cockpit.Audit;
 using Sensing.Cockpit.Hubs;
 using Sensing.Cockpit.ScaleOut;
 using Sensing.Cockpit.Tiles;
@@ -63,6 +64,8 @@ public static class CockpitHost
         var app = builder.Build();
         // The signing key is checked now, not at the first request: a service without one must refuse to start.
         app.Services.GetRequiredService<TokenIssuer>();
+        // So is the audit log's file: a service that cannot record sign-ins must not take any.
+        app.Services.GetRequiredService<AuditLog>();
         if (UserDirectory.DemoEnabled(app.Configuration))
         {
             // Before any stage starts: a message queued at the broker must find the demo's devices already registered.
@@ -78,6 +81,14 @@ public static class CockpitHost
         services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<TokenIssuer>();
+        services.AddOptions<AuditOptions>().Bind(configuration.GetSection(AuditOptions.Section))
+            // With the data it speaks about, as the models and the spool are.
+            .PostConfigure(o => o.Path = configuration[$"{AuditOptions.Section}:Path"] ?? Path.Combine(
+                Path.GetDirectoryName(configuration["Store:Path"] ?? "data/sensing.duckdb") is { Length: > 0 } folder ? folder : ".", "audit.jsonl"))
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<AuditLog>();
+        // Every alert action this instance's book makes, once persisted, goes to the audit log (see AlertAudit).
+        services.AddSingleton<IAlertReplica, AlertAudit>();
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenIssuer>((jwt, issuer) =>
@@ -106,6 +117,8 @@ public static class CockpitHost
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            // The only limited endpoint is sign-in: a refused attempt is an attempt too, and goes to the audit log.
+            limiter.OnRejected = (rejected, ct) => AccessApi.RecordRateLimitedAsync(rejected.HttpContext, ct);
             limiter.AddPolicy(AccessApi.SignInRateLimit, context =>
             {
                 var permits = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.SignInPermitsPerMinute;
@@ -166,6 +179,8 @@ public static class CockpitHost
 
     public static WebApplication MapSensingCockpit(this WebApplication app)
     {
+        // First, so every response carries the headers, whichever middleware answers it.
+        app.UseSecurityHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseDefaultFiles();
@@ -181,9 +196,12 @@ public static class CockpitHost
         api.MapAlertsApi();
         api.MapExportApi();
         api.MapChartsApi();
+        api.MapAuditApi();
 
-        app.MapHub<CockpitHub>("/hubs/cockpit");
-        app.MapHub<WorkerHub>("/hubs/worker");
+        // A connection lives as long as its token: when it expires the hub closes the connection, and the page must
+        // sign in again, as it must for the API. Without this a phone kept its pushes for good after sign-out time.
+        app.MapHub<CockpitHub>("/hubs/cockpit", hub => hub.CloseOnAuthenticationExpiration = true);
+        app.MapHub<WorkerHub>("/hubs/worker", hub => hub.CloseOnAuthenticationExpiration = true);
         app.MapOperationsEndpoints();
         return app;
     }

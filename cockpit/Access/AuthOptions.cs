@@ -7,7 +7,7 @@ namespace Sensing.Cockpit.Access;
 /// <code>
 /// "Auth": {
 ///   "SigningKey": "at least 32 characters of secret",   // required unless Demo:Enabled
-///   "Issuer": "sensing", "TokenLifetimeMinutes": 720, "SignInPermitsPerMinute": 10,
+///   "Issuer": "sensing", "TokenLifetimeMinutes": 720, "ClockSkewSeconds": 30, "SignInPermitsPerMinute": 10,
 ///   "Users": [ { "Username": "li.wei", "PasswordHash": "pbkdf2-sha256$100000$&lt;salt b64&gt;$&lt;hash b64&gt;",
 ///                "Role": "worker", "Community": "c1", "Grids": ["g1"], "Leads": ["g1", "g2"] } ]
 /// }
@@ -22,6 +22,11 @@ public sealed class AuthOptions
     public string? SigningKey { get; set; }
     [Required] public string Issuer { get; set; } = "sensing";
     [Range(1, 60 * 24 * 30)] public int TokenLifetimeMinutes { get; set; } = 12 * 60;
+    /// <summary>
+    /// How far a token's times may disagree with this server's clock. Small: it is also how long a token keeps working
+    /// after it expired. The library's default is five minutes.
+    /// </summary>
+    [Range(0, 300)] public int ClockSkewSeconds { get; set; } = 30;
     /// <summary>Sign-in attempts allowed per client address per minute: slows password guessing.</summary>
     [Range(1, 10_000)] public int SignInPermitsPerMinute { get; set; } = 10;
     public List<UserAccount> Users { get; set; } = [];

@@ -47,6 +47,7 @@ public sealed class TokenIssuer
     public SymmetricSecurityKey Key { get; }
     public string Issuer => _options.Issuer;
     public TimeSpan Lifetime => TimeSpan.FromMinutes(_options.TokenLifetimeMinutes);
+    public TimeSpan ClockSkew => TimeSpan.FromSeconds(_options.ClockSkewSeconds);
 
     public string Issue(UserAccount user)
     {
@@ -74,6 +75,8 @@ public sealed class TokenIssuer
         IssuerSigningKey = Key,
         NameClaimType = NameClaim,
         RoleClaimType = RoleClaim,
-        ClockSkew = TimeSpan.FromSeconds(30),
+        ClockSkew = ClockSkew,
+        // Only what Issue signs with: a token claiming another algorithm is refused before its signature is looked at.
+        ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
     };
 }

@@ -31,9 +31,16 @@ public sealed class UserDirectory
     public static bool DemoEnabled(IConfiguration configuration) => configuration.GetValue("Demo:Enabled", true);
 
     /// <summary>The account for these credentials, or null. Unknown users cost a hash too, so timing does not tell who exists.</summary>
-    public UserAccount? SignIn(string username, string password)
+    public UserAccount? SignIn(string username, string password) => SignIn(username, password, out _);
+
+    /// <summary>
+    /// As <see cref="SignIn(string, string)"/>, also telling whether the user exists, for the audit log only: the
+    /// caller's answer stays the same 401 either way, so the response never tells who exists.
+    /// </summary>
+    public UserAccount? SignIn(string username, string password, out bool knownUser)
     {
-        if (!_users.TryGetValue(username, out var user))
+        knownUser = _users.TryGetValue(username, out var user);
+        if (user is null)
         {
             PasswordHash.Verify(password, s_decoyHash);
             return null;

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sensing.Cockpit.Access;
 using Sensing.Cockpit.Alerts;
+using Sensing.Cockpit.Audit;
 using Sensing.Ingest.Quarantine;
 using Sensing.Ingest.Registry;
 
@@ -55,7 +56,7 @@ public static class RegistryApi
             .RequireAuthorization(CockpitPolicies.ControlRoom).WithName("ListQuarantinedSources")
             .WithSummary("Vendor sources whose messages are quarantined until a device is registered with that source.");
 
-        api.MapPost("/devices", Results<Ok<Device>, ValidationProblem> (DeviceRequest request, DeviceRegistry registry) =>
+        api.MapPost("/devices", Results<Ok<Device>, ValidationProblem> (DeviceRequest request, DeviceRegistry registry, AuditLog audit, HttpContext http) =>
         {
             var errors = new Dictionary<string, string[]>();
             if (string.IsNullOrWhiteSpace(request.Id)) errors["id"] = ["required"];
@@ -75,34 +76,44 @@ public static class RegistryApi
             }
             if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
             var device = new Device(request.Id!, kind, request.Community!, NullIfEmpty(request.Grid), NullIfEmpty(request.Household), NullIfEmpty(request.Source));
+            var before = registry.FindDevice(device.Id);
             registry.Upsert(device);
+            Record(audit, http, "upsert_device", device.Id, before is null
+                ? $"new {DeviceKinds.Name(device.Kind)} in {device.Community}/{device.Grid}"
+                : $"{DeviceKinds.Name(before.Kind)} {before.Community}/{before.Grid} household {before.Household} source {before.Source} → {DeviceKinds.Name(device.Kind)} {device.Community}/{device.Grid} household {device.Household} source {device.Source}");
             return TypedResults.Ok(device);
         }).RequireAuthorization(CockpitPolicies.Admin).WithName("UpsertDevice").WithSummary("Registers or updates a device (admin).");
 
-        api.MapPost("/households", Results<Ok<Household>, ValidationProblem> (HouseholdRequest request, DeviceRegistry registry) =>
+        api.MapPost("/households", Results<Ok<Household>, ValidationProblem> (HouseholdRequest request, DeviceRegistry registry, AuditLog audit, HttpContext http) =>
         {
             var errors = new Dictionary<string, string[]>();
             if (string.IsNullOrWhiteSpace(request.Id)) errors["id"] = ["required"];
             if (string.IsNullOrWhiteSpace(request.Community)) errors["community"] = ["required"];
             if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
             var household = new Household(request.Id!, request.Community!, NullIfEmpty(request.Grid), request.ElderlyLivingAlone);
+            var before = registry.FindHousehold(household.Id);
             registry.Upsert(household);
+            Record(audit, http, "upsert_household", household.Id, before is null
+                ? $"new in {household.Community}/{household.Grid}, elderly living alone: {household.ElderlyLivingAlone}"
+                : $"{before.Community}/{before.Grid} elderly living alone: {before.ElderlyLivingAlone} → {household.Community}/{household.Grid} elderly living alone: {household.ElderlyLivingAlone}");
             return TypedResults.Ok(household);
         }).RequireAuthorization(CockpitPolicies.Admin).WithName("UpsertHousehold").WithSummary("Registers or updates a household (admin).");
 
-        api.MapPost("/households/{id}/away", (string id, AwayRequest? request, ClaimsPrincipal user, DeviceRegistry registry, TimeProvider time) =>
+        api.MapPost("/households/{id}/away", (string id, AwayRequest? request, ClaimsPrincipal user, DeviceRegistry registry, TimeProvider time, AuditLog audit, HttpContext http) =>
             ChangePresence(id, user, registry, household =>
             {
                 var spell = new AwaySpell(household.Id, request?.From ?? time.GetUtcNow(), request?.Until);
                 registry.MarkAway(spell);
+                Record(audit, http, "mark_away", household.Id, $"from {spell.From:O} until {spell.Until:O}");
                 return spell;
             })).RequireAuthorization(CockpitPolicies.Responder).WithName("MarkAway").WithSummary("Marks a household away (suppresses welfare alerts).");
 
-        api.MapPost("/households/{id}/back", (string id, AwayRequest? request, ClaimsPrincipal user, DeviceRegistry registry, TimeProvider time) =>
+        api.MapPost("/households/{id}/back", (string id, AwayRequest? request, ClaimsPrincipal user, DeviceRegistry registry, TimeProvider time, AuditLog audit, HttpContext http) =>
             ChangePresence(id, user, registry, household =>
             {
                 var at = request?.From ?? time.GetUtcNow();
                 registry.MarkBack(household.Id, at);
+                Record(audit, http, "mark_back", household.Id, $"at {at:O}");
                 return new AwaySpell(household.Id, at, at);
             })).RequireAuthorization(CockpitPolicies.Responder).WithName("MarkBack").WithSummary("Marks a household back.");
         return api;
@@ -117,4 +128,12 @@ public static class RegistryApi
     }
 
     private static string? NullIfEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
+
+    /// <summary>A registry change, by whom (the token's user and role) and from where.</summary>
+    private static void Record(AuditLog audit, HttpContext http, string action, string subject, string detail)
+    {
+        var caller = CallerScope.Of(http.User);
+        audit.Record(new AuditEntry(audit.Now, AuditKinds.Registry, action, "done", caller.User, caller.Role,
+            http.Connection.RemoteIpAddress?.ToString(), subject, detail));
+    }
 }

@@ -108,6 +108,8 @@ public sealed class BrowserTab : IAsyncDisposable
     private readonly List<string> _pageErrors = [];
     private readonly List<string> _consoleErrors = [];
     private readonly List<string> _foreignRequests = [];
+    private readonly List<string> _documentsWithoutPolicy = [];
+    private int _documents;
     private readonly List<(IWebSocketRoute Page, IWebSocketRoute Server)> _sockets = [];
     private volatile bool _networkDown;
 
@@ -129,6 +131,18 @@ public sealed class BrowserTab : IAsyncDisposable
         {
             if (message.Type == "error") lock (tab._consoleErrors) tab._consoleErrors.Add(message.Text);
         };
+        // The pages must work under the cockpit's content security policy: every page is checked to have come with
+        // one, and anything the policy blocks is reported (Chromium also logs it as a console error) and fails the test.
+        page.Response += (_, response) =>
+        {
+            if (response.Request.ResourceType != "document") return;
+            Interlocked.Increment(ref tab._documents);
+            if (!response.Headers.ContainsKey("content-security-policy")) lock (tab._documentsWithoutPolicy) tab._documentsWithoutPolicy.Add(response.Url);
+        };
+        await page.AddInitScriptAsync("""
+            document.addEventListener('securitypolicyviolation', e =>
+              console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));
+            """);
         await context.RouteAsync("**/*", async route =>
         {
             var url = new Uri(route.Request.Url);
@@ -186,6 +200,12 @@ public sealed class BrowserTab : IAsyncDisposable
         lock (_foreignRequests) foreign = [.. _foreignRequests];
         Assert.True(errors.Length == 0, "The page threw:\n" + string.Join("\n", errors) + Console(console));
         Assert.True(foreign.Length == 0, "The page requested something outside the cockpit:\n" + string.Join("\n", foreign));
+        var blocked = console.Where(line => line.Contains("Content Security Policy", StringComparison.Ordinal) || line.StartsWith("CSP violation", StringComparison.Ordinal)).ToArray();
+        Assert.True(blocked.Length == 0, "The content security policy blocked part of the page:\n" + string.Join("\n", blocked));
+        string[] unprotected;
+        lock (_documentsWithoutPolicy) unprotected = [.. _documentsWithoutPolicy];
+        Assert.True(unprotected.Length == 0, "Pages served without a content security policy:\n" + string.Join("\n", unprotected));
+        Assert.True(Volatile.Read(ref _documents) > 0, "No page was loaded in this tab.");
 
         static string Console(string[] lines) => lines.Length == 0 ? "" : "\nConsole errors:\n" + string.Join("\n", lines);
     }

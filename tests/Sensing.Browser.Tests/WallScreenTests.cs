@@ -32,6 +32,12 @@ public sealed class WallScreenTests(BrowserSession session)
         }
         await wall.UntilLiveAsync();
         foreach (var (_, name) in Neighbourhood.Grids) await Expect(wall.GridMap).ToContainTextAsync(name);
+        // A chart's tooltip: ECharts writes it as HTML with inline styles, which the content security policy must
+        // allow (AssertHealthy fails on anything the policy blocked).
+        var gateFlow = tab.Page.GetByTestId("chart-gate-flow");
+        await gateFlow.HoverAsync();
+        await Expect(gateFlow.Locator("div").Filter(new() { HasTextRegex = new Regex(@"\d") }).First).ToBeVisibleAsync();
+        await tab.Page.Mouse.MoveAsync(0, 0);
         var openInG2 = int.Parse((await wall.GridCell("g2").GetAttributeAsync("data-open"))!, CultureInfo.InvariantCulture);
 
         // Raised after the page loaded and connected: it can only arrive by push, not by the page's first fetch.

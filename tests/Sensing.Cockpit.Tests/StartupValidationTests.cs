@@ -30,6 +30,23 @@ public sealed class StartupValidationTests
     }
 
     [Fact]
+    public void A_whitespace_signing_key_is_refused()
+    {
+        // Not a missing key (which the demo would replace with a random one): a configured one that is too short.
+        var refused = Assert.Throws<OptionsValidationException>(() => CockpitHost.Build(Args("--Demo:Enabled=false", "--Auth:SigningKey=                ")));
+        Assert.Contains("at least 32 bytes", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("301")]
+    public void A_clock_skew_outside_zero_to_five_minutes_stops_the_start(string seconds)
+    {
+        var refused = Assert.Throws<OptionsValidationException>(() => CockpitHost.Build(Args("--Demo:Enabled=false", $"--Auth:SigningKey={SensingTestHost.SigningKey}", $"--Auth:ClockSkewSeconds={seconds}")));
+        Assert.Contains("ClockSkewSeconds", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_time_zone_stops_the_start()
     {
         await using var app = CockpitHost.Build(Args("--Sensing:TimeZone=Mars/Olympus_Mons"));
