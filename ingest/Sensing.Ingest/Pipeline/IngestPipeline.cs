@@ -49,6 +49,7 @@ public sealed class IngestPipeline(
                 {
                     await message.AcknowledgeAsync(stoppingToken).ConfigureAwait(false);
                 }
+                metrics.Acknowledged(batch.Count);
                 batch.Clear();
                 readings.Clear();
                 deadLetters.Clear();
