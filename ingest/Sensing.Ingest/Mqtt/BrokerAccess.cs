@@ -127,21 +127,19 @@ public sealed class BrokerAccess : IMetricsSource
     }
 
     /// <summary>
-    /// Null when <paramref name="identity"/> is within its message rate (<c>Broker:MaxMessagesPerSecondPerDevice</c> over
-    /// <c>Broker:MessageBurstPerDevice</c>); else the reason, counted as <c>rate</c>. A device's bucket is its own whatever the
-    /// topic; an anonymous client's is the topic's (anonymous clients are only limited with <c>Broker:RateLimitAnonymous</c>).
+    /// Null when a publish to <paramref name="topic"/> is within its message rate (<c>Broker:MaxMessagesPerSecondPerDevice</c>
+    /// over <c>Broker:MessageBurstPerDevice</c>); else the reason, counted as <c>rate</c>. The bucket is the topic's: a
+    /// device may publish only to its own topic, so that is the device's; a gateway's registry credential (one that lists
+    /// topics) fronts many devices, each on its own topic under it, and one busy device must not silence the others.
+    /// Devices and gateways with registry credentials are limited, anonymous clients only with <c>Broker:RateLimitAnonymous</c>.
     /// </summary>
     public string? RateRefusal(BrokerIdentity identity, string topic)
     {
         var rate = _options.MaxMessagesPerSecondPerDevice;
         if (rate <= 0) return null;
-        var key = identity.Kind switch
-        {
-            BrokerIdentityKind.Device => identity.Username,
-            BrokerIdentityKind.Anonymous when _options.RateLimitAnonymous => "topic:" + topic,
-            _ => null,
-        };
-        if (key is null) return null;
+        var limited = identity.Kind == BrokerIdentityKind.Device || (identity.Kind == BrokerIdentityKind.Anonymous && _options.RateLimitAnonymous);
+        if (!limited) return null;
+        var key = topic;
         if (!_rates.TryGetValue(key, out var bucket))
         {
             // Bounded: a client inventing topics must not grow this without end. Forgetting every bucket now and then
@@ -150,7 +148,7 @@ public sealed class BrokerAccess : IMetricsSource
             bucket = _rates.GetOrAdd(key, _ => new RateBucket(_options.MessageBurstPerDevice));
         }
         if (bucket.TryTake(rate, _options.MessageBurstPerDevice)) return null;
-        return Refuse("rate", $"{(identity.Kind == BrokerIdentityKind.Device ? DisplayName(identity) : $"topic {Shorten(topic)}")} publishes faster than Broker:MaxMessagesPerSecondPerDevice ({rate}/s over a burst of {_options.MessageBurstPerDevice}); its messages are refused until it slows down");
+        return Refuse("rate", $"{DisplayName(identity)} on {Shorten(topic)} publishes faster than Broker:MaxMessagesPerSecondPerDevice ({rate}/s over a burst of {_options.MessageBurstPerDevice}); its messages are refused until it slows down");
     }
 
     private const int MaxRateBuckets = 500_000;

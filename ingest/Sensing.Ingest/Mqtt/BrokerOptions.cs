@@ -40,11 +40,12 @@ public sealed class BrokerOptions
 
     /// <summary>
     /// A flooding device (issue 9): messages a second one device may publish on average, over <see cref="MessageBurstPerDevice"/>
-    /// (a token bucket per device; per topic for anonymous clients). Beyond it the broker refuses the publish: MQTT 5
+    /// (a token bucket per topic: a device publishes only to its own, and each device behind a gateway credential has its
+    /// own under the gateway's topics). Beyond it the broker refuses the publish: MQTT 5
     /// clients get PUBACK "quota exceeded" with the reason, MQTT 3.1.1 ones lose the message (their protocol cannot be
     /// told), each refusal counted in <c>sensing_broker_refusals_total{reason="rate"}</c> and logged (the first, then every
     /// 100th, naming the device). The flood never reaches ingest's queue, so other devices' readings and alerts keep
-    /// their pace. Applies to devices with registry credentials (and to anonymous clients with <see cref="RateLimitAnonymous"/>);
+    /// their pace. Applies to devices and gateways with registry credentials (and to anonymous clients with <see cref="RateLimitAnonymous"/>);
     /// the service, and <c>Broker:Users</c> (gateways, simulators: many devices behind one client) are not limited.
     /// Our devices report every few seconds at most; 0 turns the limit off.
     /// </summary>
@@ -54,7 +55,7 @@ public sealed class BrokerOptions
     [Range(1, 10_000_000)] public int MessageBurstPerDevice { get; set; } = 200;
 
     /// <summary>
-    /// Also limit anonymous clients, per topic. Off by default: in the demo the anonymous clients are the tools
+    /// Also limit anonymous clients. Off by default: in the demo the anonymous clients are the tools
     /// (<c>simulate --speed max</c>, <c>replay</c>), which publish many topics' history as fast as they can.
     /// </summary>
     public bool RateLimitAnonymous { get; set; }

@@ -19,9 +19,13 @@ public sealed class FaultLimitsTests
         var device = new BrokerIdentity("c1-gate-01", BrokerIdentityKind.Device, ["sensing/c1/gate/c1-gate-01"], false);
         Assert.Equal(50, Accepted(access, device, "sensing/c1/gate/c1-gate-01", 500));
         Assert.Equal(450, access.Refusals("rate"));
-        Assert.Contains("device c1-gate-01 publishes faster than Broker:MaxMessagesPerSecondPerDevice", access.RateRefusal(device, "sensing/c1/gate/c1-gate-01"));
+        Assert.Contains("device c1-gate-01 on sensing/c1/gate/c1-gate-01 publishes faster than Broker:MaxMessagesPerSecondPerDevice", access.RateRefusal(device, "sensing/c1/gate/c1-gate-01"));
         // Another device has its own bucket.
         Assert.Equal(50, Accepted(access, device with { Username = "c1-gate-02" }, "sensing/c1/gate/c1-gate-02", 60));
+        // So has each device behind a gateway's credential: one busy sensor does not silence the others.
+        var gateway = new BrokerIdentity("z2m-gateway", BrokerIdentityKind.Device, ["zigbee2mqtt/#"], false);
+        Assert.Equal(50, Accepted(access, gateway, "zigbee2mqtt/kitchen-plug", 60));
+        Assert.Equal(50, Accepted(access, gateway, "zigbee2mqtt/hall-door", 60));
     }
 
     [Fact]
