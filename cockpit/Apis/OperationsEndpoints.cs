@@ -11,9 +11,10 @@ namespace Sensing.Cockpit.Apis;
 
 /// <summary>
 /// <c>/healthz</c>: <c>broker</c> in one word (<c>connected</c>, <c>disconnected</c>, <c>down</c>), <c>mqtt</c> the connection's
-/// details, <c>backplane</c> the SignalR Redis backplane's (<c>state</c> <c>off</c> for a single instance).
+/// details, <c>backplane</c> the SignalR Redis backplane's (<c>state</c> <c>off</c> for a single instance), <c>spool_problem</c> why
+/// intake waits (spool full or its disk refusing writes while the store is down), null otherwise.
 /// </summary>
-public sealed record HealthReport(string Status, string Broker, string Ingest, string Store, int QueueDepth, int SpoolDepth, long SpoolBytes, BrokerStatus Mqtt, BackplaneStatus Backplane);
+public sealed record HealthReport(string Status, string Broker, string Ingest, string Store, int QueueDepth, int SpoolDepth, long SpoolBytes, BrokerStatus Mqtt, BackplaneStatus Backplane, string? SpoolProblem = null);
 
 /// <summary><c>/healthz</c> for orchestrators and <c>/metrics</c> for Prometheus: both unauthenticated, both without residents' data.</summary>
 public static class OperationsEndpoints
@@ -32,14 +33,15 @@ public static class OperationsEndpoints
                 SpoolDepth: store.SpoolDepth,
                 SpoolBytes: store.SpoolBytes,
                 Mqtt: connection.Status,
-                Backplane: backplane.Status);
+                Backplane: backplane.Status,
+                SpoolProblem: store.SpoolProblem);
             // A store outage with the spool taking the load still means nothing is lost: degraded, not unavailable.
             // So is a backplane outage: the API and the alert book work, live pushes wait for Redis (every instance
             // shares it, so taking this one out of the balancer would help nobody).
             var ready = brokerUp && ingest.BrokerConnected && ingest.PipelineReady;
             return !ready
                 ? Results.Json(report with { Status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable)
-                : Results.Json(store.State == StoreState.Ok && !backplane.Degraded ? report : report with { Status = "degraded" }, statusCode: StatusCodes.Status200OK);
+                : Results.Json(store.State == StoreState.Ok && store.SpoolProblem is null && !backplane.Degraded ? report : report with { Status = "degraded" }, statusCode: StatusCodes.Status200OK);
         }).AllowAnonymous().WithName("Health");
 
         app.MapGet("/metrics", (IEnumerable<IMetricsSource> sources) =>

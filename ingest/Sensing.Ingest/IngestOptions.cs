@@ -120,7 +120,7 @@ public sealed class MqttOptions
 /// The pipeline, section <c>Ingest</c>:
 /// <code>"Ingest": { "BatchSize": 2000, "BatchDelayMilliseconds": 50, "QueueCapacity": 20000, "MaxPayloadBytes": 262144,
 ///             "Formats": { "sensing/#": "native", "frigate/#": "frigate", "tele/+/SENSOR": "tasmota", … , "zigbee2mqtt/+": "off" },
-///             "QuarantineWindowDays": 7 }</code>
+///             "QuarantineWindowDays": 7, "MaxClockAheadSeconds": 0, "MaxClockBehindSeconds": 0 }</code>
 /// </summary>
 public sealed class IngestOptions
 {
@@ -152,6 +152,24 @@ public sealed class IngestOptions
 
     /// <summary>How far back quarantined messages are looked up: to list them after a restart, and to replay them on registration.</summary>
     [Range(1, 366)] public int QuarantineWindowDays { get; set; } = 7;
+
+    /// <summary>
+    /// A device clock running ahead (issue 9): a message whose reading time is more than this many seconds after the time
+    /// ingest received it is dead-lettered whole, with the skew in its reason, rather than stored at a time that has not
+    /// come yet (or re-stamped with the receive time, which would put a meter register at a time it was not read and
+    /// misplace its consumption). The dead letter keeps the raw message, so it can be replayed once the clock is fixed.
+    /// 0 (the default) checks nothing: <c>simulate --speed max</c> and <c>replay --rewrite-time</c> publish event times
+    /// ahead of the wall clock on purpose. In production 600 (ten minutes) is a sensible bound.
+    /// </summary>
+    [Range(0, 366 * 86_400)] public int MaxClockAheadSeconds { get; set; }
+
+    /// <summary>
+    /// A device clock running behind: a message whose reading time is more than this many seconds before its receipt is
+    /// dead-lettered whole, with the skew in its reason. 0 (the default) checks nothing: meters and gateways legitimately
+    /// forward what they buffered while offline, and recorded feeds (<c>replay</c>, the demo's backfill) are the past by
+    /// design; set it above the longest outage a device may buffer (e.g. 172800, two days) to catch a clock reset to 1970.
+    /// </summary>
+    [Range(0, int.MaxValue)] public int MaxClockBehindSeconds { get; set; }
 }
 
 /// <summary>Section <c>Registry</c>: <c>"Registry": { "Path": "data/registry.json" }</c> (see <see cref="RegistrySnapshot"/> for the file's shape).</summary>

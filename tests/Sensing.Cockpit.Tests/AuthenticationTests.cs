@@ -120,6 +120,8 @@ public sealed class AuthenticationTests(CockpitFixture fixture) : IClassFixture<
         {
             case "/healthz":
                 Assert.Contains("\"status\":\"ok\"", body, StringComparison.Ordinal);
+                // Why intake waits, when it does (spool full or its disk refusing writes while the store is down).
+                Assert.Contains("\"spool_problem\":null", body, StringComparison.Ordinal);
                 break;
             case "/metrics":
                 Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);

@@ -39,6 +39,7 @@ public sealed class BrokerAccess : IMetricsSource
     // seconds does not cost a 100,000-iteration PBKDF2 each time. Wrong passwords always pay the full price.
     private readonly ConcurrentDictionary<string, (string Hash, byte[] Digest)> _verified = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Counter> _refusals = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, RateBucket> _rates = new(StringComparer.Ordinal);
 
     public BrokerAccess(BrokerOptions options, DeviceRegistry registry, ServiceCredential service, ILogger? logger = null)
     {
@@ -125,6 +126,33 @@ public sealed class BrokerAccess : IMetricsSource
         return Refuse("topic_acl", $"{DisplayName(identity)} may publish only to {string.Join(", ", identity.PublishFilters)}, not to {Shorten(topic)}");
     }
 
+    /// <summary>
+    /// Null when a publish to <paramref name="topic"/> is within its message rate (<c>Broker:MaxMessagesPerSecondPerDevice</c>
+    /// over <c>Broker:MessageBurstPerDevice</c>); else the reason, counted as <c>rate</c>. The bucket is the topic's: a
+    /// device may publish only to its own topic, so that is the device's; a gateway's registry credential (one that lists
+    /// topics) fronts many devices, each on its own topic under it, and one busy device must not silence the others.
+    /// Devices and gateways with registry credentials are limited, anonymous clients only with <c>Broker:RateLimitAnonymous</c>.
+    /// </summary>
+    public string? RateRefusal(BrokerIdentity identity, string topic)
+    {
+        var rate = _options.MaxMessagesPerSecondPerDevice;
+        if (rate <= 0) return null;
+        var limited = identity.Kind == BrokerIdentityKind.Device || (identity.Kind == BrokerIdentityKind.Anonymous && _options.RateLimitAnonymous);
+        if (!limited) return null;
+        var key = topic;
+        if (!_rates.TryGetValue(key, out var bucket))
+        {
+            // Bounded: a client inventing topics must not grow this without end. Forgetting every bucket now and then
+            // only grants each a fresh burst.
+            if (_rates.Count >= MaxRateBuckets) _rates.Clear();
+            bucket = _rates.GetOrAdd(key, _ => new RateBucket(_options.MessageBurstPerDevice));
+        }
+        if (bucket.TryTake(rate, _options.MessageBurstPerDevice)) return null;
+        return Refuse("rate", $"{DisplayName(identity)} on {Shorten(topic)} publishes faster than Broker:MaxMessagesPerSecondPerDevice ({rate}/s over a burst of {_options.MessageBurstPerDevice}); its messages are refused until it slows down");
+    }
+
+    private const int MaxRateBuckets = 500_000;
+
     /// <summary>Null when <paramref name="identity"/> may subscribe to <paramref name="filter"/>; else the reason.</summary>
     public string? SubscribeRefusal(BrokerIdentity identity, string filter)
     {
@@ -143,7 +171,7 @@ public sealed class BrokerAccess : IMetricsSource
     {
         foreach (var (kind, counter) in _refusals.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            samples.Add(new("sensing_broker_refusals_total", "Connections, publishes, subscriptions and packets the embedded broker refused, by reason (anonymous, credentials, client_id, topic_acl, topic_length, subscribe_acl, packet_size).",
+            samples.Add(new("sensing_broker_refusals_total", "Connections, publishes, subscriptions and packets the embedded broker refused, by reason (anonymous, credentials, client_id, topic_acl, topic_length, subscribe_acl, packet_size, rate).",
                 "counter", counter.Value, $"reason=\"{kind}\""));
         }
     }
@@ -208,6 +236,27 @@ public sealed class BrokerAccess : IMetricsSource
     };
 
     private static string Shorten(string text) => text.Length <= 120 ? text : text[..120] + "…";
+
+    /// <summary>A token bucket: full at <c>burst</c>, refilled at <c>rate</c> tokens a second, one token per message.</summary>
+    private sealed class RateBucket(int burst)
+    {
+        private readonly Lock _lock = new();
+        private double _tokens = burst;
+        private long _last = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        public bool TryTake(double rate, int burst)
+        {
+            lock (_lock)
+            {
+                var now = System.Diagnostics.Stopwatch.GetTimestamp();
+                _tokens = Math.Min(burst, _tokens + (now - _last) * rate / System.Diagnostics.Stopwatch.Frequency);
+                _last = now;
+                if (_tokens < 1) return false;
+                _tokens -= 1;
+                return true;
+            }
+        }
+    }
 
     private sealed class Counter
     {

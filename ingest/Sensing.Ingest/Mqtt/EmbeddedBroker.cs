@@ -31,6 +31,20 @@ public sealed class EmbeddedBroker(
 
     public bool IsRunning => _server?.IsStarted == true;
 
+    /// <summary>The per-client queue bound in force: <c>Broker:MaxPendingMessagesPerClient</c>, else <c>Mqtt:MaxPendingMessagesPerClient</c>.</summary>
+    public int MaxPendingMessagesPerClient => brokerOptions.Value.MaxPendingMessagesPerClient ?? options.Value.MaxPendingMessagesPerClient;
+
+    /// <summary>Messages queued at the broker for <paramref name="clientId"/>'s session (0 when it has none).</summary>
+    public async Task<long> PendingMessagesAsync(string clientId)
+    {
+        if (_server is null) return 0;
+        foreach (var session in await _server.GetSessionsAsync().ConfigureAwait(false))
+        {
+            if (session.Id == clientId) return session.PendingApplicationMessagesCount;
+        }
+        return 0;
+    }
+
     /// <summary>The TLS listener's port (useful when <c>Broker:TlsPort</c> is 0: the system picks one), or null.</summary>
     public int? TlsPort => _listeners.Length > 1 ? _listeners[1].Port : null;
 
@@ -44,7 +58,9 @@ public sealed class EmbeddedBroker(
             : [new(address, o.Port, null, b.MaxPacketSize, access, logger)];
         var serverOptions = new MqttServerOptionsBuilder()
             .WithPersistentSessions()
-            .WithMaxPendingMessagesPerClient(o.MaxPendingMessagesPerClient)
+            .WithMaxPendingMessagesPerClient(MaxPendingMessagesPerClient)
+            .WithPendingMessagesOverflowStrategy(b.PendingMessagesOverflow == PendingOverflow.DropNew
+                ? MqttPendingMessagesOverflowStrategy.DropNewMessage : MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage)
             .Build();
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, _listeners);
         _server.ValidatingConnectionAsync += AssignClientIdentifier;
@@ -56,6 +72,12 @@ public sealed class EmbeddedBroker(
         _server.QueuedApplicationMessageOverwrittenAsync += e =>
         {
             if (e.Packet is MQTTnet.Packets.MqttPublishPacket) CountDrop(e.ReceiverClientId);
+            return Task.CompletedTask;
+        };
+        // With drop-new the message that finds the queue full is the one dropped, reported here.
+        _server.ApplicationMessageEnqueuedOrDroppedAsync += e =>
+        {
+            if (e.IsDropped) CountDrop(e.ReceiverClientId);
             return Task.CompletedTask;
         };
         await _server.StartAsync().ConfigureAwait(false);
@@ -93,6 +115,13 @@ public sealed class EmbeddedBroker(
             e.ProcessPublish = false;
             e.Response.ReasonCode = topicTooLong ? MQTTnet.Protocol.MqttPubAckReasonCode.TopicNameInvalid : MQTTnet.Protocol.MqttPubAckReasonCode.NotAuthorized;
             e.Response.ReasonString = refusal;
+        }
+        else if (e.SessionItems?[BrokerAccess.SessionKey] is BrokerIdentity sender && access.RateRefusal(sender, e.ApplicationMessage.Topic) is { } tooFast)
+        {
+            // Refused at the door: a flood never takes places in ingest's queue from other devices' messages.
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = MQTTnet.Protocol.MqttPubAckReasonCode.QuotaExceeded;
+            e.Response.ReasonString = tooFast;
         }
         return Task.CompletedTask;
     }
@@ -147,8 +176,8 @@ public sealed class EmbeddedBroker(
         // Once, then every 1,000th: a full queue drops many in a row, and the log must stay readable.
         if (Interlocked.Increment(ref _dropped) % 1000 == 1)
         {
-            logger.LogError("Embedded broker dropped a message for {Client}: its queue of {Max} pending messages is full (Mqtt:MaxPendingMessagesPerClient); {Dropped} overflow events so far",
-                client, options.Value.MaxPendingMessagesPerClient, Dropped);
+            logger.LogError("Embedded broker dropped a message for {Client}: its queue of {Max} pending messages is full (Broker:MaxPendingMessagesPerClient); {Dropped} overflow events so far",
+                client, MaxPendingMessagesPerClient, Dropped);
         }
     }
 

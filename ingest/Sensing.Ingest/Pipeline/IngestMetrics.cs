@@ -5,6 +5,9 @@ public sealed class IngestMetrics(IngestQueue queue) : IMetricsSource
 {
     private long _received;
     private long _stored;
+    private long _acknowledged;
+    private long _clockAhead;
+    private long _clockBehind;
     private long _deadLetters;
     private long _storeWrites;
     private long _storeWriteTicks;
@@ -14,6 +17,8 @@ public sealed class IngestMetrics(IngestQueue queue) : IMetricsSource
 
     public long MessagesReceived => Interlocked.Read(ref _received);
     public long ReadingsStored => Interlocked.Read(ref _stored);
+    /// <summary>Messages the pipeline has made durable and acknowledged (or, for QoS 0, finished with).</summary>
+    public long MessagesAcknowledged => Interlocked.Read(ref _acknowledged);
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
     public bool BrokerConnected => Volatile.Read(ref _brokerConnected) == 1;
     public bool StoreHealthy => Volatile.Read(ref _storeHealthy) == 1;
@@ -22,6 +27,9 @@ public sealed class IngestMetrics(IngestQueue queue) : IMetricsSource
     public int QueueDepth => queue.Depth;
 
     internal void Received() => Interlocked.Increment(ref _received);
+    internal void ClockSkewed(bool ahead) => Interlocked.Increment(ref ahead ? ref _clockAhead : ref _clockBehind);
+    public long ClockSkewedMessages(bool ahead) => Interlocked.Read(ref ahead ? ref _clockAhead : ref _clockBehind);
+    internal void Acknowledged(int count) => Interlocked.Add(ref _acknowledged, count);
     internal void DeadLettered(int count) => Interlocked.Add(ref _deadLetters, count);
     internal void SetBrokerConnected(bool connected) => Volatile.Write(ref _brokerConnected, connected ? 1 : 0);
 
@@ -42,8 +50,11 @@ public sealed class IngestMetrics(IngestQueue queue) : IMetricsSource
     public void Collect(ICollection<MetricSample> samples)
     {
         samples.Add(new("sensing_messages_received_total", "MQTT messages taken in by ingest.", "counter", MessagesReceived));
+        samples.Add(new("sensing_messages_acknowledged_total", "Messages made durable (store or spool) and then acknowledged to the broker.", "counter", MessagesAcknowledged));
         samples.Add(new("sensing_readings_stored_total", "Readings durably written to the store.", "counter", ReadingsStored));
         samples.Add(new("sensing_deadletters_total", "Messages dead-lettered with a reason.", "counter", DeadLetters));
+        samples.Add(new("sensing_clock_skew_deadletters_total", "Messages dead-lettered because their reading time lay beyond Ingest:MaxClockAheadSeconds / MaxClockBehindSeconds of their receipt.", "counter", ClockSkewedMessages(true), "direction=\"ahead\""));
+        samples.Add(new("sensing_clock_skew_deadletters_total", "Messages dead-lettered because their reading time lay beyond Ingest:MaxClockAheadSeconds / MaxClockBehindSeconds of their receipt.", "counter", ClockSkewedMessages(false), "direction=\"behind\""));
         samples.Add(new("sensing_store_writes_total", "Batch writes to the store.", "counter", Interlocked.Read(ref _storeWrites)));
         samples.Add(new("sensing_store_write_seconds_total", "Time spent in store batch writes; divide by sensing_store_writes_total for the mean latency.", "counter",
             TimeSpan.FromTicks(Interlocked.Read(ref _storeWriteTicks)).TotalSeconds));

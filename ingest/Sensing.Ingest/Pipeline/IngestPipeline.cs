@@ -49,6 +49,7 @@ public sealed class IngestPipeline(
                 {
                     await message.AcknowledgeAsync(stoppingToken).ConfigureAwait(false);
                 }
+                metrics.Acknowledged(batch.Count);
                 batch.Clear();
                 readings.Clear();
                 deadLetters.Clear();
@@ -145,6 +146,11 @@ public sealed class IngestPipeline(
                     readings.RemoveRange(first, readings.Count - first);
                     reason = $"normalizer {normalizer.Format} failed: {ex.GetType().Name}: {ex.Message}";
                 }
+                if (reason is null && ClockSkew(readings, first, message.ReceivedAt) is { } skew)
+                {
+                    readings.RemoveRange(first, readings.Count - first);
+                    reason = skew;
+                }
                 if (reason is null)
                 {
                     DeriveConsumption(readings, first);
@@ -159,6 +165,35 @@ public sealed class IngestPipeline(
             message.ReleasePayload();
         }
     }
+
+    /// <summary>
+    /// The dead-letter reason when a reading of the message lies further from its receive time than
+    /// <c>Ingest:MaxClockAheadSeconds</c> / <c>MaxClockBehindSeconds</c> allow (a device with a wrong clock), or null.
+    /// The whole message goes: its readings share the device's one clock.
+    /// </summary>
+    private string? ClockSkew(List<Reading> readings, int first, DateTimeOffset receivedAt)
+    {
+        var o = options.Value;
+        if (o.MaxClockAheadSeconds == 0 && o.MaxClockBehindSeconds == 0) return null;
+        for (var i = first; i < readings.Count; i++)
+        {
+            var skew = readings[i].Time - receivedAt;
+            if (o.MaxClockAheadSeconds > 0 && skew > TimeSpan.FromSeconds(o.MaxClockAheadSeconds))
+            {
+                metrics.ClockSkewed(ahead: true);
+                return $"clock skew: reading time {readings[i].Time.UtcDateTime:O} is {Describe(skew)} ahead of its receipt at {receivedAt.UtcDateTime:O} (Ingest:MaxClockAheadSeconds={o.MaxClockAheadSeconds}); fix the device's clock, then replay this message";
+            }
+            if (o.MaxClockBehindSeconds > 0 && -skew > TimeSpan.FromSeconds(o.MaxClockBehindSeconds))
+            {
+                metrics.ClockSkewed(ahead: false);
+                return $"clock skew: reading time {readings[i].Time.UtcDateTime:O} is {Describe(-skew)} behind its receipt at {receivedAt.UtcDateTime:O} (Ingest:MaxClockBehindSeconds={o.MaxClockBehindSeconds}); fix the device's clock, then replay this message";
+            }
+        }
+        return null;
+    }
+
+    private static string Describe(TimeSpan span) =>
+        span >= TimeSpan.FromDays(2) ? $"{span.TotalDays:F1} days" : span >= TimeSpan.FromHours(2) ? $"{span.TotalHours:F1} hours" : $"{span.TotalMinutes:F1} minutes";
 
     private void DeriveConsumption(List<Reading> readings, int first)
     {

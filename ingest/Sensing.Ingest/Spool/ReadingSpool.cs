@@ -39,6 +39,12 @@ public sealed class ReadingSpool : IDisposable
     private long _writeSegment;
     private long _writeOffset;
     private FileStream? _writer;
+    // The disk's refusal while a spell of failed appends lasts (null when the last append worked), and how many failed:
+    // the spell is logged once when it starts and once when it ends, not at every retry.
+    private string? _failure;
+    private long _appendFailures;
+    private long _spellFailures;
+    private bool _cursorBehind;
 
     private ReadingSpool(SpoolOptions options, ILogger logger)
     {
@@ -51,6 +57,12 @@ public sealed class ReadingSpool : IDisposable
     public long Bytes => Interlocked.Read(ref _pendingBytes);
     public bool IsEmpty => Depth == 0;
     public string DirectoryPath => _directory;
+
+    /// <summary>Why the last append failed (the disk's own words, e.g. "No space left on device"), or null when it worked.</summary>
+    public string? LastFailure => Volatile.Read(ref _failure);
+
+    /// <summary>Appends the disk refused since the spool was opened.</summary>
+    public long AppendFailures => Interlocked.Read(ref _appendFailures);
 
     /// <summary>Opens (or creates) the spool and finds every batch not yet drained, repairing a torn tail.</summary>
     public static ReadingSpool Open(SpoolOptions options, ILogger logger)
@@ -169,15 +181,28 @@ public sealed class ReadingSpool : IDisposable
                 _writer!.Write(record.Span);
                 _writer.Flush(flushToDisk: true);
             }
-            catch (IOException ex)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 // Disk full or failing: undo the partial write if the disk lets us, and continue in a fresh segment
                 // either way, so a torn record can only ever be a segment's tail.
-                _logger.LogError(ex, "Spool {Directory} could not append {Bytes} bytes; intake waits (messages stay at the broker)", _directory, record.Length);
+                Interlocked.Increment(ref _appendFailures);
+                _spellFailures++;
+                if (_failure is null)
+                {
+                    _logger.LogError("Spool {Directory} could not append {Bytes} bytes: {Error}. Intake waits and messages stay unacknowledged at the broker until the disk takes writes again (logged once per spell)",
+                        _directory, record.Length, ex.Message);
+                }
+                Volatile.Write(ref _failure, ex.Message);
                 try { _writer?.SetLength(_writeOffset); } catch (IOException) { }
                 CloseWriter();
                 _writeSegment++;
                 return SpoolAppendResult.Failed;
+            }
+            if (_failure is not null)
+            {
+                _logger.LogWarning("Spool {Directory} takes writes again after {Failures} refused appends", _directory, _spellFailures);
+                Volatile.Write(ref _failure, null);
+                _spellFailures = 0;
             }
             var entry = new SpoolEntry(_writeSegment, _writeOffset, length);
             _writeOffset += record.Length;
@@ -233,11 +258,11 @@ public sealed class ReadingSpool : IDisposable
                 // Drained dry: start the next append in a fresh segment so this one can go.
                 CloseWriter();
                 _writeSegment++;
-                WriteCursor(_writeSegment, 0);
+                TryWriteCursor(_writeSegment, 0);
             }
             else
             {
-                WriteCursor(entry.Segment, entry.End);
+                TryWriteCursor(entry.Segment, entry.End);
             }
             foreach (var path in Directory.GetFiles(_directory, "spool-*.seg"))
             {
@@ -279,6 +304,34 @@ public sealed class ReadingSpool : IDisposable
             && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
             ? (segment, offset)
             : throw new InvalidDataException($"spool cursor {path} is unreadable; move the spool directory aside to start afresh");
+    }
+
+    /// <summary>
+    /// The cursor needs a new file (written, then renamed over the old one), which a full disk refuses. Then the store
+    /// has the batch but the cursor on disk stays behind: draining goes on (deleting drained segments frees the disk),
+    /// and after a crash the batches since the old cursor are written again, which idempotent store writes keep single.
+    /// </summary>
+    private void TryWriteCursor(long segment, long offset)
+    {
+        try
+        {
+            WriteCursor(segment, offset);
+            if (_cursorBehind)
+            {
+                _cursorBehind = false;
+                _logger.LogWarning("Spool {Directory} cursor written again", _directory);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            if (!_cursorBehind)
+            {
+                _logger.LogError("Spool {Directory} could not write its cursor ({Error}); draining goes on, and after a crash the batches since the last cursor would be stored again (once: store writes are idempotent)",
+                    _directory, ex.Message);
+            }
+            _cursorBehind = true;
+            try { File.Delete(Path.Combine(_directory, CursorFile + ".tmp")); } catch (IOException) { }
+        }
     }
 
     /// <summary>Writes the cursor atomically (temp file, flush, rename): after a crash it is either old or new, never half.</summary>

@@ -33,11 +33,20 @@ public sealed class StoreWriter(
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ReadingSpool? _spool;
     private long _spooledBatches;
+    private long _blockedSpells;
     private volatile bool _storeUp = true;
+    // Why intake waits (the spool cannot take a batch and the store cannot either), or null: /healthz shows it.
+    private volatile string? _blocked;
 
     public StoreState State => !_storeUp ? StoreState.Down : _spool is { IsEmpty: false } ? StoreState.Spooling : StoreState.Ok;
     public int SpoolDepth => _spool?.Depth ?? 0;
     public long SpoolBytes => _spool?.Bytes ?? 0;
+
+    /// <summary>
+    /// Why intake is waiting, while it is: the spool is full (<c>Spool:MaxBytes</c>) or its disk refuses writes (full,
+    /// read-only), and the store is not taking writes either. Null otherwise. Messages meanwhile stay unacknowledged at the broker.
+    /// </summary>
+    public string? SpoolProblem => _blocked;
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -77,31 +86,47 @@ public sealed class StoreWriter(
 
         var batch = new SpoolBatch([.. readings], [.. deadLetters]);
         var delay = TimeSpan.FromMilliseconds(100);
-        var warned = false;
-        while (true)
+        var blockedAt = 0L;
+        try
         {
-            var result = _spool.TryAppend(batch);
-            if (result == SpoolAppendResult.Appended)
+            while (true)
             {
-                Interlocked.Increment(ref _spooledBatches);
-                metrics.DeadLettered(deadLetters.Count);
-                return;
+                var result = _spool.TryAppend(batch);
+                if (result == SpoolAppendResult.Appended)
+                {
+                    Interlocked.Increment(ref _spooledBatches);
+                    metrics.DeadLettered(deadLetters.Count);
+                    return;
+                }
+                var problem = result == SpoolAppendResult.Full
+                    ? $"spool full: {_spool.Bytes} bytes of Spool:MaxBytes {options.Value.MaxBytes} in {_spool.Depth} batches, and the store is not taking writes"
+                    : $"spool disk refuses writes ({_spool.LastFailure}), and the store is not taking writes";
+                if (blockedAt == 0)
+                {
+                    // Once per spell: the pipeline sends one batch at a time and this one waits here until it is durable.
+                    blockedAt = Stopwatch.GetTimestamp();
+                    Interlocked.Increment(ref _blockedSpells);
+                    logger.LogError("Intake waits: {Problem}. Messages stay unacknowledged at the broker; nothing is dropped", problem);
+                }
+                _blocked = problem;
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                // Nothing queued ahead of this batch (the spool may be empty yet refuse it: a full disk): the store,
+                // if it is back, can take it directly without breaking order.
+                if (_spool.IsEmpty && await TryWriteDirectAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false))
+                {
+                    await NotifyAsync(readings, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
             }
-            if (!warned)
+        }
+        finally
+        {
+            if (blockedAt != 0)
             {
-                logger.LogError("Spool {Result} ({Depth} batches, {Bytes} bytes) and the store is not taking writes: intake waits, messages stay at the broker",
-                    result == SpoolAppendResult.Full ? "full" : "not writable", _spool.Depth, _spool.Bytes);
-                warned = true;
+                _blocked = null;
+                logger.LogWarning("Intake resumes after waiting {Seconds:F1} s for the spool or the store", Stopwatch.GetElapsedTime(blockedAt).TotalSeconds);
             }
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            // Nothing queued ahead of this batch (the spool may be empty yet refuse it: a full disk): the store,
-            // if it is back, can take it directly without breaking order.
-            if (_spool.IsEmpty && await TryWriteDirectAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false))
-            {
-                await NotifyAsync(readings, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
         }
     }
 
@@ -256,6 +281,9 @@ public sealed class StoreWriter(
         samples.Add(new("sensing_spool_bytes", "Bytes waiting in the local spool.", "gauge", SpoolBytes));
         samples.Add(new("sensing_spool_batches_total", "Batches that went to the spool because the store was slow or down.", "counter", Interlocked.Read(ref _spooledBatches)));
         samples.Add(new("sensing_store_up", "1 when the last store write succeeded.", "gauge", _storeUp ? 1 : 0));
+        samples.Add(new("sensing_spool_blocked", "1 while intake waits because neither the spool (full, or its disk refuses writes) nor the store takes a batch; messages stay unacknowledged at the broker.", "gauge", _blocked is null ? 0 : 1));
+        samples.Add(new("sensing_spool_blocked_total", "Spells of intake waiting for the spool or the store.", "counter", Interlocked.Read(ref _blockedSpells)));
+        samples.Add(new("sensing_spool_append_failures_total", "Spool appends the disk refused (full, read-only); each is retried, nothing is acknowledged meanwhile.", "counter", _spool?.AppendFailures ?? 0));
     }
 
     public override void Dispose()
