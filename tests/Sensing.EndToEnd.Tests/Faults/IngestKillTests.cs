@@ -66,7 +66,6 @@ public sealed class IngestKillTests(ITestOutputHelper output)
             output.WriteLine($"{clock.Elapsed.TotalSeconds:F1}s: the restarted service received {second.Received} and stored {second.Stored} readings; {redelivered} messages were delivered to both");
             await second.StopAsync();
             Assert.True(second.Received > 0, "the restarted service took nothing from its session");
-            Assert.True(redelivered > 0, "the kill found no message unacknowledged: the broker redelivered nothing, so this run proved less than it should");
 
             // The store file, opened once the service has closed it: every point of every device, duplicates included.
             FaultLedger ledger;
@@ -84,6 +83,7 @@ public sealed class IngestKillTests(ITestOutputHelper output)
 
             Assert.True(ledger.Acknowledged > 0);
             Assert.True(ledger.Lost == 0, $"acknowledged readings missing from the store: {ledger.LostExamples}");
+            Assert.True(redelivered > 0, "the kill found no message unacknowledged: the broker redelivered nothing, so this run proved less than it should");
             Assert.Equal(0, ledger.Duplicated);
             // Every acknowledged message is stored; a message the broker took but whose PUBACK died is stored too at most once.
             Assert.True(ledger.Stored >= ledger.Acknowledged && ledger.Stored <= ledger.Sent, $"stored {ledger.Stored} of {ledger.Acknowledged} acknowledged, {ledger.Sent} sent");
