@@ -31,6 +31,9 @@ public sealed class WallScreenTests(BrowserSession session)
             await Expect(wall.TileAge(tile)).Not.ToBeEmptyAsync();
         }
         await wall.UntilLiveAsync();
+        // Ingest is connected to its broker and never lost it: the header says so (the spells are tested in Faults/).
+        await Expect(wall.BrokerState).ToHaveAttributeAsync("data-state", "ok");
+        await Expect(wall.BrokerState).ToContainTextAsync("正常");
         foreach (var (_, name) in Neighbourhood.Grids) await Expect(wall.GridMap).ToContainTextAsync(name);
         var openInG2 = int.Parse((await wall.GridCell("g2").GetAttributeAsync("data-open"))!, CultureInfo.InvariantCulture);
 
