@@ -22,7 +22,7 @@
       store: "存储", storeOk: "正常", storeSpooling: "补写中 {n} 批", storeDown: "故障 · 本地缓存 {n} 批",
       storeHint: "存储故障时数据先写入本地缓存，恢复后按序补写，不丢数据",
       broker: "消息", brokerOk: "正常", brokerDown: "断开 · 自 {from}", brokerGap: "已恢复 · 中断 {from}–{to}（{s} 秒）",
-      brokerHint: "接入与 MQTT 代理的连接：断开期间设备消息留在代理处，重连后补收；此间数据可能缺口",
+      brokerHint: "接入与 MQTT 代理的连接：断开期间设备消息留在代理处，重连后补收；断开期间图表可能出现缺口",
       connOfflineHint: "实时通道未连接，每 15 秒刷新一次",
       tHouseholds: "监护住户", uHouseholds: "户", tHouseholdsSub: "独居老人用水用电监测",
       tCameras: "摄像头在线", tGate: "今日门禁通行", uTimes: "人次", tGateSub: "自当地零点起",
