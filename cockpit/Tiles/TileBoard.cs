@@ -46,7 +46,14 @@ public sealed record CommunityTiles(
     IReadOnlyDictionary<string, TileFreshness> Freshness,
     int DeadletteringDevices,
     IReadOnlyList<string> DeadletteringDeviceIds,
-    ClosureReport? Closure = null);
+    ClosureReport? Closure = null,
+    BrokerTile? Broker = null);
+
+/// <summary>
+/// Ingest's link to its MQTT broker as the wall screen shows it (issue 9): while it is down, since when; once back, the
+/// last gap, so a dip in the figures is explained by "no data came in from … to …", not guessed at.
+/// </summary>
+public sealed record BrokerTile(bool Connected, DateTimeOffset? DisconnectedSince, Sensing.Ingest.Mqtt.BrokerGap? LastGap);
 
 /// <summary>The wall screen's tile names: keys of <see cref="CommunityTiles.Freshness"/> and its <c>tile-&lt;name&gt;</c> test ids.</summary>
 public static class TileNames
@@ -72,6 +79,7 @@ public sealed class TileBoard(
     IngestFigures ingest,
     Sensing.Ingest.Spool.StoreWriter storeWriter,
     DeadLetteringDevices deadLetters,
+    Sensing.Ingest.Mqtt.BrokerConnection brokerConnection,
     IOptions<SensingOptions> options,
     TimeProvider time) : IMetricsSource
 {
@@ -158,6 +166,7 @@ public sealed class TileBoard(
             [TileNames.TimeToClose] = new(now, BookPeriod.TotalSeconds),
             [TileNames.DeviceHealth] = new(deadLettering.ScannedAt, BookPeriod.TotalSeconds),
         };
+        var link = brokerConnection.Status;
         var closure = alerts.Closure(AlertBook.Everyone, community, null, null, registry.Grids.Where(g => g.Community == community).Select(g => g.Id));
         return new CommunityTiles(
             community, now, dataAsOf, households.Count, camerasOnline, cameras.Count,
@@ -166,7 +175,8 @@ public sealed class TileBoard(
             ingest.ReadingsPerMinute, ingest.DeadLettersLastHour, figures.OpenSilent,
             storeWriter.State switch { Sensing.Ingest.Spool.StoreState.Ok => "ok", Sensing.Ingest.Spool.StoreState.Spooling => "spooling", _ => "down" },
             storeWriter.SpoolDepth,
-            freshness, deadLettering.Devices.Count, [.. deadLettering.Devices.Take(5)], closure);
+            freshness, deadLettering.Devices.Count, [.. deadLettering.Devices.Take(5)], closure,
+            new BrokerTile(link.Connected, link.DisconnectedSince, link.LastGap));
     }
 
     private static DateTimeOffset? Newer(DateTimeOffset? newest, DateTimeOffset? seen) =>

@@ -21,6 +21,8 @@
       perMin: "{n} 条/分", connLive: "实时", connReconnecting: "重连中", connOffline: "离线", connConnecting: "连接中",
       store: "存储", storeOk: "正常", storeSpooling: "补写中 {n} 批", storeDown: "故障 · 本地缓存 {n} 批",
       storeHint: "存储故障时数据先写入本地缓存，恢复后按序补写，不丢数据",
+      broker: "消息", brokerOk: "正常", brokerDown: "断开 · 自 {from}", brokerGap: "已恢复 · 中断 {from}–{to}（{s} 秒）",
+      brokerHint: "接入与 MQTT 代理的连接：断开期间设备消息留在代理处，重连后补收；断开期间图表可能出现缺口",
       connOfflineHint: "实时通道未连接，每 15 秒刷新一次",
       tHouseholds: "监护住户", uHouseholds: "户", tHouseholdsSub: "独居老人用水用电监测",
       tCameras: "摄像头在线", tGate: "今日门禁通行", uTimes: "人次", tGateSub: "自当地零点起",
@@ -61,6 +63,8 @@
       perMin: "{n}/min", connLive: "Live", connReconnecting: "Reconnecting", connOffline: "Offline", connConnecting: "Connecting",
       store: "Store", storeOk: "OK", storeSpooling: "catching up {n} batches", storeDown: "down · {n} batches spooled",
       storeHint: "While the store is down, data waits in a local spool and is written in order when it returns: nothing is lost",
+      broker: "Broker", brokerOk: "OK", brokerDown: "disconnected since {from}", brokerGap: "back · gap {from}–{to} ({s} s)",
+      brokerHint: "Ingest's link to the MQTT broker: while it is down, devices' messages wait at the broker and are taken on reconnect; figures of the gap may lag",
       connOfflineHint: "Live channel down; refreshing every 15 s",
       tHouseholds: "Households", uHouseholds: "", tHouseholdsSub: "Monitored: living alone, water & power",
       tCameras: "Cameras online", tGate: "Gate passes today", uTimes: "", tGateSub: "Since local midnight",
@@ -742,6 +746,19 @@
       : t(storeState === "ok" ? "storeOk" : storeState === "spooling" ? "storeSpooling" : "storeDown", { n: num(x.spool_depth || 0) }))
       + (storeState && tilesOld ? ` · ${ageText(tilesAge)}` : "");
     store.title = t("storeHint");
+    // Ingest's broker link (issue 9): "disconnected since …" during an outage, then the last gap for an hour, so a dip
+    // in the figures is explained on the screen itself.
+    const link = x ? x.broker : null;
+    const gap = link && link.last_gap;
+    const gapRecent = gap && ageOf(gap.to) != null && ageOf(gap.to) < 3600 * 1000;
+    const broker = $("broker-state");
+    broker.className = `pill ${tilesOld ? "stale-warn" : !link ? "" : !link.connected ? "stale-bad" : gapRecent ? "stale-warn" : "fresh"}`;
+    broker.dataset.state = !link ? "" : !link.connected ? "disconnected" : gapRecent ? "gap" : "ok";
+    $("broker-state-value").textContent = !link ? "—"
+      : !link.connected ? t("brokerDown", { from: link.disconnected_since ? localTime(link.disconnected_since) : "—" })
+      : gapRecent ? t("brokerGap", { from: localTime(gap.from), to: localTime(gap.to), s: num(Math.round(gap.seconds)) })
+      : t("brokerOk");
+    broker.title = t("brokerHint");
     $("ingest-rate").className = `pill ${tilesOld ? "stale-warn" : ""}`;
     $("ingest-rate-value").textContent = x && x.readings_last_minute != null
       ? t("perMin", { n: num(x.readings_last_minute) }) + (tilesOld ? ` · ${ageText(tilesAge)}` : "") : "—";

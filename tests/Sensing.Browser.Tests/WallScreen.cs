@@ -47,6 +47,9 @@ public sealed class WallScreen(IPage page)
 
     public Task UntilNotLiveAsync() => Expect(ConnectionState).Not.ToHaveAttributeAsync("data-state", "live");
 
+    /// <summary>Ingest's link to its MQTT broker in the header (<c>data-state</c> <c>ok</c>, <c>disconnected</c>, <c>gap</c>).</summary>
+    public ILocator BrokerState => page.GetByTestId("broker-state");
+
     /// <summary>A tile, by its agreed name: households, cameras, gate-passes, parking, open-alerts, closure-rate, time-to-close.</summary>
     public ILocator Tile(string name) => page.GetByTestId($"tile-{name}");
 

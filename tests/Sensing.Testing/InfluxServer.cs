@@ -28,8 +28,12 @@ public sealed class InfluxServer : IAsyncLifetime
         """;
 
     private readonly ServerLog _log = new(50);
+    // Watchdog shells of influxd processes killed by Crash: kept until the end, when closing them deletes the folder
+    // (closing one earlier would delete the data the restarted server needs).
+    private readonly List<Process> _crashed = [];
     private Process? _process;
     private string? _folder;
+    private string? _config;
 
     public Uri Url { get; private set; } = null!;
 
@@ -78,6 +82,7 @@ public sealed class InfluxServer : IAsyncLifetime
         while (rpcPort == httpPort);
 
         var config = Path.Combine(_folder, "influxdb.conf");
+        Url = new Uri($"http://127.0.0.1:{httpPort}/");
         await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $"""
             reporting-disabled = true
             bind-address = "127.0.0.1:{rpcPort}"
@@ -108,6 +113,13 @@ public sealed class InfluxServer : IAsyncLifetime
               level = "warn"
             """));
 
+        _config = config;
+        await LaunchAsync(config);
+    }
+
+    /// <summary>Starts influxd under a watchdog shell with <paramref name="config"/> and waits until it answers /ping.</summary>
+    private async Task LaunchAsync(string config)
+    {
         var start = new ProcessStartInfo("/bin/sh")
         {
             RedirectStandardInput = true,
@@ -115,7 +127,7 @@ public sealed class InfluxServer : IAsyncLifetime
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "-c", Watchdog, "sh", Executable, config, _folder })
+        foreach (var argument in new[] { "-c", Watchdog, "sh", Executable, config, _folder! })
         {
             start.ArgumentList.Add(argument);
         }
@@ -126,7 +138,6 @@ public sealed class InfluxServer : IAsyncLifetime
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
-        Url = new Uri($"http://127.0.0.1:{httpPort}/");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(30))
@@ -161,9 +172,10 @@ public sealed class InfluxServer : IAsyncLifetime
 
     private async Task StopAsync()
     {
-        if (_process is { } process)
+        foreach (var shell in _crashed.Append(_process).OfType<Process>().ToList())
         {
             _process = null;
+            var process = shell;
             try
             {
                 process.StandardInput.Close();
@@ -196,8 +208,41 @@ public sealed class InfluxServer : IAsyncLifetime
             }
         }
 
+        _crashed.Clear();
         _folder = null;
     }
+
+    /// <summary>
+    /// Kills influxd with SIGKILL, as a crash or an OOM kill would: no shutdown, no flush beyond what its WAL already
+    /// holds. Its data directory stays; <see cref="RestartAsync"/> starts it again on the same ports and data.
+    /// </summary>
+    public async Task CrashAsync()
+    {
+        var shell = _process ?? throw new InvalidOperationException("influxd is not running");
+        Signal("KILL");
+        // Wait until it has gone: its HTTP port refuses connections (the shell does not reap it until the end, but a
+        // zombie holds no sockets).
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, Url.Port).WaitAsync(TimeSpan.FromSeconds(1));
+                await Task.Delay(50);
+            }
+            catch (Exception e) when (e is SocketException or TimeoutException)
+            {
+                break;
+            }
+        }
+        _crashed.Add(shell);
+        _process = null;
+    }
+
+    /// <summary>Starts influxd again after <see cref="CrashAsync"/>: same config, ports and data directory; returns once it answers /ping.</summary>
+    public Task RestartAsync() =>
+        _process is null && _config is { } config ? LaunchAsync(config) : throw new InvalidOperationException("influxd was not crashed");
 
     /// <summary>
     /// Freezes the server (SIGSTOP): it keeps its connections and its data but answers nothing, as a store that has

@@ -9,6 +9,9 @@ namespace Sensing.Ingest.Mqtt;
 /// <param name="SessionPresent">Whether the broker still had ingest's session at the last connect (null before one).</param>
 /// <param name="LastError">Why the last attempt failed or the connection dropped, as specific as the broker or TLS said.</param>
 /// <param name="Qos0Dropped">QoS 0 messages dropped because ingest's queue was full (see <see cref="MqttIntake"/>).</param>
+/// <param name="DisconnectedSince">When the connection dropped, while ingest is away from the broker after having been connected (null while connected or before the first connection).</param>
+/// <param name="LastGap">The last spell without the broker, from the drop to the reconnection (null if the connection never dropped).</param>
+/// <param name="Gaps">Spells without the broker since start (drops followed by a reconnection, or still running).</param>
 public sealed record BrokerStatus(
     string Host,
     int Port,
@@ -26,7 +29,19 @@ public sealed record BrokerStatus(
     IReadOnlyList<string> Subscriptions,
     string? LastError,
     DateTimeOffset? LastErrorAt,
-    long Qos0Dropped = 0);
+    long Qos0Dropped = 0,
+    DateTimeOffset? DisconnectedSince = null,
+    BrokerGap? LastGap = null,
+    long Gaps = 0);
+
+/// <summary>
+/// A spell without the broker: messages published meanwhile waited at the broker (persistent session) or, for devices that
+/// could not reach it either, were not sent. The wall screen shows it so a dip in the figures is explained, not guessed at.
+/// </summary>
+public sealed record BrokerGap(DateTimeOffset From, DateTimeOffset To)
+{
+    public double Seconds => (To - From).TotalSeconds;
+}
 
 /// <summary>
 /// What ingest knows of its broker connection: written by <see cref="MqttIntake"/>, read by <c>/healthz</c> and
@@ -39,8 +54,11 @@ public sealed class BrokerConnection : IMetricsSource
     private long _acksSkipped;
     private long _qos0Dropped;
 
+    private readonly TimeProvider _time;
+
     public BrokerConnection(IOptions<MqttOptions> options, TimeProvider time)
     {
+        _time = time;
         var o = options.Value;
         _status = new BrokerStatus(o.Host, o.Port, o.UseTls, o.Embedded, o.ClientId, string.IsNullOrEmpty(o.SharedGroup) ? null : o.SharedGroup,
             o.ReceiveMaximum, Connected: false, Since: time.GetUtcNow(), Connects: 0, Reconnects: 0, FailedAttempts: 0, SessionPresent: null,
@@ -64,6 +82,8 @@ public sealed class BrokerConnection : IMetricsSource
             {
                 Connected = true, Since = at, Connects = connects, Reconnects = connects - 1, FailedAttempts = 0,
                 SessionPresent = sessionPresent, Subscriptions = subscriptions,
+                DisconnectedSince = null,
+                LastGap = _status.DisconnectedSince is { } from ? new BrokerGap(from, at) : _status.LastGap,
             };
         }
     }
@@ -73,7 +93,7 @@ public sealed class BrokerConnection : IMetricsSource
         lock (_lock)
         {
             if (!_status.Connected) return;
-            _status = _status with { Connected = false, Since = at, LastError = reason, LastErrorAt = at };
+            _status = _status with { Connected = false, Since = at, LastError = reason, LastErrorAt = at, DisconnectedSince = at, Gaps = _status.Gaps + 1 };
         }
     }
 
@@ -93,6 +113,9 @@ public sealed class BrokerConnection : IMetricsSource
     {
         var s = Status;
         samples.Add(new("sensing_broker_reconnects_total", "Times ingest connected to the MQTT broker again after its connection dropped.", "counter", s.Reconnects));
+        samples.Add(new("sensing_broker_disconnected_seconds", "How long ingest has been without its broker after a drop (0 while connected).", "gauge",
+            s.DisconnectedSince is { } since ? Math.Max(0, (_time.GetUtcNow() - since).TotalSeconds) : 0));
+        samples.Add(new("sensing_broker_last_gap_seconds", "Length of the last spell without the broker, from the drop to the reconnection.", "gauge", s.LastGap?.Seconds ?? 0));
         samples.Add(new("sensing_broker_connect_failures", "Connection attempts that failed since the last successful one.", "gauge", s.FailedAttempts));
         samples.Add(new("sensing_broker_session_present", "1 when the broker had kept ingest's session at the last connect.", "gauge", s.SessionPresent == true ? 1 : 0));
         samples.Add(new("sensing_broker_acks_skipped_total", "Acknowledgements dropped because their connection had gone; the broker redelivers those messages.", "counter", AcknowledgementsSkipped));
