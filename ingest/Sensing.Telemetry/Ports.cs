@@ -166,3 +166,51 @@ public interface IHourlyWindowStore
     IAsyncEnumerable<HourlySeries> HourlyAsync(
         IReadOnlyList<string> metrics, DateTimeOffset from, DateTimeOffset to, string? community, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// Whose data a household export or erasure covers: the pseudonymous household id and the devices assigned to it
+/// (its meters). A reading belongs to the household when it is tagged with it (meters, gate passes of its
+/// credentials) or comes from one of these devices; a dead letter when its topic names one of these devices or its
+/// payload carries the id as a JSON string; an alert when it names the household or one of these devices.
+/// </summary>
+public sealed record HouseholdScope(string Household, IReadOnlyList<string> Devices)
+{
+    /// <summary>True when a dead letter is attributable to the household (see the type's summary).</summary>
+    public bool Owns(DeadLetter letter)
+    {
+        foreach (var device in Devices)
+        {
+            if (letter.Topic.EndsWith("/" + device, StringComparison.Ordinal)) return true;
+        }
+        var quoted = System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(Household));
+        return letter.Payload.AsSpan().IndexOf(quoted) >= 0;
+    }
+
+    public bool Owns(Alert alert) =>
+        alert.Household == Household || (alert.Device is { } device && Devices.Contains(device, StringComparer.Ordinal));
+}
+
+/// <summary>What an erasure removed from the store.</summary>
+public sealed record HouseholdErasure(long Readings, long DeadLetters, long Alerts);
+
+/// <summary>
+/// A household's data in the store, for an admin's export and erasure (the privacy duties of issue 9). Streams, so a
+/// household with years of readings is never held in memory whole.
+/// </summary>
+public interface IHouseholdDataStore
+{
+    /// <summary>Every reading of the household (see <see cref="HouseholdScope"/>), ordered by time, device, metric, label.</summary>
+    IAsyncEnumerable<Reading> HouseholdReadingsAsync(HouseholdScope scope, CancellationToken cancellationToken);
+
+    /// <summary>The dead letters attributable to the household, oldest first.</summary>
+    IAsyncEnumerable<DeadLetter> HouseholdDeadLettersAsync(HouseholdScope scope, CancellationToken cancellationToken);
+
+    /// <summary>Every stored alert of the household (any age, any status), oldest first, with its actions.</summary>
+    Task<IReadOnlyList<Alert>> HouseholdAlertsAsync(HouseholdScope scope, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the household's readings (raw and rollups), attributable dead letters and alerts. Idempotent: erasing
+    /// twice removes nothing the second time.
+    /// </summary>
+    Task<HouseholdErasure> EraseHouseholdAsync(HouseholdScope scope, CancellationToken cancellationToken);
+}
