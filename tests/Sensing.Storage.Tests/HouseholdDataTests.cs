@@ -35,6 +35,30 @@ public sealed class HouseholdDataTests : IAsyncLifetime
         await _db.ReopenAsync();
         await HouseholdScenario.NothingLeftAsync(_db.Store, _db.Store, _db.Store);
     }
+
+    [Fact]
+    public async Task DuckDB_erasure_past_the_raw_horizon_drops_its_meters_rollups_and_leaves_a_shared_gates_count_anonymous()
+    {
+        await HouseholdScenario.SeedAsync(_db.Store, _db.Store);
+        // Ten days later the raw rows of the scenario are past retention; only the rollups remember them.
+        var later = HouseholdScenario.T0.AddDays(10);
+        await _db.Store.WriteAsync([new Reading("cam-9", "c1", "g1", null, Metrics.CameraOnline, later, 1)], CancellationToken.None).Within();
+        await _db.Store.ApplyRetentionAsync(new DuckDbRetentionOptions { Raw = TimeSpan.FromDays(1), Minute = TimeSpan.FromDays(40), Hour = TimeSpan.FromDays(730) },
+            later, CancellationToken.None).Within();
+        Assert.Equal(1, await _db.CountReadingsAsync());
+
+        var erased = await _db.Store.EraseHouseholdAsync(HouseholdScenario.H1, CancellationToken.None).Within();
+        Assert.Equal(0, erased.Readings); // no raw rows were left to delete
+
+        Assert.Empty(await _db.SqlAsync("SELECT * FROM readings_1h WHERE device = 'wm-1' OR household = 'h-1'"));
+        Assert.Empty(await _db.SqlAsync("SELECT * FROM readings_1m WHERE device = 'wm-1' OR household = 'h-1'"));
+        var day = (From: HouseholdScenario.T0.AddDays(-1), To: HouseholdScenario.T0.AddDays(1));
+        // The shared gate's hour cannot be taken apart any more: its three passes stay counted, attributed to nobody for h-1's.
+        var gate = await _db.Store.QueryAsync(new ReadingQuery(Metrics.GatePass, day.From, day.To, Device: "gate-1", Every: TimeSpan.FromHours(1), Aggregation: Aggregation.Count), CancellationToken.None).Within();
+        Assert.Equal(3, gate.Sum(b => b.Value));
+        var neighbour = await _db.Store.QueryAsync(new ReadingQuery(Metrics.WaterTotal, day.From, day.To, Device: "wm-2", Every: TimeSpan.FromHours(1), Aggregation: Aggregation.Count), CancellationToken.None).Within();
+        Assert.Equal(2, neighbour.Sum(b => b.Value));
+    }
 }
 
 [Collection(InfluxCollection.Name)]
@@ -58,7 +82,7 @@ public sealed class InfluxHouseholdDataTests(InfluxServer server)
 
 internal static class HouseholdScenario
 {
-    private static readonly DateTimeOffset T0 = new(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+    public static readonly DateTimeOffset T0 = new(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
     public static readonly HouseholdScope H1 = new("h-1", ["wm-1"]);
 
     private static readonly Reading[] s_h1 =
@@ -115,7 +139,7 @@ internal static class HouseholdScenario
 
     private static readonly Alert[] s_otherAlerts = [NewAlert(AlertKinds.LivingAloneDrop, "h-2", null, 30)];
 
-    private static async Task SeedAsync(IReadingStore readings, IAlertStore alerts)
+    public static async Task SeedAsync(IReadingStore readings, IAlertStore alerts)
     {
         await readings.WriteAsync([.. s_h1, .. s_others], CancellationToken.None).Within();
         await readings.WriteDeadLettersAsync([.. s_h1Letters, .. s_otherLetters], CancellationToken.None).Within();
@@ -170,6 +194,12 @@ internal static class HouseholdScenario
         Assert.Single(await store.QueryAsync(new ReadingQuery(Metrics.WaterTotal, T0.AddDays(-1), T0.AddDays(1), Device: "wm-10"), CancellationToken.None).Within());
         var passes = await store.QueryAsync(new ReadingQuery(Metrics.GatePass, T0.AddDays(-1), T0.AddDays(1), Device: "gate-1"), CancellationToken.None).Within();
         Assert.Equal([T0.AddMinutes(31), T0.AddMinutes(32)], passes.Select(b => b.Time));
+        // Bucketed (DuckDB: from the rollups, where the shared gate's hour folded h-1's pass with h-2's): its pass is gone, theirs stay.
+        foreach (var every in new[] { TimeSpan.FromMinutes(1), TimeSpan.FromHours(1) })
+        {
+            var counted = await store.QueryAsync(new ReadingQuery(Metrics.GatePass, T0.AddDays(-1), T0.AddDays(1), Device: "gate-1", Every: every, Aggregation: Aggregation.Count), CancellationToken.None).Within();
+            Assert.Equal(2, counted.Sum(b => b.Value));
+        }
         var letters = await store.DeadLettersAsync(null, 100, CancellationToken.None).Within();
         Assert.Equal(s_otherLetters.Select(l => l.Topic).Order(), letters.Select(l => l.Topic).Order());
         var kept = await alerts.LoadAsync(DateTimeOffset.MinValue, CancellationToken.None).Within();

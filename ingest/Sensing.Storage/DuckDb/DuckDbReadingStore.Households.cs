@@ -64,17 +64,26 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
             Execute(writer, "BEGIN TRANSACTION");
             try
             {
+                // The rollup buckets its raw rows fall in, noted before the rows go: they are folded again without them.
+                foreach (var (_, unit) in s_rollups)
+                {
+                    using var command = writer.CreateCommand();
+                    command.CommandText = $"""
+                        CREATE OR REPLACE TEMP TABLE erased_{unit} AS
+                        SELECT DISTINCT device, metric, label, community, date_trunc('{unit}', ts) AS bucket
+                        FROM readings WHERE {HouseholdPredicate(command, scope)}
+                        """;
+                    command.ExecuteNonQuery();
+                }
                 long readings;
                 using (var command = writer.CreateCommand())
                 {
                     command.CommandText = $"DELETE FROM readings WHERE {HouseholdPredicate(command, scope)}";
                     readings = command.ExecuteNonQuery();
                 }
-                foreach (var rollup in new[] { "readings_1m", "readings_1h" })
+                foreach (var (table, unit) in s_rollups)
                 {
-                    using var command = writer.CreateCommand();
-                    command.CommandText = $"DELETE FROM {rollup} WHERE {HouseholdPredicate(command, scope)}";
-                    command.ExecuteNonQuery();
+                    EraseFromRollup(writer, scope, table, unit);
                 }
 
                 var letters = new List<long>();
@@ -106,6 +115,47 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
         finally
         {
             _writeLock.Release();
+        }
+    }
+
+    private static readonly (string Table, string Unit)[] s_rollups = [("readings_1m", "minute"), ("readings_1h", "hour")];
+
+    /// <summary>
+    /// Takes the household out of one rollup table. A rollup row folds a series' bucket over every household its
+    /// readings carried (a shared gate's passes), so rows cannot simply be deleted by household: buckets the raw rows
+    /// still cover in full (from the raw retention horizon on) are folded again from the raw rows that remain, which is
+    /// exact. Older buckets have no raw rows left to fold: the rows of the household's own devices go, and a shared
+    /// device's row that names the household keeps its figures but names nobody (an anonymous count). Under the writer
+    /// lock, inside the erasure's transaction, after its raw rows were deleted.
+    /// </summary>
+    private static void EraseFromRollup(DuckDBConnection writer, HouseholdScope scope, string table, string unit)
+    {
+        const string Horizon = "(SELECT coalesce(max(raw_horizon), TIMESTAMP '-infinity') FROM retention_horizon)";
+        const string SameBucket = "t.device = k.device AND t.metric = k.metric AND t.label = k.label AND t.community = k.community AND t.bucket = k.bucket";
+        Execute(writer, $"DELETE FROM {table} AS t USING erased_{unit} AS k WHERE {SameBucket} AND k.bucket >= {Horizon}");
+        Execute(writer, $"""
+            INSERT INTO {table} (device, metric, label, community, bucket, grid, household,
+                                 n, sum_value, min_value, max_value, last_value, last_ts)
+            SELECT r.device, r.metric, r.label, r.community, date_trunc('{unit}', r.ts), any_value(r.grid), any_value(r.household),
+                   count(*), sum(r.value), min(r.value), max(r.value), arg_max(r.value, r.ts), max(r.ts)
+            FROM readings AS r JOIN erased_{unit} AS k
+              ON r.device = k.device AND r.metric = k.metric AND r.label = k.label AND r.community = k.community
+             AND date_trunc('{unit}', r.ts) = k.bucket
+            WHERE k.bucket >= {Horizon}
+            GROUP BY r.device, r.metric, r.label, r.community, date_trunc('{unit}', r.ts)
+            """);
+        Execute(writer, $"DROP TABLE erased_{unit}");
+        if (scope.Devices.Count > 0)
+        {
+            using var command = writer.CreateCommand();
+            command.CommandText = $"DELETE FROM {table} WHERE {DevicePredicate(command, scope)}";
+            command.ExecuteNonQuery();
+        }
+        using (var command = writer.CreateCommand())
+        {
+            command.CommandText = $"UPDATE {table} SET household = NULL WHERE household = $household";
+            AddParameter(command, "household", scope.Household);
+            command.ExecuteNonQuery();
         }
     }
 
@@ -145,13 +195,18 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
     private static string HouseholdPredicate(DuckDBCommand command, HouseholdScope scope)
     {
         AddParameter(command, "household", scope.Household);
-        if (scope.Devices.Count == 0) return "household = $household";
+        return scope.Devices.Count == 0 ? "household = $household" : $"(household = $household OR {DevicePredicate(command, scope)})";
+    }
+
+    /// <summary>Rows of one of the household's devices (at least one); the ids go in as parameters.</summary>
+    private static string DevicePredicate(DuckDBCommand command, HouseholdScope scope)
+    {
         var names = new List<string>(scope.Devices.Count);
         for (var i = 0; i < scope.Devices.Count; i++)
         {
             names.Add("$device" + i);
             AddParameter(command, "device" + i, scope.Devices[i]);
         }
-        return $"(household = $household OR device IN ({string.Join(',', names)}))";
+        return $"device IN ({string.Join(',', names)})";
     }
 }
