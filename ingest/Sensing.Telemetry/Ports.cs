@@ -173,17 +173,27 @@ public interface IHourlyWindowStore
 /// credentials) or comes from one of these devices; a dead letter when its topic names one of these devices or its
 /// payload carries the id as a JSON string; an alert when it names the household or one of these devices.
 /// </summary>
-public sealed record HouseholdScope(string Household, IReadOnlyList<string> Devices)
+public sealed class HouseholdScope(string household, IReadOnlyList<string> devices)
 {
-    /// <summary>True when a dead letter is attributable to the household (see the type's summary).</summary>
+    // A class, not a record: the cached bytes below must not take part in equality.
+    private byte[]? _quoted;
+
+    public string Household { get; } = household;
+    public IReadOnlyList<string> Devices { get; } = devices;
+
+    /// <summary>
+    /// True when a dead letter is attributable to the household (see the type's summary). The id is looked for as a
+    /// JSON string (<c>"h-1"</c>, quotes included), so <c>h-10</c> is not taken for <c>h-1</c>.
+    /// </summary>
     public bool Owns(DeadLetter letter)
     {
+        var topic = letter.Topic.AsSpan();
         foreach (var device in Devices)
         {
-            if (letter.Topic.EndsWith("/" + device, StringComparison.Ordinal)) return true;
+            if (topic.EndsWith(device, StringComparison.Ordinal) && topic.Length > device.Length && topic[^(device.Length + 1)] == '/') return true;
         }
-        var quoted = System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(Household));
-        return letter.Payload.AsSpan().IndexOf(quoted) >= 0;
+        _quoted ??= System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(Household));
+        return letter.Payload.AsSpan().IndexOf(_quoted) >= 0;
     }
 
     public bool Owns(Alert alert) =>
@@ -199,7 +209,10 @@ public sealed record HouseholdErasure(long Readings, long DeadLetters, long Aler
 /// </summary>
 public interface IHouseholdDataStore
 {
-    /// <summary>Every reading of the household (see <see cref="HouseholdScope"/>), ordered by time, device, metric, label.</summary>
+    /// <summary>
+    /// Every reading of the household (see <see cref="HouseholdScope"/>), oldest first (DuckDB over all of them; InfluxDB
+    /// per measurement: meters, then gates, parking, cameras, others).
+    /// </summary>
     IAsyncEnumerable<Reading> HouseholdReadingsAsync(HouseholdScope scope, CancellationToken cancellationToken);
 
     /// <summary>The dead letters attributable to the household, oldest first.</summary>
