@@ -192,6 +192,7 @@ public static class CockpitHost
         var api = app.MapGroup("/api").RequireAuthorization();
         api.MapAccessApi();
         api.MapRegistryApi();
+        api.MapHouseholdPrivacyApi();
         api.MapReadingsApi();
         api.MapAlertsApi();
         api.MapExportApi();

@@ -282,6 +282,30 @@ public sealed class AlertBook(
         }
     }
 
+    /// <summary>
+    /// Erases a household's alerts: <paramref name="eraseStore"/> (which deletes them, with the rest of its data, from
+    /// the store) runs while the book takes no change, so no acknowledgement can write a deleted alert back; then the
+    /// book forgets them. Returns what <paramref name="eraseStore"/> returned and how many alerts the book held.
+    /// </summary>
+    public async Task<(T Result, int Forgotten)> EraseHouseholdAsync<T>(HouseholdScope scope, Func<CancellationToken, Task<T>> eraseStore, CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            var result = await eraseStore(cancellationToken);
+            var forgotten = 0;
+            foreach (var alert in _alerts.Values.Where(scope.Owns).ToList())
+            {
+                if (_alerts.TryRemove(alert.Id, out _)) forgotten++;
+            }
+            return (result, forgotten);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
     /// <summary>Alerts the caller may see, newest raised first, filtered as <c>GET /api/alerts</c> asks.</summary>
     public IReadOnlyList<Alert> Query(CallerScope caller, AlertStatus? status, string? community, string? grid, DateTimeOffset? since) =>
         [.. _alerts.Values

@@ -17,6 +17,7 @@
       connLive: "实时", connConnecting: "连接中", connReconnecting: "重连中", connOffline: "离线",
       empty: "你的网格暂无待处理告警", count: "待处理 {open} 条 · 共 {all} 条",
       grid: "网格", evidence: "证据", received: "告警时间", household: "住户", device: "设备",
+      contact: "联系人", showContact: "查看联系方式", noContact: "未登记联系方式", emergency: "紧急联系人",
       expected: "预期", observed: "实测",
       ack: "确认", onTheWay: "在路上", resolve: "处理完成", noteLabel: "处理说明（现场情况、采取的措施）", cancel: "取消", resolveSubmit: "提交并关闭",
       respondIn: "请在 {t} 内确认", leaderRespondIn: "网格长请在 {t} 内确认", overdue: "已超时 {t}",
@@ -37,6 +38,7 @@
       connLive: "Live", connConnecting: "Connecting", connReconnecting: "Reconnecting", connOffline: "Offline",
       empty: "No open alerts in your grids", count: "{open} open · {all} in all",
       grid: "Grid", evidence: "Evidence", received: "Raised", household: "Household", device: "Device",
+      contact: "Contact", showContact: "Show contact", noContact: "No contact registered", emergency: "Emergency",
       expected: "expected", observed: "observed",
       ack: "Acknowledge", onTheWay: "On the way", resolve: "Resolve", noteLabel: "Note (what you found, what you did)", cancel: "Cancel", resolveSubmit: "Resolve",
       respondIn: "Acknowledge within {t}", leaderRespondIn: "Grid leader: acknowledge within {t}", overdue: "Overdue by {t}",
@@ -74,6 +76,8 @@
     clockSkewMs: 0,           // server clock − this phone's clock, so countdowns follow the server's deadlines
     resolving: new Set(),     // ids whose resolve form is open (kept across re-renders)
     notes: new Map(),         // id → draft note
+    // household → contact, fetched only when the worker asks, kept in memory only (never in storage), gone on sign-out
+    contacts: new Map(),
   };
 
   // ------------------------------------------------------------------ i18n
@@ -175,6 +179,7 @@
     clearTimeout(state.retryTimer);
     state.session = null;
     state.alerts.clear();
+    state.contacts.clear();
     state.lastSequence = 0;
     sessionStorage.removeItem(SS_SESSION);
     $("board").hidden = true;
@@ -347,6 +352,13 @@
     subject.querySelector("dt").textContent = t(alert.household ? "household" : "device");
     subject.querySelector("dd").textContent = alert.household ? `${alert.household}${alert.device ? ` · ${alert.device}` : ""}` : (alert.device || "—");
     node.querySelector(".grid").textContent = `${alert.community} / ${alert.grid ?? "—"}`;
+    if (alert.household && alert.status !== "resolved") {
+      const fact = node.querySelector(".fact-contact");
+      fact.hidden = false;
+      const known = state.contacts.get(alert.household);
+      if (known !== undefined) showContact(fact.querySelector(".contact"), known);
+      fact.querySelector(".show-contact")?.addEventListener("click", () => loadContact(alert.household, fact.querySelector(".contact"), node));
+    }
     const points = alert.evidence?.points || [];
     if (points.length) {
       // The newest figure says most on a small screen; the wall shows the whole chart.
@@ -388,6 +400,38 @@
       form.querySelector(".submit").addEventListener("click", () => act(alert, "resolve", { note: note.value.trim() || null }, node));
     }
     return node;
+  }
+
+  // The resident's name and phone: asked for by the worker who is about to call, from the registry (never in the alert).
+  async function loadContact(household, dd, node) {
+    const error = node.querySelector(".error");
+    try {
+      const contact = await api("GET", `/api/households/${encodeURIComponent(household)}/contact`);
+      state.contacts.set(household, contact);
+      showContact(dd, contact);
+    } catch (e) {
+      if (e.status === 404) { state.contacts.set(household, null); showContact(dd, null); return; }
+      error.textContent = e.message;
+      error.hidden = false;
+    }
+  }
+
+  function showContact(dd, contact) {
+    dd.replaceChildren();
+    if (!contact) { dd.textContent = t("noContact"); return; }
+    const line = (label, phone) => {
+      const div = document.createElement("div");
+      div.append(label);
+      if (phone) {
+        const a = document.createElement("a");
+        a.href = `tel:${phone.replace(/[^0-9+]/g, "")}`;
+        a.textContent = ` ${phone}`;
+        div.append(a);
+      }
+      dd.append(div);
+    };
+    line((contact.residents || []).join("、"), contact.phone);
+    if (contact.emergency_name || contact.emergency_phone) line(`${t("emergency")}: ${contact.emergency_name || ""}`, contact.emergency_phone);
   }
 
   // Countdowns move every second without re-rendering the cards (a worker may be typing a note).

@@ -48,6 +48,9 @@ public static class StoreServiceCollectionExtensions
         services.AddSingleton<IAlertStore>(sp => IsInfluxDb(sp)
             ? sp.GetRequiredService<InfluxDbReadingStore>()
             : sp.GetRequiredService<DuckDbReadingStore>());
+        services.AddSingleton<IHouseholdDataStore>(sp => IsInfluxDb(sp)
+            ? sp.GetRequiredService<InfluxDbReadingStore>()
+            : sp.GetRequiredService<DuckDbReadingStore>());
         services.AddHostedService<StoreInitializer>();
         return services;
     }

@@ -166,3 +166,64 @@ public interface IHourlyWindowStore
     IAsyncEnumerable<HourlySeries> HourlyAsync(
         IReadOnlyList<string> metrics, DateTimeOffset from, DateTimeOffset to, string? community, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// Whose data a household export or erasure covers: the pseudonymous household id and the devices assigned to it
+/// (its meters). A reading belongs to the household when it is tagged with it (meters, gate passes of its
+/// credentials) or comes from one of these devices; a dead letter when its topic names one of these devices or its
+/// payload carries the id as a JSON string; an alert when it names the household or one of these devices.
+/// </summary>
+public sealed class HouseholdScope(string household, IReadOnlyList<string> devices)
+{
+    // A class, not a record: the cached bytes below must not take part in equality.
+    private byte[]? _quoted;
+
+    public string Household { get; } = household;
+    public IReadOnlyList<string> Devices { get; } = devices;
+
+    /// <summary>
+    /// True when a dead letter is attributable to the household (see the type's summary). The id is looked for as a
+    /// JSON string (<c>"h-1"</c>, quotes included), so <c>h-10</c> is not taken for <c>h-1</c>.
+    /// </summary>
+    public bool Owns(DeadLetter letter)
+    {
+        var topic = letter.Topic.AsSpan();
+        foreach (var device in Devices)
+        {
+            if (topic.EndsWith(device, StringComparison.Ordinal) && topic.Length > device.Length && topic[^(device.Length + 1)] == '/') return true;
+        }
+        _quoted ??= System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(Household));
+        return letter.Payload.AsSpan().IndexOf(_quoted) >= 0;
+    }
+
+    public bool Owns(Alert alert) =>
+        alert.Household == Household || (alert.Device is { } device && Devices.Contains(device, StringComparer.Ordinal));
+}
+
+/// <summary>What an erasure removed from the store.</summary>
+public sealed record HouseholdErasure(long Readings, long DeadLetters, long Alerts);
+
+/// <summary>
+/// A household's data in the store, for an admin's export and erasure (the privacy duties of issue 9). Streams, so a
+/// household with years of readings is never held in memory whole.
+/// </summary>
+public interface IHouseholdDataStore
+{
+    /// <summary>
+    /// Every reading of the household (see <see cref="HouseholdScope"/>), oldest first (DuckDB over all of them; InfluxDB
+    /// per measurement: meters, then gates, parking, cameras, others).
+    /// </summary>
+    IAsyncEnumerable<Reading> HouseholdReadingsAsync(HouseholdScope scope, CancellationToken cancellationToken);
+
+    /// <summary>The dead letters attributable to the household, oldest first.</summary>
+    IAsyncEnumerable<DeadLetter> HouseholdDeadLettersAsync(HouseholdScope scope, CancellationToken cancellationToken);
+
+    /// <summary>Every stored alert of the household (any age, any status), oldest first, with its actions.</summary>
+    Task<IReadOnlyList<Alert>> HouseholdAlertsAsync(HouseholdScope scope, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the household's readings (raw and rollups), attributable dead letters and alerts. Idempotent: erasing
+    /// twice removes nothing the second time.
+    /// </summary>
+    Task<HouseholdErasure> EraseHouseholdAsync(HouseholdScope scope, CancellationToken cancellationToken);
+}

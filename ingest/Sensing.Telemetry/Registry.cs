@@ -69,3 +69,25 @@ public sealed record DeviceCredential(string Username, string PasswordHash, IRea
 
 /// <summary>A spell during which a household is away (holiday, hospital): welfare alerts are suppressed.</summary>
 public sealed record AwaySpell(string Household, DateTimeOffset From, DateTimeOffset? Until);
+
+/// <summary>
+/// How to reach a household's residents: names, phone, emergency contact. Personal data, so it is kept beside the
+/// household in the registry, never on <see cref="Household"/>, a reading, an alert, a dead letter or a log line:
+/// the time series knows households only by their pseudonymous id. Only the roles that must call the resident read
+/// it (the cockpit's <c>GET /api/households/{id}/contact</c>).
+/// </summary>
+/// <param name="Household">The pseudonymous household id this contact belongs to.</param>
+/// <param name="Residents">Residents' names, e.g. <c>["张桂兰"]</c>.</param>
+/// <param name="Phone">The residents' phone number.</param>
+/// <param name="EmergencyName">Who to call when the residents do not answer (a child, a neighbour).</param>
+/// <param name="EmergencyPhone">That person's phone number.</param>
+public sealed record HouseholdContact(
+    string Household,
+    IReadOnlyList<string> Residents,
+    string? Phone = null,
+    string? EmergencyName = null,
+    string? EmergencyPhone = null)
+{
+    /// <summary>Never the names or numbers: a record's generated ToString would put them into any log that formats it.</summary>
+    public override string ToString() => $"HouseholdContact {{ Household = {Household} }}";
+}

@@ -14,7 +14,9 @@ namespace Sensing.Telemetry;
 ///                   {"id":"c1-cam-007","kind":"camera","community":"c1","grid":"g2","source":"frigate:front_door"}],
 ///   "away":        [{"household":"h-0042","from":"2026-11-20T00:00:00Z","until":null}],
 ///   "credentials": [{"username":"c1-wm-0042","password_hash":"pbkdf2-sha256$100000$…$…"},
-///                   {"username":"z2m-gateway-1","password_hash":"pbkdf2-sha256$…","topics":["zigbee2mqtt/#"]}]
+///                   {"username":"z2m-gateway-1","password_hash":"pbkdf2-sha256$…","topics":["zigbee2mqtt/#"]}],
+///   "contacts":    [{"household":"h-0042","residents":["张桂兰"],"phone":"13812345678",
+///                    "emergency_name":"李明","emergency_phone":"13900001111"}]
 /// }
 /// </code>
 /// </summary>
@@ -28,6 +30,12 @@ public sealed record RegistrySnapshot
 
     /// <summary>The embedded broker's device and gateway credentials (hashed); see <see cref="DeviceCredential"/>.</summary>
     [JsonPropertyName("credentials")] public IReadOnlyList<DeviceCredential> Credentials { get; init; } = [];
+
+    /// <summary>
+    /// Residents' names and phone numbers (<see cref="HouseholdContact"/>): personal data, in the registry file only,
+    /// never listed with households or devices.
+    /// </summary>
+    [JsonPropertyName("contacts")] public IReadOnlyList<HouseholdContact> Contacts { get; init; } = [];
 
     /// <summary>JSON options for the registry file: snake_case names, enums as their contract strings.</summary>
     public static System.Text.Json.JsonSerializerOptions JsonOptions { get; } = new(System.Text.Json.JsonSerializerDefaults.Web)

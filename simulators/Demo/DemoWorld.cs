@@ -27,6 +27,7 @@ public static class DemoWorld
         var grids = new List<Grid>();
         var households = new List<Household>();
         var devices = new List<Device>();
+        var contacts = new List<HouseholdContact>();
 
         foreach (var (communityId, communityName) in s_communities)
         {
@@ -49,6 +50,13 @@ public static class DemoWorld
                     var household = HouseholdId(communityId, number);
                     var gridId = s_grids[g].Id;
                     households.Add(new Household(household, communityId, gridId, elderly.Contains(i)));
+                    if (elderly.Contains(i))
+                    {
+                        // Made-up residents and numbers, so the worker page can show whom to call; not drawn from the
+                        // seeded random, which would change every other figure of the demo world.
+                        contacts.Add(new HouseholdContact(household, [s_residents[number % s_residents.Length]],
+                            $"138{number:0000}{5678 + number % 100:0000}", "李明", $"139{number:0000}1111"));
+                    }
                     devices.Add(new Device($"{communityId}-wm-{number:000}", DeviceKind.Meter, communityId, gridId, household));
                     devices.Add(new Device($"{communityId}-em-{number:000}", DeviceKind.Meter, communityId, gridId, household));
                 }
@@ -63,8 +71,10 @@ public static class DemoWorld
                 devices.Add(new Device($"{communityId}-cam-{c:00}", DeviceKind.Camera, communityId, s_grids[(c - 1) % s_grids.Length].Id));
         }
 
-        return new RegistrySnapshot { Communities = communities, Grids = grids, Households = households, Devices = devices };
+        return new RegistrySnapshot { Communities = communities, Grids = grids, Households = households, Devices = devices, Contacts = contacts };
     }
+
+    private static readonly string[] s_residents = ["张桂兰", "王秀英", "李淑珍", "刘建国", "陈玉兰", "杨德明", "赵凤英", "黄志强"];
 
     internal static string HouseholdId(string community, int number) => $"h-{community}-{number:000}";
 

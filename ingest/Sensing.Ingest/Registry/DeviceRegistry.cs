@@ -21,6 +21,8 @@ public sealed class DeviceRegistry : IDeviceRegistry
     private readonly ConcurrentDictionary<string, List<AwaySpell>> _away = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _lastSeenTicks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DeviceCredential> _credentials = new(StringComparer.Ordinal);
+    // Residents' names and phones, by household: apart from _households so nothing that lists households shows them.
+    private readonly ConcurrentDictionary<string, HouseholdContact> _contacts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Device>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
     private readonly ConcurrentDictionary<string, Household>.AlternateLookup<ReadOnlySpan<char>> _householdsBySpan;
     private readonly ConcurrentDictionary<string, Device> _devicesBySource = new(StringComparer.Ordinal);
@@ -236,9 +238,60 @@ public sealed class DeviceRegistry : IDeviceRegistry
         return removed;
     }
 
+    /// <summary>How to reach the household's residents, or null. Personal data: show it only to those who must call them.</summary>
+    public HouseholdContact? FindContact(string household) => _contacts.GetValueOrDefault(household);
+
+    /// <summary>Sets (or replaces) a household's contact; the registry file keeps it.</summary>
+    public void SetContact(HouseholdContact contact)
+    {
+        _contacts[contact.Household] = contact;
+        Changed();
+    }
+
+    /// <summary>The devices assigned to a household (its meters).</summary>
+    public IReadOnlyList<Device> DevicesOf(string household) =>
+        [.. _devices.Values.Where(d => d.Household == household).OrderBy(d => d.Id, StringComparer.Ordinal)];
+
+    /// <summary>A household's away spells, oldest first.</summary>
+    public IReadOnlyList<AwaySpell> AwaySpellsOf(string household)
+    {
+        if (!_away.TryGetValue(household, out var spells)) return [];
+        lock (spells) return [.. spells.OrderBy(s => s.From)];
+    }
+
+    /// <summary>
+    /// Forgets a household: the household, its contact and away spells go; its devices stay, unassigned from it (a meter
+    /// stays in the flat for the next residents), keeping community and grid. Returns what was removed.
+    /// </summary>
+    public (bool Household, bool Contact, int AwaySpells, int DevicesUnassigned) EraseHousehold(string household)
+    {
+        var removed = _households.TryRemove(household, out _);
+        var contact = _contacts.TryRemove(household, out _);
+        var away = 0;
+        if (_away.TryRemove(household, out var spells))
+        {
+            lock (spells) away = spells.Count;
+        }
+        var unassigned = 0;
+        lock (_deviceWrites)
+        {
+            foreach (var device in _devices.Values.Where(d => d.Household == household).ToList())
+            {
+                var updated = device with { Household = null };
+                _devices[device.Id] = updated;
+                IndexSource(device, updated);
+                IndexCommunity(device, updated);
+                unassigned++;
+            }
+        }
+        Changed();
+        return (removed, contact, away, unassigned);
+    }
+
     public void Load(RegistrySnapshot snapshot)
     {
         foreach (var credential in snapshot.Credentials ?? []) _credentials[credential.Username] = credential;
+        foreach (var contact in snapshot.Contacts ?? []) _contacts[contact.Household] = contact;
         foreach (var c in snapshot.Communities) _communities[c.Id] = c;
         foreach (var g in snapshot.Grids) _grids[Key(g.Community, g.Id)] = g;
         foreach (var h in snapshot.Households) _households[h.Id] = h;
@@ -272,6 +325,7 @@ public sealed class DeviceRegistry : IDeviceRegistry
         Devices = [.. _devices.Values.OrderBy(d => d.Id, StringComparer.Ordinal)],
         Away = [.. _away.Values.SelectMany(list => { lock (list) { return list.ToArray(); } })],
         Credentials = [.. _credentials.Values.OrderBy(c => c.Username, StringComparer.Ordinal)],
+        Contacts = [.. _contacts.Values.OrderBy(c => c.Household, StringComparer.Ordinal)],
     };
 
     public static RegistrySnapshot ReadFile(string path)

@@ -21,12 +21,18 @@ public enum SpoolAppendResult { Appended, Full, Failed }
 /// file says how far the store has the batches; drained segments are deleted whole. On open, a record whose
 /// length or checksum does not hold (a write torn by a crash, never acknowledged) ends its segment: the tail is
 /// truncated and reading goes on with the next segment.
+/// <para>
+/// An erased household (<see cref="MarkErased"/>) is filtered out of every batch already in the spool when the batch is
+/// read, so its readings never reach the store. Segments are not rewritten: the marks are kept in an <c>erasures</c>
+/// file (written atomically) until the cursor has passed every batch they cover, so a restart filters the same way.
+/// </para>
 /// Thread-safe: one appender (the pipeline) and one drainer may work at the same time.
 /// </summary>
 public sealed class ReadingSpool : IDisposable
 {
     public const int RecordHeaderBytes = 8;
     private const string CursorFile = "cursor";
+    private const string ErasuresFile = "erasures";
 
     private readonly SpoolOptions _options;
     private readonly ILogger _logger;
@@ -45,6 +51,7 @@ public sealed class ReadingSpool : IDisposable
     private long _appendFailures;
     private long _spellFailures;
     private bool _cursorBehind;
+    private List<ErasureMark> _erasures = [];
 
     private ReadingSpool(SpoolOptions options, ILogger logger)
     {
@@ -91,6 +98,8 @@ public sealed class ReadingSpool : IDisposable
             ScanSegment(id, path, id == cursorSegment ? cursorOffset : 0);
         }
         _writeSegment = segments.Count == 0 ? Math.Max(cursorSegment, 1) : segments[^1].Id + 1;
+        _erasures = ReadErasures();
+        ForgetPassedErasures();
         if (_pending.Count > 0)
         {
             _logger.LogWarning("Spool {Directory} holds {Batches} batches ({Bytes} bytes) not yet in the store; they will be replayed first",
@@ -233,7 +242,7 @@ public sealed class ReadingSpool : IDisposable
                 var read = RandomAccess.Read(handle, body.AsSpan(0, entry.Length), entry.Offset + RecordHeaderBytes);
                 if (read != entry.Length) throw new InvalidDataException($"spool segment {path} ended early at {entry.Offset}");
             }
-            batch = SpoolBatch.ReadFrom(body.AsSpan(0, entry.Length));
+            batch = Filter(entry, SpoolBatch.ReadFrom(body.AsSpan(0, entry.Length)));
             return true;
         }
         finally
@@ -269,7 +278,122 @@ public sealed class ReadingSpool : IDisposable
                 var id = ParseSegmentId(path);
                 if (id >= 0 && id < (_pending.Count == 0 ? _writeSegment : _pending.Peek().Segment)) File.Delete(path);
             }
+            ForgetPassedErasures();
         }
+    }
+
+    /// <summary>
+    /// Erases a household from what the spool holds now: every batch already appended is read without its readings
+    /// (and attributable dead letters) from now on, across restarts. Batches appended later are new data and are not
+    /// touched. Returns how many of its readings the spool held. The mark is durable before this returns.
+    /// </summary>
+    public int MarkErased(HouseholdScope scope)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        SpoolEntry[] covered;
+        lock (_lock)
+        {
+            if (_pending.Count == 0) return 0;
+            covered = [.. _pending];
+            var last = covered[^1];
+            _erasures.Add(new ErasureMark(scope.Household, [.. scope.Devices], last.Segment, last.End));
+            WriteErasures();
+        }
+        var readings = 0;
+        foreach (var entry in covered)
+        {
+            // Counted from the batch as stored: the mark just added already filters what TryPeek reads.
+            if (ReadRaw(entry) is { } batch) readings += batch.Readings.Count(r => Owned(scope, r));
+        }
+        _logger.LogInformation("Spool {Directory}: erased household's readings are filtered from {Batches} spooled batches", _directory, covered.Length);
+        return readings;
+    }
+
+    private SpoolBatch? ReadRaw(SpoolEntry entry)
+    {
+        var body = ArrayPool<byte>.Shared.Rent(entry.Length);
+        try
+        {
+            using var handle = File.OpenHandle(SegmentPath(entry.Segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return RandomAccess.Read(handle, body.AsSpan(0, entry.Length), entry.Offset + RecordHeaderBytes) == entry.Length
+                ? SpoolBatch.ReadFrom(body.AsSpan(0, entry.Length))
+                : null;
+        }
+        catch (FileNotFoundException)
+        {
+            return null; // drained meanwhile
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    private static bool Owned(HouseholdScope scope, Reading reading) =>
+        reading.Household == scope.Household || scope.Devices.Contains(reading.Device, StringComparer.Ordinal);
+
+    /// <summary>The batch without the readings and dead letters of every household erased after it was appended.</summary>
+    private SpoolBatch Filter(SpoolEntry entry, SpoolBatch batch)
+    {
+        List<HouseholdScope> scopes;
+        lock (_lock)
+        {
+            if (_erasures.Count == 0) return batch;
+            scopes = [.. _erasures.Where(m => m.Covers(entry)).Select(m => new HouseholdScope(m.Household, m.Devices))];
+        }
+        if (scopes.Count == 0) return batch;
+        return new SpoolBatch(
+            [.. batch.Readings.Where(r => !scopes.Any(s => Owned(s, r)))],
+            [.. batch.DeadLetters.Where(d => !scopes.Any(s => s.Owns(d)))]);
+    }
+
+    /// <summary>Drops the marks whose batches have all been drained. Under <see cref="_lock"/> (or before anyone else has the spool).</summary>
+    private void ForgetPassedErasures()
+    {
+        if (_erasures.Count == 0) return;
+        var kept = _pending.TryPeek(out var head) ? _erasures.Where(m => m.Covers(head)).ToList() : [];
+        if (kept.Count == _erasures.Count) return;
+        _erasures = kept;
+        WriteErasures();
+    }
+
+    private List<ErasureMark> ReadErasures()
+    {
+        var path = Path.Combine(_directory, ErasuresFile);
+        if (!File.Exists(path)) return [];
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<List<ErasureMark>>(File.ReadAllBytes(path)) ?? [];
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            // Going on without the marks would let erased readings into the store: refuse to open instead.
+            throw new InvalidDataException($"spool erasure list {path} is unreadable; restore it, or drain the spool with the store before removing it", ex);
+        }
+    }
+
+    /// <summary>Writes the marks atomically (temp file, flush, rename), like the cursor.</summary>
+    private void WriteErasures()
+    {
+        var path = Path.Combine(_directory, ErasuresFile);
+        if (_erasures.Count == 0)
+        {
+            File.Delete(path);
+            return;
+        }
+        var temp = path + ".tmp";
+        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            System.Text.Json.JsonSerializer.Serialize(file, _erasures);
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>A household erased while the spool held batches up to (not including) <see cref="Segment"/>:<see cref="End"/>.</summary>
+    private sealed record ErasureMark(string Household, string[] Devices, long Segment, long End)
+    {
+        public bool Covers(SpoolEntry entry) => entry.Segment < Segment || (entry.Segment == Segment && entry.Offset < End);
     }
 
     /// <summary>Waits until the spool may hold something to drain.</summary>

@@ -31,6 +31,12 @@ public sealed class StoreWriter(
 
     private readonly IStoredReadingsListener[] _listeners = [.. listeners];
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Orders store writes against a household's erasure: a write either lands before the erasure (and is erased) or
+    // after it (and its batch was filtered). Held per write attempt, never across a retry delay, so an erasure waits
+    // at most one attempt. Uncontended on the hot path (one pipeline, one drainer, erasures are rare).
+    private readonly SemaphoreSlim _writes = new(1, 1);
+    // Direct writes that outlived their timeout (their batch went to the spool) and may still land in the store.
+    private readonly List<Task> _lateWrites = [];
     private ReadingSpool? _spool;
     private long _spooledBatches;
     private long _blockedSpells;
@@ -132,6 +138,19 @@ public sealed class StoreWriter(
 
     private async Task<bool> TryWriteDirectAsync(List<Reading> readings, List<DeadLetter> deadLetters, CancellationToken cancellationToken)
     {
+        await _writes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await TryWriteDirectLockedAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writes.Release();
+        }
+    }
+
+    private async Task<bool> TryWriteDirectLockedAsync(List<Reading> readings, List<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    {
         var write = WriteOnceAsync(readings, deadLetters, cancellationToken);
         try
         {
@@ -145,6 +164,11 @@ public sealed class StoreWriter(
             // Too slow: the batch goes to the spool. The write may still finish; if it does, the spooled copy is a
             // harmless duplicate. Observe its outcome so a late failure is not an unobserved exception.
             _ = write.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            lock (_lateWrites)
+            {
+                _lateWrites.RemoveAll(t => t.IsCompleted);
+                _lateWrites.Add(write);
+            }
             logger.LogWarning("Store write took longer than {Timeout} ms; spooling", options.Value.StoreTimeoutMilliseconds);
             return false;
         }
@@ -211,31 +235,45 @@ public sealed class StoreWriter(
         }
     }
 
-    /// <summary>Writes until the store takes it (the path without a spool, and the drainer's).</summary>
-    private async Task WriteUntilStoredAsync(IReadOnlyList<Reading> readings, IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken, bool countDeadLetters = true)
+    /// <summary>Writes until the store takes it (the path without a spool).</summary>
+    private async Task WriteUntilStoredAsync(IReadOnlyList<Reading> readings, IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromMilliseconds(100);
-        while (true)
+        while (!await TryWriteGatedAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false))
         {
-            try
-            {
-                await WriteOnceAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false);
-                if (countDeadLetters) metrics.DeadLettered(deadLetters.Count);
-                _storeUp = true;
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                _storeUp = false;
-                metrics.StoreFailed();
-                logger.LogError("Store write of {Readings} readings failed ({Error}); retrying in {Delay}", readings.Count, ex.Message, delay);
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, s_maxRetryDelay.Ticks));
-            }
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, s_maxRetryDelay.Ticks));
         }
     }
 
-    /// <summary>Drains the spool into the store, oldest batch first, one at a time.</summary>
+    /// <summary>One write attempt under <see cref="_writes"/>; false (logged) when the store failed.</summary>
+    private async Task<bool> TryWriteGatedAsync(IReadOnlyList<Reading> readings, IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    {
+        await _writes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WriteOnceAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false);
+            metrics.DeadLettered(deadLetters.Count);
+            _storeUp = true;
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _storeUp = false;
+            metrics.StoreFailed();
+            logger.LogError("Store write of {Readings} readings failed ({Error}); retrying", readings.Count, ex.Message);
+            return false;
+        }
+        finally
+        {
+            _writes.Release();
+        }
+    }
+
+    /// <summary>
+    /// Drains the spool into the store, oldest batch first, one at a time. Each attempt reads the batch afresh, so a
+    /// household erased while the store was down is filtered out of the retry too.
+    /// </summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (_spool is null) return;
@@ -244,12 +282,33 @@ public sealed class StoreWriter(
             while (!stoppingToken.IsCancellationRequested)
             {
                 await _spool.WaitForBatchesAsync(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
-                while (_spool.TryPeek(out var entry, out var batch))
+                var delay = TimeSpan.FromMilliseconds(100);
+                while (true)
                 {
-                    // Dead letters were counted when spooled; count only the store write here.
-                    await WriteUntilStoredAsync(batch!.Readings, batch.DeadLetters, stoppingToken, countDeadLetters: false).ConfigureAwait(false);
+                    SpoolEntry entry;
+                    SpoolBatch? batch;
+                    bool written;
+                    await _writes.WaitAsync(stoppingToken).ConfigureAwait(false);
+                    try
+                    {
+                        if (!_spool.TryPeek(out entry, out batch)) break;
+                        // Dead letters were counted when spooled; count only the store write here.
+                        written = await TryWriteLockedAsync(batch!.Readings, batch.DeadLetters, stoppingToken).ConfigureAwait(false);
+                        // Committed under the gate: an erasure never finds a batch stored but still counted as spooled.
+                        if (written) _spool.Commit(entry);
+                    }
+                    finally
+                    {
+                        _writes.Release();
+                    }
+                    if (!written)
+                    {
+                        await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
+                        delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, s_maxRetryDelay.Ticks));
+                        continue;
+                    }
+                    delay = TimeSpan.FromMilliseconds(100);
                     await NotifyAsync(batch.Readings, stoppingToken).ConfigureAwait(false);
-                    _spool.Commit(entry);
                     if (_spool.IsEmpty)
                     {
                         logger.LogInformation("Spool drained: the store has caught up");
@@ -260,6 +319,57 @@ public sealed class StoreWriter(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // What is left stays on disk and is drained after the next start.
+        }
+    }
+
+    private async Task<bool> TryWriteLockedAsync(IReadOnlyList<Reading> readings, IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await WriteOnceAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false);
+            _storeUp = true;
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _storeUp = false;
+            metrics.StoreFailed();
+            logger.LogError("Store write of {Readings} spooled readings failed ({Error}); retrying", readings.Count, ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Erases a household from the data path: first from the spool (its batches are filtered from now on, durably),
+    /// then, once no write of readings taken before this moment can still land, from the store through
+    /// <paramref name="eraseStore"/>. Returns how many of its readings the spool held and what the store removed.
+    /// When the store fails, the spool's part stands (those readings will never reach the store) and the caller
+    /// retries; erasing twice is harmless.
+    /// </summary>
+    public async Task<(int Spooled, HouseholdErasure Store)> EraseHouseholdAsync(
+        HouseholdScope scope, Func<CancellationToken, Task<HouseholdErasure>> eraseStore, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(eraseStore);
+        await _opened.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _writes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var spooled = _spool?.MarkErased(scope) ?? 0;
+            Task[] late;
+            lock (_lateWrites)
+            {
+                late = [.. _lateWrites.Where(t => !t.IsCompleted)];
+                _lateWrites.Clear();
+            }
+            // A direct write that timed out may still be running; its readings must land before the delete, not after.
+            try { await Task.WhenAll(late).WaitAsync(cancellationToken).ConfigureAwait(false); } catch (Exception ex) when (ex is not OperationCanceledException) { }
+            var store = await eraseStore(cancellationToken).ConfigureAwait(false);
+            return (spooled, store);
+        }
+        finally
+        {
+            _writes.Release();
         }
     }
 
