@@ -14,7 +14,7 @@ public static class AuditApi
         api.MapGet("/audit", Results<Ok<IReadOnlyList<AuditEntry>>, ValidationProblem> (DateTimeOffset? since, string? kind, int? limit, AuditLog audit) =>
         {
             var errors = new Dictionary<string, string[]>();
-            if (!string.IsNullOrEmpty(kind) && !AuditKinds.IsKnown(kind)) errors["kind"] = ["sign_in, alert or registry"];
+            if (!string.IsNullOrEmpty(kind) && !AuditKinds.IsKnown(kind)) errors["kind"] = ["sign_in, alert, registry or privacy"];
             if (limit is < 1 or > MaxLimit) errors["limit"] = [$"between 1 and {MaxLimit}"];
             if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
             return TypedResults.Ok(audit.Read(since, string.IsNullOrEmpty(kind) ? null : kind, limit ?? DefaultLimit));

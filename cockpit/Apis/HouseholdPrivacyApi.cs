@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Sensing.Cockpit.Access;
 using Sensing.Cockpit.Alerts;
+using Sensing.Cockpit.Audit;
 using Sensing.Ingest.Registry;
 using Sensing.Ingest.Spool;
 
@@ -48,7 +49,7 @@ public static class HouseholdPrivacyApi
 
     public static RouteGroupBuilder MapHouseholdPrivacyApi(this RouteGroupBuilder api)
     {
-        api.MapGet("/households/{id}/contact", Results<Ok<ContactView>, NotFound, ForbidHttpResult> (string id, ClaimsPrincipal user, DeviceRegistry registry) =>
+        api.MapGet("/households/{id}/contact", Results<Ok<ContactView>, NotFound, ForbidHttpResult> (string id, ClaimsPrincipal user, DeviceRegistry registry, AuditLog audit, HttpContext http) =>
         {
             var caller = CallerScope.Of(user);
             // Decided before the lookup, so roles without a need learn nothing, not even whether the household exists.
@@ -58,12 +59,15 @@ public static class HouseholdPrivacyApi
             if (registry.FindContact(id) is not { } contact) return TypedResults.NotFound();
             // Operators see that a contact exists and enough to confirm it with the worker on the phone, not enough to
             // dial it: calling the resident is the grid worker's (or leader's) job.
-            return TypedResults.Ok(caller.Role == Roles.Operator ? Mask(contact) : View(contact, masked: false));
+            var masked = caller.Role == Roles.Operator;
+            // Who looked at a resident's phone number, and when: a reading of personal data is audited like a change.
+            audit.Record(http, AuditKinds.Privacy, "contact_viewed", id, masked ? "masked" : "full");
+            return TypedResults.Ok(masked ? Mask(contact) : View(contact, masked: false));
         }).WithName("GetHouseholdContact")
           .WithSummary("A household's contact: in full for admins and the workers and leader of its grid, masked for operators.");
 
         api.MapPut("/households/{id}/contact", Results<Ok<ContactView>, NotFound, ValidationProblem> (
-            string id, ContactRequest request, ClaimsPrincipal user, DeviceRegistry registry, ILoggerFactory logs) =>
+            string id, ContactRequest request, ClaimsPrincipal user, DeviceRegistry registry, ILoggerFactory logs, AuditLog audit, HttpContext http) =>
         {
             if (registry.FindHousehold(id) is null) return TypedResults.NotFound();
             var errors = Validate(request);
@@ -71,6 +75,7 @@ public static class HouseholdPrivacyApi
             var contact = new HouseholdContact(id, [.. request.Residents!.Select(n => n.Trim())], Clean(request.Phone),
                 Clean(request.EmergencyName), Clean(request.EmergencyPhone));
             registry.SetContact(contact);
+            audit.Record(http, AuditKinds.Privacy, "contact_changed", id);
             // The event, never the data: names and numbers stay out of logs.
             logs.CreateLogger(typeof(HouseholdPrivacyApi).FullName!).LogInformation(ContactChanged,
                 "Household contact changed: {Household} by {Admin}", id, CallerScope.Of(user).User);
@@ -80,7 +85,7 @@ public static class HouseholdPrivacyApi
 
         api.MapGet("/households/{id}/export", async Task<Results<EmptyHttpResult, NotFound>> (
             string id, HttpContext http, ClaimsPrincipal user, DeviceRegistry registry, IHouseholdDataStore store,
-            IOptions<JsonOptions> json, TimeProvider time, ILoggerFactory logs, CancellationToken ct) =>
+            IOptions<JsonOptions> json, TimeProvider time, ILoggerFactory logs, AuditLog audit, CancellationToken ct) =>
         {
             if (registry.FindHousehold(id) is not { } household) return TypedResults.NotFound();
             var devices = registry.DevicesOf(id);
@@ -123,6 +128,7 @@ public static class HouseholdPrivacyApi
                 writer.Flush();
             }
             await body.FlushAsync(ct);
+            audit.Record(http, AuditKinds.Privacy, "household_exported", id, $"{readings} readings");
             logs.CreateLogger(typeof(HouseholdPrivacyApi).FullName!).LogInformation(HouseholdExported,
                 "Household exported: {Household} by {Admin}, {Readings} readings", id, CallerScope.Of(user).User, readings);
             return TypedResults.Empty;
@@ -131,7 +137,7 @@ public static class HouseholdPrivacyApi
 
         api.MapDelete("/households/{id}", async Task<Results<Ok<HouseholdErasureReport>, ProblemHttpResult>> (
             string id, ClaimsPrincipal user, DeviceRegistry registry, IHouseholdDataStore store, StoreWriter writer, AlertBook alerts,
-            ILoggerFactory logs, CancellationToken ct) =>
+            ILoggerFactory logs, AuditLog audit, HttpContext http, CancellationToken ct) =>
         {
             var logger = logs.CreateLogger(typeof(HouseholdPrivacyApi).FullName!);
             var admin = CallerScope.Of(user).User;
@@ -157,6 +163,8 @@ public static class HouseholdPrivacyApi
             logger.LogInformation(HouseholdErased,
                 "Household erased: {Household} by {Admin}: {Readings} readings, {SpooledReadings} spooled readings, {DeadLetters} dead letters, {Alerts} alerts, {AwaySpells} away spells, contact {Contact}, {DevicesUnassigned} devices unassigned",
                 id, admin, report.Readings, report.SpooledReadings, report.DeadLetters, report.Alerts, report.AwaySpells, report.Contact, report.DevicesUnassigned);
+            audit.Record(http, AuditKinds.Privacy, "household_erased", id,
+                $"{report.Readings} readings, {report.SpooledReadings} spooled, {report.DeadLetters} dead letters, {report.Alerts} alerts");
             return TypedResults.Ok(report);
         }).RequireAuthorization(CockpitPolicies.Admin).WithName("EraseHousehold")
           .WithSummary("Erases one household: readings (store and spool), dead letters, alerts, contact, away spells, registry entry; devices stay, unassigned (admin).");

@@ -130,10 +130,6 @@ public static class RegistryApi
     private static string? NullIfEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 
     /// <summary>A registry change, by whom (the token's user and role) and from where.</summary>
-    private static void Record(AuditLog audit, HttpContext http, string action, string subject, string detail)
-    {
-        var caller = CallerScope.Of(http.User);
-        audit.Record(new AuditEntry(audit.Now, AuditKinds.Registry, action, "done", caller.User, caller.Role,
-            http.Connection.RemoteIpAddress?.ToString(), subject, detail));
-    }
+    private static void Record(AuditLog audit, HttpContext http, string action, string subject, string detail) =>
+        audit.Record(http, AuditKinds.Registry, action, subject, detail);
 }

@@ -17,14 +17,18 @@ public sealed class AuditOptions
     [Required] public string Path { get; set; } = "data/audit.jsonl";
 }
 
-/// <summary>What an audit entry is about: <c>sign_in</c>, <c>alert</c> (an alert's action), <c>registry</c> (a change to devices or households).</summary>
+/// <summary>
+/// What an audit entry is about: <c>sign_in</c>, <c>alert</c> (an alert's action), <c>registry</c> (a change to devices or
+/// households), <c>privacy</c> (a resident's contact read or changed, a household exported or erased).
+/// </summary>
 public static class AuditKinds
 {
     public const string SignIn = "sign_in";
     public const string Alert = "alert";
     public const string Registry = "registry";
+    public const string Privacy = "privacy";
 
-    public static bool IsKnown(string kind) => kind is SignIn or Alert or Registry;
+    public static bool IsKnown(string kind) => kind is SignIn or Alert or Registry or Privacy;
 }
 
 /// <summary>How a sign-in attempt ended. Never with the password: not even a wrong one (it is often a near miss of the right one).</summary>
@@ -100,6 +104,13 @@ public sealed class AuditLog : IDisposable
 
     /// <summary>Now on the host's clock (wall clock: who did what, when).</summary>
     public DateTimeOffset Now => _time.GetUtcNow();
+
+    /// <summary>A step a signed-in caller took over HTTP: by whom (the token's user and role), from where, done.</summary>
+    public void Record(HttpContext http, string kind, string action, string subject, string? detail = null)
+    {
+        var caller = Access.CallerScope.Of(http.User);
+        Record(new AuditEntry(Now, kind, action, "done", caller.User, caller.Role, http.Connection.RemoteIpAddress?.ToString(), subject, detail));
+    }
 
     public void Record(AuditEntry entry)
     {

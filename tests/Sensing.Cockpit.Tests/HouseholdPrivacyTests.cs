@@ -128,6 +128,32 @@ public sealed class HouseholdPrivacyTests(PrivacyFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Reading_changing_exporting_and_erasing_a_household_are_in_the_audit_log_without_the_contact()
+    {
+        var household = await NewHouseholdWithContactAsync();
+        using var worker = await fixture.HttpAsync("worker1");
+        using var op = await fixture.HttpAsync("operator");
+        using var admin = await fixture.HttpAsync("admin");
+        Assert.Equal(HttpStatusCode.OK, (await Scenario.SendAsync(worker, HttpMethod.Get, $"/api/households/{household}/contact")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Scenario.SendAsync(op, HttpMethod.Get, $"/api/households/{household}/contact")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Scenario.SendAsync(admin, HttpMethod.Get, $"/api/households/{household}/export")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Scenario.SendAsync(admin, HttpMethod.Delete, $"/api/households/{household}")).Status);
+
+        var entries = (await Scenario.GetJsonAsync(admin, "/api/audit?kind=privacy&limit=10000")).EnumerateArray()
+            .Where(e => e.GetProperty("subject").GetString() == household)
+            .Select(e => $"{e.GetProperty("action").GetString()} {e.GetProperty("user").GetString()} {(e.TryGetProperty("detail", out var d) ? d.GetString() : "")}")
+            .ToList();
+        Assert.Contains("contact_viewed worker1 full", entries);
+        Assert.Contains("contact_viewed operator masked", entries);
+        Assert.Contains(entries, e => e.StartsWith("contact_changed admin", StringComparison.Ordinal));
+        Assert.Contains(entries, e => e.StartsWith("household_exported admin", StringComparison.Ordinal));
+        Assert.Contains(entries, e => e.StartsWith("household_erased admin", StringComparison.Ordinal));
+        var file = await Scenario.GetJsonAsync(admin, "/api/audit?limit=10000");
+        Assert.DoesNotContain(Phone, file.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(Name, file.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_contact_is_validated_and_needs_a_registered_household()
     {
         using var admin = await fixture.HttpAsync("admin");

@@ -180,6 +180,11 @@ public sealed class RoleMatrixTests(RoleMatrixFixture fixture) : IClassFixture<R
         AdminOnly("POST", "/api/households", "/api/households"),
         Responders("POST", "/api/households/{id}/away", "/api/households/{household}/away"),
         Responders("POST", "/api/households/{id}/back", "/api/households/{household}/back"),
+        // Residents' contacts: in full for admins and the grid's own worker and leader, masked for operators (privacy).
+        new("GET", "/api/households/{id}/contact", "/api/households/{household}/contact", Ok, Ok, Forbidden, Ok, Forbidden, Ok, Unauthorized),
+        AdminOnly("PUT", "/api/households/{id}/contact", "/api/households/{household}/contact"),
+        AdminOnly("GET", "/api/households/{id}/export", "/api/households/{household}/export"),
+        AdminOnly("DELETE", "/api/households/{id}", "/api/households/{household}"),
 
         SeesTheGrid("GET", "/api/readings", "/api/readings?device={meter}&metric=water.total&from={from}&to={to}"),
         SignedIn("GET", "/api/tiles", "/api/tiles?community=c1"),
@@ -259,6 +264,9 @@ public sealed class RoleMatrixTests(RoleMatrixFixture fixture) : IClassFixture<R
             householdId = Scenario.NewId("h");
             using var admin = await fixture.HttpAsync(Caller.Admin);
             await Scenario.RegisterHouseholdAsync(admin, householdId, "c1", "g1");
+            var (contactSet, _) = await Scenario.SendAsync(admin, HttpMethod.Put, $"/api/households/{householdId}/contact",
+                new { residents = new[] { "张桂兰" }, phone = "13812345678" });
+            Assert.Equal(HttpStatusCode.OK, contactSet);
             path = path.Replace("{household}", householdId, StringComparison.Ordinal);
         }
         switch (method, route)
@@ -269,6 +277,9 @@ public sealed class RoleMatrixTests(RoleMatrixFixture fixture) : IClassFixture<R
             case ("POST", "/api/devices"):
                 deviceId = Scenario.NewId("wm");
                 body = new { id = deviceId, kind = "meter", community = "c1", grid = "g1", household = "h-x" };
+                break;
+            case ("PUT", "/api/households/{id}/contact"):
+                body = new { residents = new[] { "王芳" }, phone = "13900001111" };
                 break;
             case ("POST", "/api/households"):
                 householdId = Scenario.NewId("h");
@@ -292,6 +303,10 @@ public sealed class RoleMatrixTests(RoleMatrixFixture fixture) : IClassFixture<R
             {
                 Assert.Equal("raised", result[0].GetProperty("action").GetString());
             }
+            else if (householdId is not null && route == "/api/households/{id}/export")
+            {
+                Assert.Equal(householdId, result.GetProperty("household").GetProperty("id").GetString());
+            }
             else if (householdId is not null && route.Contains("{id}", StringComparison.Ordinal))
             {
                 Assert.Equal(householdId, result.GetProperty("household").GetString());
@@ -313,6 +328,13 @@ public sealed class RoleMatrixTests(RoleMatrixFixture fixture) : IClassFixture<R
         else if (expected != Ok && deviceId is not null)
         {
             Assert.Null(Host.App.Services.GetRequiredService<DeviceRegistry>().FindDevice(deviceId));
+        }
+        else if (expected != Ok && householdId is not null && route.StartsWith("/api/households/{id}", StringComparison.Ordinal) && method is "PUT" or "DELETE")
+        {
+            // A refused change or erasure leaves the household and its contact as they were.
+            var registry = Host.App.Services.GetRequiredService<DeviceRegistry>();
+            Assert.NotNull(registry.FindHousehold(householdId));
+            Assert.Equal("张桂兰", registry.FindContact(householdId)!.Residents[0]);
         }
         else if (expected != Ok && householdId is not null && method == "POST" && route == "/api/households")
         {
