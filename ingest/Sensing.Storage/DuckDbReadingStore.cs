@@ -155,9 +155,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
                 Execute(writer, DuckDbSchema.AppendHour);
                 transaction.Commit();
             }
-
-            Execute(writer, "DELETE FROM readings_staging");
-            Execute(writer, "DELETE FROM readings_new");
+            // The staged rows stay until the next write empties both tables before it stages (above): emptying them
+            // here as well cost two more statements per batch for nothing.
         }
         finally
         {
