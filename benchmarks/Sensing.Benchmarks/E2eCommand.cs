@@ -22,7 +22,8 @@ namespace Sensing.Benchmarks;
 /// go, at QoS 0 and QoS 1, through mosquitto (Debian's, own port and config) and through the service's embedded MQTTnet
 /// broker alone in a child process.</item>
 /// <item>The real pipeline: the service host (<c>service-host</c>, a child process: ingest → normalize → DuckDB store →
-/// analytics → alert book and SignalR) with the same feed offered in steps of rising rate; a step is sustained when the
+/// analytics → alert book and SignalR) with the same feed offered in steps of rising rate, then bisected between the last
+/// sustained step and the first failed one (<c>--bisect</c>, 3 steps); a step is sustained when the
 /// service takes ≥ 93 % of the offered rate, sheds nothing and ends with less than half a second of backlog. Per step:
 /// msg/s, p50/p99 device-to-store latency, the service's CPU and the machine's. Per configuration: the highest
 /// sustained rate, and its ratio to the same broker's ceiling at the same QoS.</item>
@@ -36,7 +37,7 @@ namespace Sensing.Benchmarks;
 /// <code>
 /// dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- e2e [--quick] [--runs 3] [--out DIR] [--communities 40]
 ///   [--steps 5000,10000,…] [--step-seconds 8] [--brokers mosquitto,embedded] [--qos 0,1] [--influx-pipeline] [--no-peer]
-///   [--alert-rate 20000] [--alert-seconds 12] [--peer-messages 300000] [--connections 4]
+///   [--alert-rate 20000] [--alert-seconds 12] [--peer-messages 300000] [--connections 4] [--bisect 3]
 /// </code>
 /// </summary>
 public static class E2eCommand
@@ -146,17 +147,29 @@ public static class E2eCommand
         Log($"pipeline {broker} QoS {qos} {store}: service up in {service.StartSeconds:F1} s (registry of {feed.Devices:N0} devices), RSS {service.Process.RssBytes() / 1e6:F0} MB");
         await using var publisher = await LoadPublisher.ConnectAsync(feed, service.MqttPort, options.Connections, $"e2e-load-{Guid.NewGuid():N}");
         var result = new PipelineResult { Broker = broker, Qos = qos, Store = store, Ceiling = ceiling };
+        int? sustainedOffer = null, failedOffer = null;
         foreach (var offered in options.Steps)
         {
             // Beyond the broker's own ceiling the question is answered (and the publishers would only queue).
             if (ceiling is { } c && offered > c * 1.05 && !options.Uncapped) break;
             var step = await StepAsync(options, service.Process, publisher, offered, level);
             result.Steps.Add(step);
-            Log(string.Create(CultureInfo.InvariantCulture,
-                $"  offered {offered,6:N0}: took {step.TakenPerSecond,7:N0} msg/s, backlog {step.BacklogAtEnd,7:N0}, store p50/p99 {step.StoreP50Ms,6:F0}/{step.StoreP99Ms,6:F0} ms, service {step.ServiceCores:F2} cores and {step.AllocatedPerMessage / 1024:F1} KB allocated/msg, machine {step.MachineBusy:P0}, drained in {step.DrainSeconds:F1} s{(step.Sustained ? "" : "  NOT SUSTAINED: " + step.Why)}"));
-            if (!step.Sustained) break;
+            LogStep(step, "");
+            if (!step.Sustained) { failedOffer = offered; break; }
+            sustainedOffer = offered;
         }
-        result.Sustained = result.Steps.Where(s => s.Sustained).Select(s => (double?)s.TakenPerSecond).LastOrDefault();
+        // The ladder's rungs are far apart near the limit (7,500 → 10,000 → 15,000): bisect between the last sustained
+        // rung and the first that failed, so the sustained rate is the service's and not the ladder's.
+        for (var b = 0; b < options.Bisect && sustainedOffer is { } low && failedOffer is { } high && high - low > Math.Max(250, low / 20); b++)
+        {
+            var offered = (low + high) / 2 / 250 * 250;
+            if (offered <= low) break;
+            var step = await StepAsync(options, service.Process, publisher, offered, level);
+            result.Steps.Add(step);
+            LogStep(step, " (bisecting)");
+            if (step.Sustained) sustainedOffer = offered; else failedOffer = offered;
+        }
+        result.Sustained = result.Steps.Where(s => s.Sustained).OrderBy(s => s.Offered).Select(s => (double?)s.TakenPerSecond).LastOrDefault();
         if (alertProbe)
         {
             result.Alert = await AlertProbeAsync(options, feed, service, publisher, level);
@@ -168,6 +181,9 @@ public static class E2eCommand
             $"pipeline {broker} QoS {qos} {store}: sustained {result.Sustained ?? 0:N0} msg/s = {(result.Sustained ?? 0) / (ceiling ?? double.NaN):F2} of the ceiling; peak RSS {result.PeakRssBytes / 1e6:F0} MB, managed heap {result.PeakHeapBytes / 1e6:F0} MB, {result.DeadLetters} dead letters"));
         return result;
     }
+
+    private static void LogStep(StepResult step, string note) => Log(string.Create(CultureInfo.InvariantCulture,
+        $"  offered {step.Offered,6:N0}{note}: took {step.TakenPerSecond,7:N0} msg/s, backlog {step.BacklogAtEnd,7:N0}, store p50/p99 {step.StoreP50Ms,6:F0}/{step.StoreP99Ms,6:F0} ms, service {step.ServiceCores:F2} cores and {step.AllocatedPerMessage / 1024:F1} KB allocated/msg, machine {step.MachineBusy:P0}, drained in {step.DrainSeconds:F1} s{(step.Sustained ? "" : "  NOT SUSTAINED: " + step.Why)}"));
 
     private static async Task<StepResult> StepAsync(E2eOptions options, IngestProcess service, LoadPublisher publisher, int offered, MqttQualityOfServiceLevel qos)
     {
@@ -585,6 +601,8 @@ public sealed record E2eOptions
     public int Connections { get; init; } = 4;
     /// <summary>Step beyond the broker's measured ceiling too (<c>--uncapped</c>; e.g. to hold a rate while profiling).</summary>
     public bool Uncapped { get; init; }
+    /// <summary>Extra steps bisecting between the last sustained rung and the first failed one (<c>--bisect N</c>; 0: the ladder alone).</summary>
+    public int Bisect { get; init; } = 3;
     /// <summary>Further <c>--Section:Key=value</c> arguments, passed to the service.</summary>
     public string[] ServiceSettings { get; init; } = [];
 
@@ -592,7 +610,7 @@ public sealed record E2eOptions
     {
         var quick = args.Contains("--quick");
         var o = quick
-            ? new E2eOptions { Quick = true, Steps = [1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 40_000], StepSeconds = 4, CeilingSeconds = 4, AlertSeconds = 6, PeerMessages = 60_000 }
+            ? new E2eOptions { Quick = true, Steps = [1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 40_000], StepSeconds = 4, CeilingSeconds = 4, AlertSeconds = 6, PeerMessages = 60_000, Bisect = 2 }
             : new E2eOptions();
         string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         int Int(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
@@ -609,6 +627,7 @@ public sealed record E2eOptions
             Peer = !args.Contains("--no-peer"),
             InfluxPipeline = args.Contains("--influx-pipeline"),
             Uncapped = args.Contains("--uncapped"),
+            Bisect = Math.Max(0, Int("--bisect", o.Bisect)),
             AlertRate = Int("--alert-rate", o.AlertRate),
             AlertSeconds = Int("--alert-seconds", o.AlertSeconds),
             PeerMessages = Int("--peer-messages", (int)o.PeerMessages),

@@ -92,7 +92,7 @@ public sealed class E2eSummary
             var ceiling = Median(ceilings.Select(c => (double?)c));
             var sustained = Median(pipelines.Select(p => (double?)(p.Sustained ?? 0)));
             // Latency and CPU at each run's highest sustained step.
-            var top = pipelines.Select(p => p.Steps.LastOrDefault(s => s.Sustained)).OfType<StepResult>().ToList();
+            var top = pipelines.Select(p => p.Steps.Where(s => s.Sustained).MaxBy(s => s.Offered)).OfType<StepResult>().ToList();
             summary.Rows.Add(new Row(broker, qos, store, ceiling, sustained, ceiling is > 0 && sustained is { } s ? s / ceiling : null,
                 Median(top.Select(t => (double?)t.StoreP50Ms)), Median(top.Select(t => (double?)t.StoreP99Ms)),
                 Median(top.Select(t => (double?)t.ServiceCores)), Median(top.Select(t => (double?)t.MachineBusy)),

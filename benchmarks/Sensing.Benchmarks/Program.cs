@@ -7,6 +7,7 @@ using Sensing.Benchmarks;
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- signalr-load --clients 1000 --alerts 20 [--instances 2] [--url … --mqtt …]
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- broker-load --qos 1 --messages 300000 [--rate 0] [--receive-maximum 10000]
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- e2e [--quick] [--runs 3] [--out DIR]
+// dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- registry-memory [--communities 40]
 if (args is ["--check-allocations"])
 {
     return AllocationCheck.Run();
@@ -14,6 +15,10 @@ if (args is ["--check-allocations"])
 if (args is ["store-load", ..])
 {
     return await StoreLoadCommand.RunAsync(args[1..]);
+}
+if (args is ["registry-memory", ..])
+{
+    return RegistryMemoryCommand.Run(args[1..]);
 }
 if (args is ["broker-load", ..])
 {

@@ -42,6 +42,8 @@ public static class StoreLoadCommand
         var latencies = new List<double>();
         long written = 0;
         var sequence = 0L;
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var load0 = ProcessCpu.LoadAverage();
         var clock = Stopwatch.StartNew();
         var deadline = TimeSpan.FromSeconds(seconds);
         while (clock.Elapsed < deadline)
@@ -57,6 +59,8 @@ public static class StoreLoadCommand
             written += batch.Count;
         }
         var elapsed = clock.Elapsed.TotalSeconds;
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+        var peakRss = PeakRssBytes();
         await host.StopAsync();
         (store as IDisposable)?.Dispose();
         if (store is IAsyncDisposable asyncStore) await asyncStore.DisposeAsync();
@@ -64,7 +68,7 @@ public static class StoreLoadCommand
 
         latencies.Sort();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"store-load {kind}: {written:N0} readings in {elapsed:F1} s = {written / elapsed:N0} readings/s; batch {batchSize}: median {Percentile(latencies, 0.5):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms ({latencies.Count} batches)"));
+            $"store-load {kind}: {written:N0} readings in {elapsed:F1} s = {written / elapsed:N0} readings/s; batch {batchSize}: median {Percentile(latencies, 0.5):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms ({latencies.Count} batches); {cpuSeconds / written * 1e6:F1} CPU-µs per reading, peak RSS {peakRss / 1e6:F0} MB, load average {load0:F1}→{ProcessCpu.LoadAverage():F1}"));
         return 0;
     }
 
@@ -94,6 +98,12 @@ public static class StoreLoadCommand
     private static readonly string[] GridIds = [.. Enumerable.Range(1, 11).Select(i => $"g{i}")];
     private static readonly string[] DeviceIds = [.. Enumerable.Range(0, Communities * DevicesPerCommunity).Select(i => $"c{i / DevicesPerCommunity + 1}-d{i % DevicesPerCommunity:D4}")];
     private static readonly string[] HouseholdIds = [.. Enumerable.Range(0, Communities * DevicesPerCommunity).Select(i => $"h-c{i / DevicesPerCommunity + 1}-{i % DevicesPerCommunity / 2:D4}")];
+
+    /// <summary>This process's peak resident set (<c>VmHWM</c>), the figure the e2e command reports for the service.</summary>
+    private static long PeakRssBytes() =>
+        File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) is { } line
+            ? long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024
+            : 0;
 
     private static int IntOption(string[] args, string name, int fallback)
     {

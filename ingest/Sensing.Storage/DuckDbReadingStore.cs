@@ -44,7 +44,12 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         // One spelling per file: DuckDB.NET shares the database instance by data-source string, and a second
         // instance of the same file in one process would fail on DuckDB's file lock.
         _path = Path.GetFullPath(options.Path);
-        _connectionString = new DuckDBConnectionStringBuilder { DataSource = _path }.ConnectionString;
+        // DuckDB takes its configuration from the connection string; every connection of the store (writer and
+        // readers) uses this one string, so they share one database instance with one memory limit.
+        var connection = new DuckDBConnectionStringBuilder { DataSource = _path };
+        if (!string.IsNullOrWhiteSpace(options.MemoryLimit)) connection["memory_limit"] = options.MemoryLimit.Trim();
+        if (options.Threads is { } threads) connection["threads"] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _connectionString = connection.ConnectionString;
         _exportDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(
             options.ExportDirectory ?? Path.Combine(Path.GetDirectoryName(_path) ?? ".", "exports")));
         _logger = logger ?? NullLogger.Instance;
@@ -150,9 +155,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
                 Execute(writer, DuckDbSchema.AppendHour);
                 transaction.Commit();
             }
-
-            Execute(writer, "DELETE FROM readings_staging");
-            Execute(writer, "DELETE FROM readings_new");
+            // The staged rows stay until the next write empties both tables before it stages (above): emptying them
+            // here as well cost two more statements per batch for nothing.
         }
         finally
         {
@@ -452,6 +456,16 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         {
             _writeLock.Release();
         }
+    }
+
+    /// <summary>A DuckDB setting as the store's database instance has it (<c>memory_limit</c>, <c>threads</c>): for tests and diagnostics.</summary>
+    internal async Task<string?> SettingAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT current_setting($name)::VARCHAR";
+        AddParameter(command, "name", name);
+        return (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))?.ToString();
     }
 
     /// <summary>Opens the writer connection and the schema on first use. Call only while holding <see cref="_writeLock"/>.</summary>

@@ -32,7 +32,7 @@ public static class StoreServiceCollectionExtensions
         {
             var options = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
             return new DuckDbReadingStore(
-                new DuckDbStoreOptions(System.IO.Path.GetFullPath(options.Path)),
+                options.ToDuckDbOptions(),
                 sp.GetService<ILogger<DuckDbReadingStore>>());
         });
         services.AddDuckDbRetention(configuration);

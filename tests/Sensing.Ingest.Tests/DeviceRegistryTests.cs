@@ -15,6 +15,36 @@ public sealed class DeviceRegistryTests : IDisposable
     }
 
     [Fact]
+    public void A_loaded_file_shares_one_copy_of_each_community_grid_and_household_id_and_keeps_every_value()
+    {
+        // Read from JSON, as at start: every device brings its own copies of "c1", "g1" and its household's id.
+        var path = Path.Combine(_folder, "registry.json");
+        var source = new DeviceRegistry();
+        source.Upsert(new Household("h-0001", "c1", "g1", ElderlyLivingAlone: true));
+        source.Upsert(new Device("c1-wm-0001", DeviceKind.Meter, "c1", "g1", "h-0001"));
+        source.Upsert(new Device("c1-em-0001", DeviceKind.Meter, "c1", "g1", "h-0001"));
+        source.Upsert(new Device("c1-cam-01", DeviceKind.Camera, "c1", "g2"));
+        source.SaveFile(path);
+
+        var registry = new DeviceRegistry();
+        registry.Load(DeviceRegistry.ReadFile(path));
+        var water = registry.FindDevice("c1-wm-0001")!;
+        var power = registry.FindDevice("c1-em-0001")!;
+        var camera = registry.FindDevice("c1-cam-01")!;
+
+        Assert.Equal(new Device("c1-wm-0001", DeviceKind.Meter, "c1", "g1", "h-0001"), water);
+        Assert.Equal(new Device("c1-cam-01", DeviceKind.Camera, "c1", "g2"), camera);
+        Assert.Same(water.Community, power.Community);
+        Assert.Same(water.Community, camera.Community);
+        Assert.Same(water.Grid, power.Grid);
+        Assert.Same(water.Household, power.Household);
+        Assert.Same(registry.FindHousehold("h-0001")!.Id, water.Household);
+        Assert.Same(registry.FindHousehold("h-0001")!.Community, water.Community);
+        // A device first seen on its topic shares the community's id too.
+        Assert.Same(water.Community, registry.Resolve("c1-gate-9".AsSpan(), DeviceKind.Gate, "xc1".AsSpan(1)).Community);
+    }
+
+    [Fact]
     public void Find_by_span_and_by_string_agree()
     {
         var registry = World.Registry();

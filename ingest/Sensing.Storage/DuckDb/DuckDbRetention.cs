@@ -100,7 +100,7 @@ public static class DuckDbServiceCollectionExtensions
             var store = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
             var exports = configuration.GetValue<string?>("Store:ExportDirectory") is { Length: > 0 } configured ? configured : "data/exports";
             return new DuckDbReadingStore(
-                new DuckDbStoreOptions(Path.GetFullPath(store.Path), Path.GetFullPath(exports)),
+                store.ToDuckDbOptions(Path.GetFullPath(exports)),
                 sp.GetService<ILogger<DuckDbReadingStore>>());
         }));
         services.AddHostedService(sp => new DuckDbRetentionJob(
