@@ -1,0 +1,90 @@
+using Microsoft.Extensions.Options;
+using Sensing.Storage;
+
+namespace Sensing.Cockpit.Apis;
+
+/// <summary>
+/// The process's own figures for <c>/metrics</c>: resident memory, threads, open handles, the managed heap and full
+/// collections, and the DuckDB file's size. What a long run (the soak benchmark, or production over weeks) needs to
+/// tell a leak from a working set: each should level off while readings keep arriving. Names follow Prometheus'
+/// process and .NET conventions, so existing dashboards recognise them. Linux figures come from <c>/proc/self</c>;
+/// elsewhere the <see cref="System.Diagnostics.Process"/> equivalents.
+/// </summary>
+public sealed class ProcessMetrics(IOptions<StoreOptions> store) : IMetricsSource
+{
+    private readonly string? _duckDbPath = string.Equals(store.Value.Kind?.Trim(), StoreOptions.DuckDbKind, StringComparison.OrdinalIgnoreCase)
+        ? Path.GetFullPath(store.Value.Path)
+        : null;
+
+    public void Collect(ICollection<MetricSample> samples)
+    {
+        var (rss, threads) = ProcStatus();
+        samples.Add(new("process_resident_memory_bytes", "Resident set size of the service process.", "gauge", rss));
+        samples.Add(new("process_threads", "Operating-system threads of the service process.", "gauge", threads));
+        samples.Add(new("process_open_handles", "Open file descriptors (sockets, files) of the service process.", "gauge", OpenHandles()));
+        var gc = GC.GetGCMemoryInfo();
+        samples.Add(new("dotnet_gc_heap_size_bytes", "Managed heap size after the last collection.", "gauge", gc.HeapSizeBytes));
+        samples.Add(new("dotnet_gc_committed_bytes", "Memory committed by the garbage collector.", "gauge", gc.TotalCommittedBytes));
+        samples.Add(new("dotnet_gc_collections_total", "Garbage collections since start, by generation.", "counter", GC.CollectionCount(0), "generation=\"0\""));
+        samples.Add(new("dotnet_gc_collections_total", "Garbage collections since start, by generation.", "counter", GC.CollectionCount(1), "generation=\"1\""));
+        samples.Add(new("dotnet_gc_collections_total", "Garbage collections since start, by generation.", "counter", GC.CollectionCount(2), "generation=\"2\""));
+        samples.Add(new("dotnet_total_allocated_bytes", "Managed bytes allocated since start.", "counter", GC.GetTotalAllocatedBytes()));
+        if (_duckDbPath is not null)
+        {
+            samples.Add(new("sensing_store_file_bytes", "Size of the DuckDB file and its write-ahead log.", "gauge", FileSize(_duckDbPath) + FileSize(_duckDbPath + ".wal")));
+        }
+    }
+
+    private static (double Rss, double Threads) ProcStatus()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                double rss = 0, threads = 0;
+                foreach (var line in File.ReadLines("/proc/self/status"))
+                {
+                    if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = Kilobytes(line) * 1024;
+                    else if (line.StartsWith("Threads:", StringComparison.Ordinal)) threads = Kilobytes(line);
+                }
+                return (rss, threads);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        return (self.WorkingSet64, self.Threads.Count);
+
+        static double Kilobytes(string line) =>
+            double.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim().ToString().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static double OpenHandles()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                return Directory.EnumerateFileSystemEntries("/proc/self/fd").Count();
+            }
+            catch (IOException)
+            {
+            }
+        }
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        return self.HandleCount;
+    }
+
+    private static double FileSize(string path)
+    {
+        try
+        {
+            return new FileInfo(path) is { Exists: true } file ? file.Length : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}
