@@ -10,7 +10,7 @@ namespace Sensing.Cockpit.Apis;
 /// process and .NET conventions, so existing dashboards recognise them. Linux figures come from <c>/proc/self</c>;
 /// elsewhere the <see cref="System.Diagnostics.Process"/> equivalents.
 /// </summary>
-public sealed class ProcessMetrics(IOptions<StoreOptions> store) : IMetricsSource
+public sealed class ProcessMetrics(IOptions<StoreOptions> store, IServiceProvider services) : IMetricsSource
 {
     private readonly string? _duckDbPath = string.Equals(store.Value.Kind?.Trim(), StoreOptions.DuckDbKind, StringComparison.OrdinalIgnoreCase)
         ? Path.GetFullPath(store.Value.Path)
@@ -32,6 +32,19 @@ public sealed class ProcessMetrics(IOptions<StoreOptions> store) : IMetricsSourc
         if (_duckDbPath is not null)
         {
             samples.Add(new("sensing_store_file_bytes", "Size of the DuckDB file and its write-ahead log.", "gauge", FileSize(_duckDbPath) + FileSize(_duckDbPath + ".wal")));
+            try
+            {
+                var (tags, limit) = services.GetRequiredService<DuckDbReadingStore>().MemoryUsage();
+                foreach (var (tag, bytes) in tags)
+                {
+                    samples.Add(new("sensing_duckdb_memory_bytes", "DuckDB's own memory by component (duckdb_memory()).", "gauge", bytes, $"tag=\"{tag.ToLowerInvariant()}\""));
+                }
+                samples.Add(new("sensing_duckdb_memory_limit_bytes", "DuckDB's memory_limit (Store:MemoryLimit; DuckDB's default is 80 % of RAM).", "gauge", limit));
+            }
+            catch (Exception ex) when (ex is System.Data.Common.DbException or ObjectDisposedException or InvalidOperationException)
+            {
+                // A store closing or failing is reported by /healthz; the other figures still count.
+            }
         }
     }
 

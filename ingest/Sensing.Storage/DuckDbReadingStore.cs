@@ -27,6 +27,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     private readonly string _connectionString;
     private readonly ILogger _logger;
     private readonly string _exportDirectory;
+    private readonly string? _memoryLimit;
 
     // Never disposed on purpose: disposing a SemaphoreSlim does not wake its waiters, so a write racing shutdown
     // would hang instead of getting the ObjectDisposedException it gets now.
@@ -48,6 +49,9 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         _exportDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(
             options.ExportDirectory ?? Path.Combine(Path.GetDirectoryName(_path) ?? ".", "exports")));
         _logger = logger ?? NullLogger.Instance;
+        _memoryLimit = options.MemoryLimit is { } limit
+            ? DuckDbStoreOptions.IsMemoryLimit(limit) ? limit : throw new ArgumentException($"'{limit}' is not a DuckDB memory size such as '512MB'", nameof(options))
+            : null;
     }
 
     /// <summary>The absolute path of the database file.</summary>
@@ -473,6 +477,9 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         try
         {
             connection.Open();
+            // memory_limit belongs to the database instance, which every reader shares; checked by the constructor, so
+            // interpolating it is safe (SET takes no parameters).
+            if (_memoryLimit is not null) Execute(connection, $"SET memory_limit = '{_memoryLimit}'");
             Execute(connection, DuckDbSchema.Tables);
             Execute(connection, DuckDbSchema.Rollups);
             Execute(connection, DuckDbSchema.Staging);
@@ -488,6 +495,42 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         _writer = connection;
         _logger.LogInformation("DuckDB store opened at {Path}", _path);
         return connection;
+    }
+
+    /// <summary>
+    /// DuckDB's own memory by component (<c>duckdb_memory()</c>: base tables, ART indexes, hash tables, …) and its
+    /// <c>memory_limit</c>, for <c>/metrics</c>: the part of the process's resident memory the managed heap does not
+    /// explain. Empty until the store is open. Synchronous: a catalog query of a few rows.
+    /// </summary>
+    public (IReadOnlyList<(string Tag, long Bytes)> Tags, long Limit) MemoryUsage()
+    {
+        if (_writer is null || Volatile.Read(ref _disposed) != 0) return ([], 0);
+        using var connection = new DuckDBConnection(_connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0";
+        var tags = new List<(string, long)>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read()) tags.Add((reader.GetString(0), reader.GetInt64(1)));
+        }
+        command.CommandText = "SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'";
+        var limit = command.ExecuteScalar() as string;
+        return (tags, ParseSize(limit));
+
+        static long ParseSize(string? text)
+        {
+            // "18.6 GiB", "512.0 MiB"
+            if (text is null) return 0;
+            var parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length != 2 || !double.TryParse(parts[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n)) return 0;
+            return (long)(n * parts[1] switch
+            {
+                "KiB" => 1L << 10, "MiB" => 1L << 20, "GiB" => 1L << 30, "TiB" => 1L << 40,
+                "KB" => 1_000L, "MB" => 1_000_000L, "GB" => 1_000_000_000L, "TB" => 1_000_000_000_000L,
+                _ => 1,
+            });
+        }
     }
 
     private async Task<DuckDBConnection> OpenReaderAsync(CancellationToken cancellationToken)

@@ -9,6 +9,7 @@ namespace Sensing.Storage;
 /// "Store": {
 ///   "Kind": "duckdb",                   // duckdb (default) | influxdb
 ///   "Path": "data/sensing.duckdb",      // DuckDB file, relative to the current directory
+///   "MemoryLimit": null,                // DuckDB's memory_limit, e.g. "1GB" (default: DuckDB's, 80 % of RAM)
 ///   "Url": "http://127.0.0.1:8086",     // InfluxDB only, from here on
 ///   "Database": "sensing",              // 1.x database (created at start when missing); 2.x: DBRP database name
 ///   "Bucket": null,                     // 2.x/3.x bucket for /api/v2/write, used together with Token
@@ -28,6 +29,7 @@ public sealed class StoreOptions
 
     public string Kind { get; set; } = DuckDbKind;
     public string Path { get; set; } = "data/sensing.duckdb";
+    public string? MemoryLimit { get; set; }
     public string? Url { get; set; }
     public string? Database { get; set; }
     public string? Bucket { get; set; }
@@ -66,8 +68,10 @@ internal sealed class StoreOptionsValidator : IValidateOptions<StoreOptions>
         var kind = options.Kind?.Trim();
         if (string.Equals(kind, StoreOptions.DuckDbKind, StringComparison.OrdinalIgnoreCase))
         {
-            return string.IsNullOrWhiteSpace(options.Path)
-                ? ValidateOptionsResult.Fail("Store:Path must name the DuckDB file (default 'data/sensing.duckdb').")
+            if (string.IsNullOrWhiteSpace(options.Path))
+                return ValidateOptionsResult.Fail("Store:Path must name the DuckDB file (default 'data/sensing.duckdb').");
+            return options.MemoryLimit is { } limit && !DuckDbStoreOptions.IsMemoryLimit(limit.Trim())
+                ? ValidateOptionsResult.Fail($"Store:MemoryLimit must be a size such as '512MB' or '2GB', not '{limit}'.")
                 : ValidateOptionsResult.Success;
         }
 

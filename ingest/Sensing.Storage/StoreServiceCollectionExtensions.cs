@@ -32,7 +32,7 @@ public static class StoreServiceCollectionExtensions
         {
             var options = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
             return new DuckDbReadingStore(
-                new DuckDbStoreOptions(System.IO.Path.GetFullPath(options.Path)),
+                new DuckDbStoreOptions(System.IO.Path.GetFullPath(options.Path), MemoryLimit: string.IsNullOrWhiteSpace(options.MemoryLimit) ? null : options.MemoryLimit.Trim()),
                 sp.GetService<ILogger<DuckDbReadingStore>>());
         });
         services.AddDuckDbRetention(configuration);
