@@ -100,7 +100,8 @@ public static class DuckDbServiceCollectionExtensions
             var store = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
             var exports = configuration.GetValue<string?>("Store:ExportDirectory") is { Length: > 0 } configured ? configured : "data/exports";
             return new DuckDbReadingStore(
-                new DuckDbStoreOptions(Path.GetFullPath(store.Path), Path.GetFullPath(exports)),
+                new DuckDbStoreOptions(Path.GetFullPath(store.Path), Path.GetFullPath(exports),
+                    string.IsNullOrWhiteSpace(store.MemoryLimit) ? null : store.MemoryLimit.Trim()),
                 sp.GetService<ILogger<DuckDbReadingStore>>());
         }));
         services.AddHostedService(sp => new DuckDbRetentionJob(
