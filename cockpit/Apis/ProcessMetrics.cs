@@ -32,19 +32,45 @@ public sealed class ProcessMetrics(IOptions<StoreOptions> store, IServiceProvide
         if (_duckDbPath is not null)
         {
             samples.Add(new("sensing_store_file_bytes", "Size of the DuckDB file and its write-ahead log.", "gauge", FileSize(_duckDbPath) + FileSize(_duckDbPath + ".wal")));
-            try
+            // DuckDB's figures come from a query, which waits behind a long write or a retention pass: a scrape takes
+            // the last figures at once and asks for fresh ones in the background, at most every 5 s.
+            RefreshDuckDbMemory();
+            if (Volatile.Read(ref _duckDbMemory) is { } memory)
             {
-                var (tags, limit) = services.GetRequiredService<DuckDbReadingStore>().MemoryUsage();
-                foreach (var (tag, bytes) in tags)
+                foreach (var (tag, bytes) in memory.Tags)
                 {
                     samples.Add(new("sensing_duckdb_memory_bytes", "DuckDB's own memory by component (duckdb_memory()).", "gauge", bytes, $"tag=\"{tag.ToLowerInvariant()}\""));
                 }
-                samples.Add(new("sensing_duckdb_memory_limit_bytes", "DuckDB's memory_limit (Store:MemoryLimit; DuckDB's default is 80 % of RAM).", "gauge", limit));
+                samples.Add(new("sensing_duckdb_memory_limit_bytes", "DuckDB's memory_limit (Store:MemoryLimit; DuckDB's default is 80 % of RAM).", "gauge", memory.Limit));
             }
-            catch (Exception ex) when (ex is System.Data.Common.DbException or ObjectDisposedException or InvalidOperationException)
+        }
+    }
+
+    private sealed record DuckDbMemory(IReadOnlyList<(string Tag, long Bytes)> Tags, long Limit);
+
+    private readonly Lock _refreshLock = new();
+    private DuckDbMemory? _duckDbMemory;
+    private Task? _refreshing;
+    private long _refreshedAt = -1_000_000; // long.MinValue would overflow the age check
+
+    private void RefreshDuckDbMemory()
+    {
+        lock (_refreshLock)
+        {
+            if (_refreshing is { IsCompleted: false } || Environment.TickCount64 - _refreshedAt < 5_000) return;
+            _refreshedAt = Environment.TickCount64;
+            _refreshing = Task.Run(() =>
             {
-                // A store closing or failing is reported by /healthz; the other figures still count.
-            }
+                try
+                {
+                    var (tags, limit) = services.GetRequiredService<DuckDbReadingStore>().MemoryUsage();
+                    Volatile.Write(ref _duckDbMemory, new DuckDbMemory(tags, limit));
+                }
+                catch (Exception ex) when (ex is System.Data.Common.DbException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // A store closing or failing is reported by /healthz; the other figures still count.
+                }
+            });
         }
     }
 
