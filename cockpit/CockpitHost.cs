@@ -152,6 +152,7 @@ public static class CockpitHost
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<TileBoard>());
         services.AddSingleton<TileWatchers>();
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<TileWatchers>());
+        services.AddSingleton<IMetricsSource, ProcessMetrics>();
         services.AddSingleton<Charts.ChartBoard>();
         services.AddHostedService<TileBroadcaster>();
         // After the book: its replication starts once the book has loaded.

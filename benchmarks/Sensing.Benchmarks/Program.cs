@@ -8,6 +8,7 @@ using Sensing.Benchmarks;
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- broker-load --qos 1 --messages 300000 [--rate 0] [--receive-maximum 10000]
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- e2e [--quick] [--runs 3] [--out DIR]
 // dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- registry-memory [--communities 40]
+// dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- soak [--quick] [--communities 40] [--days 7] [--speed 300] [--out DIR]
 if (args is ["--check-allocations"])
 {
     return AllocationCheck.Run();
@@ -35,6 +36,10 @@ if (args is ["cockpit-host", ..])
 if (args is ["ingest-host", ..])
 {
     return await IngestHostCommand.RunAsync(args[1..]);
+}
+if (args is ["soak", ..])
+{
+    return await SoakCommand.RunAsync(args[1..]);
 }
 if (args is ["e2e", ..])
 {

@@ -43,8 +43,6 @@ internal sealed class FeedGenerator
     private const long Hour = 60 * Minute;
     private const long Day = 24 * Hour;
     private const long MeterInterval = 15 * Minute;
-    private const long LotInterval = Minute;
-    private const long HeartbeatInterval = Minute;
     // A parking_full lot fills over this long before its onset (the onset is the moment it is full).
     private const long FillRamp = 30 * Minute;
     // Residents pass a gate about twice a day (out and back); ~2.5 residents per flat.
@@ -74,6 +72,9 @@ internal sealed class FeedGenerator
     private readonly bool[] _restDays;
     private readonly EventAgenda _agenda = new(SourceBits);
     private readonly IFeedFormat _writer;
+    private readonly long _meterInterval;
+    private readonly long _lotInterval;
+    private readonly long _heartbeatInterval;
 
     private readonly DeviceState[] _state;
     // Per community, the working families (household indices): who the random gate passes belong to.
@@ -85,10 +86,14 @@ internal sealed class FeedGenerator
     private long _sequence;
     private int _scriptCursor;
 
-    public FeedGenerator(FeedPlan plan, IFeedFormat? format = null)
+    public FeedGenerator(FeedPlan plan, IFeedFormat? format = null, FeedCadence? cadence = null)
     {
         _plan = plan;
         _writer = format ?? new PayloadWriter();
+        cadence ??= FeedCadence.Default;
+        _meterInterval = (long)cadence.MeterEvery.TotalMilliseconds;
+        _lotInterval = (long)cadence.LotEvery.TotalMilliseconds;
+        _heartbeatInterval = (long)cadence.HeartbeatEvery.TotalMilliseconds;
         _devices = [.. plan.World.Devices];
         _households = [.. plan.World.Households];
         _seed = (ulong)plan.World.Seed;
@@ -147,7 +152,7 @@ internal sealed class FeedGenerator
                     _visitorsLot[d] = plan.World.Options.Lots >= 3 && device.Label == $"P{plan.World.Options.Lots}";
                     break;
                 case DeviceKind.Camera:
-                    _peakPerMs[d] = DetectionsPerCameraPerSecond / Second * s_gatePeak;
+                    _peakPerMs[d] = DetectionsPerCameraPerSecond * cadence.DetectionFactor / Second * s_gatePeak;
                     cameras.Add(d);
                     break;
             }
@@ -161,8 +166,9 @@ internal sealed class FeedGenerator
             switch (_devices[d].Kind)
             {
                 case DeviceKind.Meter:
-                    // Meters report on their own quarter-hour phase, so a community's readings are spread, not a burst.
-                    var first = (long)(Noise.Unit(Noise.Hash(_seed, _state[d].Key, 7)) * 15 * 60) * Second;
+                    // Meters report on their own phase within the interval, so a community's readings are spread, not a burst.
+                    // (× 1.0 at the default cadence: the same bytes as before cadences were an option.)
+                    var first = (long)(Noise.Unit(Noise.Hash(_seed, _state[d].Key, 7)) * 15 * 60 * (_meterInterval / (double)MeterInterval)) * Second;
                     _state[d].LastReading = first;
                     Schedule(d, first);
                     break;
@@ -233,7 +239,7 @@ internal sealed class FeedGenerator
         {
             case DeviceKind.Meter:
             {
-                Schedule(d, ms + MeterInterval);
+                Schedule(d, ms + _meterInterval);
                 var reset = _state[d].ResetAt;
                 if (reset > _state[d].LastReading && reset <= ms)
                 {
@@ -278,7 +284,7 @@ internal sealed class FeedGenerator
             }
             case DeviceKind.Parking:
             {
-                Schedule(d, ms + LotInterval);
+                Schedule(d, ms + _lotInterval);
                 if (IsSilent(d, ms))
                     break;
                 var free = Free(d, ms);
@@ -287,7 +293,7 @@ internal sealed class FeedGenerator
             }
             case DeviceKind.Camera:
             {
-                Schedule(d, ms + HeartbeatInterval);
+                Schedule(d, ms + _heartbeatInterval);
                 if (IsSilent(d, ms))
                     break;
                 message = Emit(d, ms, DeviceKind.Camera, _writer.Camera(Time(d, ms), "online", null, device.Label), null);
@@ -330,7 +336,7 @@ internal sealed class FeedGenerator
     private bool IsSilent(int d, long ms) => ms >= _state[d].SilentFrom && ms < _state[d].SilentTo;
 
     private bool IsLost(int d, long ms) =>
-        _plan.Faults.Loss > 0 && Noise.Unit(Noise.Hash(_seed, _state[d].Key, 0x1055_0000UL + (ulong)(ms / MeterInterval))) < _plan.Faults.Loss;
+        _plan.Faults.Loss > 0 && Noise.Unit(Noise.Hash(_seed, _state[d].Key, 0x1055_0000UL + (ulong)(ms / _meterInterval))) < _plan.Faults.Loss;
 
     /// <summary>A meter's use between two instants (ms from the start), integrated over hours and modifier windows.</summary>
     private double Between(int d, long from, long to)

@@ -33,6 +33,12 @@ public static class SimulateCommand
                                 (1; max with --dry-run)
           --rate N              cap on messages per wall-clock second, 0 = none (0)
 
+        Cadence (defaults: a real community's traffic; thinner for long soaks)
+          --meter-every D       meter registers (15m)
+          --lot-every D         parking lot counters (1m)
+          --heartbeat-every D   camera online heartbeats (1m)
+          --detection-factor X  camera detections × X of the default one per camera per 400 s (1)
+
         Output
           --seed N              the same seed (and options) gives byte-identical output (2026)
           --format F            payload format: native (default); tasmota, chirpstack, hikvision or vendors publish
@@ -143,7 +149,7 @@ public static class SimulateCommand
             return 1;
         }
 
-        var generator = new FeedGenerator(plan, FeedFormats.Create(options.Format));
+        var generator = new FeedGenerator(plan, FeedFormats.Create(options.Format), options.Cadence);
         var progress = new ProgressLine(error, interactive, time);
         var faults = new long[4];
         var last = start;

@@ -8,6 +8,7 @@ internal sealed record SimulateOptions
 {
     public WorldOptions World { get; init; } = new();
     public FaultRates Faults { get; init; } = new();
+    public FeedCadence Cadence { get; init; } = FeedCadence.Default;
     public TimeSpan Duration { get; init; } = TimeSpan.FromDays(1);
     public DateTimeOffset? Start { get; init; }
     /// <summary>Event time runs this many times faster than wall time; null: as fast as the sink takes it.</summary>
@@ -36,6 +37,7 @@ internal sealed record SimulateOptions
         var options = new SimulateOptions();
         var world = options.World;
         var faults = options.Faults;
+        var cadence = options.Cadence;
         for (var i = 0; i < args.Count; i++)
         {
             var name = args[i];
@@ -108,6 +110,16 @@ internal sealed record SimulateOptions
                 case "--registry-out": options = options with { RegistryOut = Value() }; break;
                 case "--dry-run": options = options with { DryRun = true }; break;
                 case "--out": options = options with { Out = Value() }; break;
+                case "--meter-every": cadence = cadence with { MeterEvery = Durations.Parse(Value()) }; break;
+                case "--lot-every": cadence = cadence with { LotEvery = Durations.Parse(Value()) }; break;
+                case "--heartbeat-every": cadence = cadence with { HeartbeatEvery = Durations.Parse(Value()) }; break;
+                case "--detection-factor":
+                    cadence = cadence with
+                    {
+                        DetectionFactor = double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var factor)
+                            ? factor : throw new FormatException("--detection-factor must be a number (1 = the default rate)"),
+                    };
+                    break;
                 case "--no-faults": faults = FaultRates.None; break;
                 case "--silent-rate": faults = faults with { Silent = Fraction() }; break;
                 case "--flapping-rate": faults = faults with { Flapping = Fraction() }; break;
@@ -124,11 +136,12 @@ internal sealed record SimulateOptions
         {
             world.Validate();
             faults.Validate();
+            cadence.Validate();
         }
         catch (ArgumentException ex)
         {
             throw new FormatException(ex.Message);
         }
-        return options with { World = world, Faults = faults };
+        return options with { World = world, Faults = faults, Cadence = cadence };
     }
 }

@@ -117,4 +117,40 @@ public sealed class StoreRegistrationTests : IDisposable
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync()).Within();
         Assert.Contains("must be 'duckdb' or 'influxdb'", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Store_MemoryLimit_bounds_duckdb_and_its_memory_is_reported_by_component()
+    {
+        var path = Path.Combine(_folder, "data", "sensing.duckdb");
+        using var host = BuildHost(new() { ["Store:Path"] = path, ["Store:MemoryLimit"] = "300MB" });
+
+        await host.StartAsync().Within();
+        try
+        {
+            var store = host.Services.GetRequiredService<DuckDbReadingStore>();
+            await store.WriteAsync([.. Enumerable.Range(0, 1000).Select(i => Sample.Point($"m{i}", Metrics.WaterTotal, Sample.Day, i))], CancellationToken.None).Within();
+            var (tags, limit) = store.MemoryUsage();
+            // DuckDB reports its limit in binary units, rounded: 300 MB = 286.1 MiB.
+            Assert.InRange(limit, 299_000_000, 301_000_000);
+            Assert.NotEmpty(tags);
+            Assert.All(tags, t => Assert.True(t.Bytes > 0));
+        }
+        finally
+        {
+            await host.StopAsync().Within();
+        }
+    }
+
+    [Theory]
+    [InlineData("lots")]
+    [InlineData("512")]
+    [InlineData("1GB'; DROP TABLE readings; --")]
+    public async Task A_memory_limit_that_is_not_a_size_fails_at_start(string limit)
+    {
+        using var host = BuildHost(new() { ["Store:Path"] = Path.Combine(_folder, "x.duckdb"), ["Store:MemoryLimit"] = limit });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync()).Within();
+        Assert.Contains("Store:MemoryLimit must be a size", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_folder));
+    }
 }
