@@ -320,12 +320,14 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         ArgumentException.ThrowIfNullOrEmpty(community);
         ArgumentException.ThrowIfNullOrEmpty(metric);
 
-        // A full scan of the metric within the community: fine for tiles and restarts, which ask rarely.
+        // A scan of the metric within the community, asked every 2 s per watched wall screen: one hash aggregate
+        // (arg_max) rather than a window over every row, which had to sort the metric's whole history each time and
+        // held the store's writer back under load (the e2e benchmark's alert probe).
         const string sql = """
-            SELECT device, label, epoch_us(ts), value
+            SELECT device, label, epoch_us(max(ts)), arg_max(value, ts)
             FROM readings
             WHERE community = $community AND metric = $metric
-            QUALIFY row_number() OVER (PARTITION BY device, label ORDER BY ts DESC) = 1
+            GROUP BY device, label
             ORDER BY device, label
             """;
         return await LatestCoreAsync(sql, metric, cancellationToken, ("community", community)).ConfigureAwait(false);
