@@ -393,6 +393,72 @@ public sealed class IngestPipelineTests : IAsyncLifetime
     }
 
     /// <summary>The real store, recording each completed write and able to fail on demand.</summary>
+    [Fact]
+    public async Task The_next_batches_are_normalized_while_a_write_is_held_and_acknowledged_in_arrival_order_after_it()
+    {
+        // 450 gate passes in batches of 100: while the store holds the first write, the pipeline takes exactly two
+        // more batches (one normalized and waiting, one filled behind it) and acknowledges nothing; once the write
+        // returns, everything is written in arrival order and acknowledged in arrival order (MQTT requires PUBACKs
+        // in the order the PUBLISHes came), each once.
+        const int Count = 450;
+        for (var id = 1; id <= Count; id++)
+        {
+            var ms = T0.AddSeconds(id).ToUnixTimeMilliseconds();
+            await Enqueue(id, GateTopic, $$"""{"ts":{{ms}},"event":"pass","direction":"in","credential":"qr"}""");
+        }
+        var store = new HeldStore(_temp.Store);
+        var pipeline = Pipeline(store);
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await store.FirstWriteEntered.Task.Within();
+            await TestTimeouts.Until(() => Task.FromResult(_queue.Depth == Count - 300), "two more batches taken behind the held write");
+            await Task.Delay(300);
+            Assert.Equal(Count - 300, _queue.Depth);
+            Assert.Equal(Count, _metrics.QueueDepth);
+            Assert.Empty(_acks);
+
+            store.Release.SetResult();
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == Count), "every message acknowledged");
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+
+        Assert.All(_acks.Values, n => Assert.Equal(1, n));
+        var ackOrder = _log.Where(e => e.StartsWith("ack:", StringComparison.Ordinal)).Select(e => int.Parse(e[4..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(Enumerable.Range(1, Count), ackOrder);
+        var firstTimes = store.Batches.Select(b => b[0].Time).ToList();
+        Assert.Equal(firstTimes.Order(), firstTimes);
+        Assert.Equal(Enumerable.Repeat(100, 4).Append(50), store.Batches.Select(b => b.Length));
+        var stored = await _temp.RawAsync("c1-gate-01", Metrics.GatePass);
+        Assert.Equal(Count, stored.Sum(b => b.Value));
+        Assert.Equal(0, _metrics.QueueDepth);
+    }
+
+    /// <summary>Holds the first write until <see cref="Release"/> completes; records each written batch's readings.</summary>
+    private sealed class HeldStore(IReadingStore inner) : IReadingStore
+    {
+        public TaskCompletionSource FirstWriteEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public ConcurrentQueue<Reading[]> Batches { get; } = new();
+
+        public async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
+        {
+            FirstWriteEntered.TrySetResult();
+            await Release.Task.WaitAsync(cancellationToken);
+            Batches.Enqueue([.. readings]);
+            await inner.WriteAsync(readings, cancellationToken);
+        }
+
+        public Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) => inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
+        public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
+        public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
+        public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
+        public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);
+    }
+
     private sealed class RecordingStore(IReadingStore inner, ConcurrentQueue<string> log) : IReadingStore
     {
         private int _writeCalls;

@@ -6,6 +6,7 @@ public sealed class IngestMetrics(IngestQueue queue) : IMetricsSource
     private long _received;
     private long _stored;
     private long _acknowledged;
+    private long _taken;
     private long _clockAhead;
     private long _clockBehind;
     private long _deadLetters;
@@ -24,11 +25,16 @@ public sealed class IngestMetrics(IngestQueue queue) : IMetricsSource
     public bool StoreHealthy => Volatile.Read(ref _storeHealthy) == 1;
     /// <summary>True once the pipeline has seeded its state from the store and is taking messages.</summary>
     public bool PipelineReady { get; internal set; }
-    public int QueueDepth => queue.Depth;
+    /// <summary>
+    /// Messages received and not yet acknowledged: those waiting in the queue and those in the pipeline's batches
+    /// (being normalized, written or acknowledged).
+    /// </summary>
+    public int QueueDepth => queue.Depth + (int)Math.Max(0, Interlocked.Read(ref _taken) - Interlocked.Read(ref _acknowledged));
 
     internal void Received() => Interlocked.Increment(ref _received);
     internal void ClockSkewed(bool ahead) => Interlocked.Increment(ref ahead ? ref _clockAhead : ref _clockBehind);
     public long ClockSkewedMessages(bool ahead) => Interlocked.Read(ref ahead ? ref _clockAhead : ref _clockBehind);
+    internal void Taken(int count) => Interlocked.Add(ref _taken, count);
     internal void Acknowledged(int count) => Interlocked.Add(ref _acknowledged, count);
     internal void DeadLettered(int count) => Interlocked.Add(ref _deadLetters, count);
     internal void SetBrokerConnected(bool connected) => Volatile.Write(ref _brokerConnected, connected ? 1 : 0);

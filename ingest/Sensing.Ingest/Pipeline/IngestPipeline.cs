@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -12,7 +13,7 @@ namespace Sensing.Ingest.Pipeline;
 /// <summary>
 /// Takes messages off the <see cref="IngestQueue"/> in batches: normalize → derive consumption from registers →
 /// make durable (<see cref="StoreWriter"/>: the store, or the local spool while the store is slow or down) →
-/// acknowledge to the broker. A message is acknowledged only once its readings (or its dead letter) are durable;
+/// acknowledge to the broker, as three stages that work on consecutive batches at once. A message is acknowledged only once its readings (or its dead letter) are durable;
 /// when neither store nor spool can take a batch, nothing further is taken, the queue fills and the broker holds
 /// the rest. Listeners (analytics) hear of readings once they are in the store.
 /// </summary>
@@ -33,35 +34,123 @@ public sealed class IngestPipeline(
         await SeedRegistersAsync(stoppingToken).ConfigureAwait(false);
         metrics.PipelineReady = true;
 
+        // Three stages, each on its own batch, so normalizing the next batch and acknowledging the last one overlap
+        // with the store's write of this one (the store write is the longest step and runs on one thread). Batches
+        // circulate: taken from `free`, filled and normalized, written, acknowledged, returned. Their number bounds
+        // what is in flight (at most BatchesInFlight × BatchSize messages besides the queue), and each stage keeps
+        // the order it got them in, so the store sees batches in arrival order and the broker gets its PUBACKs in
+        // the order it sent the messages, as MQTT requires.
         var o = options.Value;
-        var batch = new List<PendingMessage>(o.BatchSize);
-        var readings = new List<Reading>(o.BatchSize * 2);
-        var deadLetters = new List<DeadLetter>();
-        var reader = queue.Reader;
+        var free = Channel.CreateUnbounded<PipelineBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        for (var i = 0; i < BatchesInFlight; i++) free.Writer.TryWrite(new PipelineBatch(o.BatchSize));
+        var normalized = Channel.CreateUnbounded<PipelineBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var stored = Channel.CreateUnbounded<PipelineBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var stages = new[]
+        {
+            RunStageAsync(() => NormalizeStageAsync(free.Reader, normalized.Writer, o, failed.Token), normalized.Writer, failed),
+            RunStageAsync(() => StoreStageAsync(normalized.Reader, stored.Writer, failed.Token), stored.Writer, failed),
+            RunStageAsync(() => AcknowledgeStageAsync(stored.Reader, free.Writer, failed.Token), free.Writer, failed),
+        };
         try
         {
-            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
-            {
-                await FillBatchAsync(batch, o, stoppingToken).ConfigureAwait(false);
-                Normalize(batch, readings, deadLetters);
-                await writer.AcceptAsync(readings, deadLetters, stoppingToken).ConfigureAwait(false);
-                foreach (var message in batch)
-                {
-                    await message.AcknowledgeAsync(stoppingToken).ConfigureAwait(false);
-                }
-                metrics.Acknowledged(batch.Count);
-                batch.Clear();
-                readings.Clear();
-                deadLetters.Clear();
-            }
+            await Task.WhenAll(stages).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Unacknowledged messages stay at the broker and come back on the next start.
         }
+        catch when (stages.FirstOrDefault(t => t.IsFaulted && t.Exception!.InnerException is not OperationCanceledException) is { } first)
+        {
+            // A stage failed for real (not the others' cancellation that followed it): report that failure.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first.Exception!.InnerException!);
+        }
+    }
+
+    /// <summary>How many batches circulate between the stages: one filling, one being written, one being acknowledged.</summary>
+    private const int BatchesInFlight = 3;
+
+    /// <summary>Runs a stage; when it ends (however), the next stage is told no more is coming and, on a failure, every stage stops.</summary>
+    private static async Task RunStageAsync(Func<Task> stage, ChannelWriter<PipelineBatch> next, CancellationTokenSource failed)
+    {
+        try
+        {
+            await stage().ConfigureAwait(false);
+        }
+        catch
+        {
+            await failed.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
         finally
         {
-            foreach (var message in batch) message.ReleasePayload();
+            next.TryComplete();
+        }
+    }
+
+    private async Task NormalizeStageAsync(ChannelReader<PipelineBatch> free, ChannelWriter<PipelineBatch> normalized, IngestOptions o, CancellationToken cancellationToken)
+    {
+        var reader = queue.Reader;
+        PipelineBatch? batch = null;
+        try
+        {
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                batch = await free.ReadAsync(cancellationToken).ConfigureAwait(false);
+                await FillBatchAsync(batch.Messages, o, cancellationToken).ConfigureAwait(false);
+                metrics.Taken(batch.Messages.Count);
+                Normalize(batch.Messages, batch.Readings, batch.DeadLetters);
+                await normalized.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                batch = null;
+            }
+        }
+        finally
+        {
+            // A batch still being filled when the pipeline stops: its payloads go back to the pool (not acknowledged,
+            // so the broker sends the messages again on the next start).
+            if (batch is not null)
+            {
+                foreach (var message in batch.Messages) message.ReleasePayload();
+            }
+        }
+    }
+
+    private async Task StoreStageAsync(ChannelReader<PipelineBatch> normalized, ChannelWriter<PipelineBatch> stored, CancellationToken cancellationToken)
+    {
+        await foreach (var batch in normalized.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await writer.AcceptAsync(batch.Readings, batch.DeadLetters, cancellationToken).ConfigureAwait(false);
+            await stored.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcknowledgeStageAsync(ChannelReader<PipelineBatch> stored, ChannelWriter<PipelineBatch> free, CancellationToken cancellationToken)
+    {
+        await foreach (var batch in stored.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var message in batch.Messages)
+            {
+                await message.AcknowledgeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            metrics.Acknowledged(batch.Messages.Count);
+            batch.Clear();
+            await free.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The messages of one batch and what normalizing them gave; reused, so the steady state allocates no lists.</summary>
+    private sealed class PipelineBatch(int size)
+    {
+        public List<PendingMessage> Messages { get; } = new(size);
+        public List<Reading> Readings { get; } = new(size * 2);
+        public List<DeadLetter> DeadLetters { get; } = [];
+
+        public void Clear()
+        {
+            Messages.Clear();
+            Readings.Clear();
+            DeadLetters.Clear();
         }
     }
 
