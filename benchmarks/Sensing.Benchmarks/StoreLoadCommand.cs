@@ -68,7 +68,7 @@ public static class StoreLoadCommand
 
         latencies.Sort();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"store-load {kind}: {written:N0} readings in {elapsed:F1} s = {written / elapsed:N0} readings/s; batch {batchSize}: median {Percentile(latencies, 0.5):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms ({latencies.Count} batches); {cpuSeconds / written * 1e6:F1} CPU-µs per reading, peak RSS {peakRss / 1e6:F0} MB, load average {load0:F1}→{ProcessCpu.LoadAverage():F1}"));
+            $"store-load {kind}: {written:N0} readings in {elapsed:F1} s = {written / elapsed:N0} readings/s; batch {batchSize}: median {Percentile(latencies, 0.5):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms, max {latencies[^1]:F1} ms, {latencies.Count(l => l > 250)} over 250 ms ({latencies.Count} batches); {cpuSeconds / written * 1e6:F1} CPU-µs per reading, peak RSS {peakRss / 1e6:F0} MB, load average {load0:F1}→{ProcessCpu.LoadAverage():F1}"));
         return 0;
     }
 

@@ -49,6 +49,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         // readers) uses this one string, so they share one database instance with one memory limit.
         var connection = new DuckDBConnectionStringBuilder { DataSource = _path };
         if (!string.IsNullOrWhiteSpace(options.MemoryLimit)) connection["memory_limit"] = options.MemoryLimit.Trim();
+        if (!string.IsNullOrWhiteSpace(options.CheckpointThreshold)) connection["checkpoint_threshold"] = options.CheckpointThreshold.Trim();
         if (options.Threads is { } threads) connection["threads"] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
         _connectionString = connection.ConnectionString;
         _exportDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(

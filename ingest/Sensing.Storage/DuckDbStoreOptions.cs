@@ -17,4 +17,7 @@ public sealed record DuckDbStoreOptions(string Path, string? ExportDirectory = n
 
     /// <summary>DuckDB's worker threads (<c>threads</c>); null leaves DuckDB's default, one per core.</summary>
     public int? Threads { get; init; }
+
+    /// <summary>DuckDB's <c>checkpoint_threshold</c> (<c>"64MB"</c>): the write-ahead log's size that triggers a checkpoint; null leaves DuckDB's default (16MB).</summary>
+    public string? CheckpointThreshold { get; init; }
 }

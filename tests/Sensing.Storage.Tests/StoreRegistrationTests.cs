@@ -60,7 +60,7 @@ public sealed class StoreRegistrationTests : IDisposable
     }
 
     [Fact]
-    public async Task The_duckdb_store_is_capped_by_default_and_takes_a_configured_memory_limit_and_threads()
+    public async Task The_duckdb_store_is_capped_by_default_and_takes_a_configured_memory_limit_threads_and_checkpoint_threshold()
     {
         using (var host = BuildHost(new() { ["Store:Path"] = Path.Combine(_folder, "default.duckdb") }))
         {
@@ -69,15 +69,17 @@ public sealed class StoreRegistrationTests : IDisposable
             // DuckDB reports the limit in its own units (256MB = 256,000,000 bytes → "244.1 MiB"); not 80 % of the machine's RAM.
             Assert.Equal("244.1 MiB", await store.SettingAsync("memory_limit").Within());
             Assert.Equal("1", await store.SettingAsync("threads").Within());
+            Assert.Equal("61.0 MiB", await store.SettingAsync("checkpoint_threshold").Within());
             await host.StopAsync().Within();
         }
 
-        using (var host = BuildHost(new() { ["Store:Path"] = Path.Combine(_folder, "configured.duckdb"), ["Store:MemoryLimit"] = "1GB", ["Store:Threads"] = "2" }))
+        using (var host = BuildHost(new() { ["Store:Path"] = Path.Combine(_folder, "configured.duckdb"), ["Store:MemoryLimit"] = "1GB", ["Store:Threads"] = "2", ["Store:CheckpointThreshold"] = "16MB" }))
         {
             await host.StartAsync().Within();
             var store = host.Services.GetRequiredService<DuckDbReadingStore>();
             Assert.Equal("953.6 MiB", await store.SettingAsync("memory_limit").Within());
             Assert.Equal("2", await store.SettingAsync("threads").Within());
+            Assert.Equal("15.2 MiB", await store.SettingAsync("checkpoint_threshold").Within());
             await store.WriteAsync([Sample.Point("m1", Metrics.WaterTotal, Sample.Day, 1)], CancellationToken.None).Within();
             await host.StopAsync().Within();
         }
@@ -87,6 +89,7 @@ public sealed class StoreRegistrationTests : IDisposable
     [InlineData("Store:MemoryLimit", "lots", "Store:MemoryLimit must be a size such as '256MB'")]
     [InlineData("Store:MemoryLimit", "80", "Store:MemoryLimit must be a size such as '256MB'")]
     [InlineData("Store:Threads", "-1", "Store:Threads must be between 1 and 256")]
+    [InlineData("Store:CheckpointThreshold", "often", "Store:CheckpointThreshold must be a size such as '64MB'")]
     public async Task A_bad_duckdb_memory_limit_or_thread_count_fails_at_start(string key, string value, string message)
     {
         using var host = BuildHost(new() { ["Store:Path"] = Path.Combine(_folder, "x.duckdb"), [key] = value });
