@@ -302,6 +302,11 @@ public static class BrokerLoadCommand
             if (line is null) return;
             lock (_log)
             {
+                // The child's warnings and errors (spooling, slow writes, reconnects), kept whole when asked for.
+                if (Environment.GetEnvironmentVariable("SENSING_BENCH_CHILD_LOG") is { Length: > 0 } path)
+                {
+                    File.AppendAllText(path, $"{DateTime.UtcNow:HH:mm:ss.fff} [{_process.Id}] {line}{Environment.NewLine}");
+                }
                 _log.Enqueue(line);
                 if (_log.Count > 50) _log.Dequeue();
             }
