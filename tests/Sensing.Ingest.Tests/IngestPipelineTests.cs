@@ -23,8 +23,11 @@ public sealed class IngestPipelineTests : IAsyncLifetime
     private readonly RecordingListener _listener;
     private readonly IngestMetrics _metrics;
 
-    public IngestPipelineTests()
+    private readonly Xunit.Abstractions.ITestOutputHelper output;
+
+    public IngestPipelineTests(Xunit.Abstractions.ITestOutputHelper output)
     {
+        this.output = output;
         _listener = new RecordingListener(_log);
         _metrics = new IngestMetrics(_queue);
     }
@@ -298,6 +301,73 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         Assert.Equal(heard.Order(), heard);
         Assert.Equal(StoreState.Ok, _writer.State);
         Assert.Empty(Directory.GetFiles(SpoolFolder, "spool-*.seg"));
+    }
+
+    [Fact]
+    public async Task A_slow_store_that_still_takes_writes_holds_intake_instead_of_filling_the_spool()
+    {
+        // Every write takes 150 ms against a 50 ms timeout: each direct write goes to the spool, the drainer keeps
+        // storing. Once it has stored something, the spool holds at most SlowStoreBatches (2) and intake waits.
+        var store = new DelayedStore(_temp.Store, TimeSpan.FromMilliseconds(150));
+        var pipeline = Pipeline(store, new SpoolOptions { Directory = SpoolFolder, StoreTimeoutMilliseconds = 50, SlowStoreBatches = 2 });
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        const int Count = 150;
+        var depths = new ConcurrentQueue<(int Depth, double Holds)>();
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                var samples = new List<MetricSample>();
+                _writer!.Collect(samples);
+                depths.Enqueue((_writer.SpoolDepth, samples.Single(m => m.Name == "sensing_slow_store_holds_total").Value));
+                await Task.Delay(5);
+            }
+        });
+        try
+        {
+            for (var id = 1; id <= Count; id++)
+            {
+                var ms = T0.AddSeconds(id).ToUnixTimeMilliseconds();
+                await Enqueue(id, GateTopic, $$"""{"ts":{{ms}},"event":"pass","direction":"in","credential":"qr"}""");
+                await Task.Delay(8);
+            }
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == Count && _writer!.SpoolDepth == 0), "every message acknowledged and the spool drained");
+        }
+        finally
+        {
+            await sampling.CancelAsync();
+            await sampler;
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+
+        // Before the drainer's first store the spool takes what comes (the store could be away); once intake is held,
+        // the spool drains down to the limit and never grows past it again.
+        var held = depths.SkipWhile(d => d.Holds == 0).SkipWhile(d => d.Depth > 2).ToList();
+        Assert.NotEmpty(held);
+        Assert.InRange(held.Max(d => d.Depth), 0, 2);
+        output.WriteLine($"spool depth: max {depths.Max(d => d.Depth)} in all, {held.Max(d => d.Depth)} once held; {held.Last().Holds} holds");
+        Assert.All(_acks.Values, n => Assert.Equal(1, n));
+        var stored = await _temp.RawAsync("c1-gate-01", Metrics.GatePass);
+        Assert.Equal(Count, stored.Sum(b => b.Value));
+        var heard = _listener.Batches.SelectMany(b => b).Select(r => r.Time).ToList();
+        Assert.Equal(Count, heard.Count);
+        Assert.Equal(heard.Order(), heard);
+    }
+
+    private sealed class DelayedStore(IReadingStore inner, TimeSpan delay) : IReadingStore
+    {
+        public async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
+        {
+            await Task.Delay(delay, cancellationToken);
+            await inner.WriteAsync(readings, cancellationToken);
+        }
+
+        public Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) => inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
+        public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
+        public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
+        public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
+        public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);
     }
 
     [Fact]

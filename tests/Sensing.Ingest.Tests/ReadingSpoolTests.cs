@@ -57,6 +57,38 @@ public sealed class ReadingSpoolTests : IDisposable
     }
 
     [Fact]
+    public void A_backlog_is_read_several_batches_at_a_time_in_order_and_committed_through_the_last_one()
+    {
+        var appended = Enumerable.Range(0, 5).Select(n => Batch(n)).ToList();
+        var spool = ReadingSpool.Open(Options(), NullLogger.Instance);
+        foreach (var batch in appended) Assert.Equal(SpoolAppendResult.Appended, spool.TryAppend(batch));
+
+        // 3 readings a batch: 7 readings take two batches whole, never part of a third.
+        Assert.True(spool.TryPeekRun(7, out var last, out var count, out var run));
+        Assert.Equal(2, count);
+        Assert.Equal(appended.Take(2).SelectMany(b => b.Readings), run!.Readings);
+        Assert.Equal(appended.Take(2).SelectMany(b => b.DeadLetters).Select(d => d.Topic), run.DeadLetters.Select(d => d.Topic));
+        spool.Commit(last);
+        Assert.Equal(3, spool.Depth);
+
+        // A batch larger than the limit still goes, alone.
+        Assert.True(spool.TryPeekRun(1, out last, out count, out run));
+        Assert.Equal(1, count);
+        AssertSame(appended[2], run!);
+        spool.Commit(last);
+
+        spool.Dispose();
+        using var reopened = ReadingSpool.Open(Options(), NullLogger.Instance);
+        Assert.True(reopened.TryPeekRun(100, out last, out count, out run));
+        Assert.Equal(2, count);
+        Assert.Equal(appended.Skip(3).SelectMany(b => b.Readings), run!.Readings);
+        reopened.Commit(last);
+        Assert.True(reopened.IsEmpty);
+        Assert.False(reopened.TryPeekRun(100, out _, out _, out _));
+        Assert.Throws<InvalidOperationException>(() => reopened.Commit(last));
+    }
+
+    [Fact]
     public void Appended_batches_are_there_after_a_crash_in_order_and_committed_ones_are_not()
     {
         var first = ReadingSpool.Open(Options(), NullLogger.Instance);

@@ -233,6 +233,53 @@ public sealed class ReadingSpool : IDisposable
                 return false;
             }
         }
+        batch = Read(entry);
+        return true;
+    }
+
+    /// <summary>
+    /// The oldest batches not yet drained, joined into one in order, as many as fit in <paramref name="maxReadings"/>
+    /// readings (always at least the oldest one), or false when the spool is empty. <paramref name="last"/> is the
+    /// newest batch taken: <see cref="Commit"/> it once the joined batch is stored. A store catching up on a backlog
+    /// writes fewer, larger batches this way (DuckDB's cost per reading falls with the batch size), and the spool
+    /// moves its cursor once per write instead of once per batch.
+    /// </summary>
+    public bool TryPeekRun(int maxReadings, out SpoolEntry last, out int batches, out SpoolBatch? joined)
+    {
+        SpoolEntry[] entries;
+        lock (_lock)
+        {
+            entries = [.. _pending.Take(MaxBatchesPerRun)];
+        }
+        batches = 0;
+        last = default;
+        joined = null;
+        if (entries.Length == 0) return false;
+        List<Reading>? readings = null;
+        List<DeadLetter>? deadLetters = null;
+        foreach (var entry in entries)
+        {
+            var batch = Read(entry);
+            if (batches > 0 && readings!.Count + batch.Readings.Count > maxReadings) break;
+            if (batches == 0 && entries.Length == 1)
+            {
+                (last, batches, joined) = (entry, 1, batch);
+                return true;
+            }
+            (readings ??= []).AddRange(batch.Readings);
+            (deadLetters ??= []).AddRange(batch.DeadLetters);
+            last = entry;
+            batches++;
+        }
+        joined = new SpoolBatch(readings!, deadLetters!);
+        return true;
+    }
+
+    /// <summary>At most this many batches are joined by <see cref="TryPeekRun"/> (each is read from disk to count its readings).</summary>
+    private const int MaxBatchesPerRun = 16;
+
+    private SpoolBatch Read(SpoolEntry entry)
+    {
         var path = SegmentPath(entry.Segment);
         var body = ArrayPool<byte>.Shared.Rent(entry.Length);
         try
@@ -242,8 +289,7 @@ public sealed class ReadingSpool : IDisposable
                 var read = RandomAccess.Read(handle, body.AsSpan(0, entry.Length), entry.Offset + RecordHeaderBytes);
                 if (read != entry.Length) throw new InvalidDataException($"spool segment {path} ended early at {entry.Offset}");
             }
-            batch = Filter(entry, SpoolBatch.ReadFrom(body.AsSpan(0, entry.Length)));
-            return true;
+            return Filter(entry, SpoolBatch.ReadFrom(body.AsSpan(0, entry.Length)));
         }
         finally
         {
@@ -251,17 +297,24 @@ public sealed class ReadingSpool : IDisposable
         }
     }
 
-    /// <summary>The store has the batch: move the cursor past it and delete segments that are wholly drained.</summary>
+    /// <summary>
+    /// The store has the batch, and every older one (<see cref="TryPeekRun"/>): move the cursor past it and delete
+    /// segments that are wholly drained.
+    /// </summary>
     public void Commit(SpoolEntry entry)
     {
         lock (_lock)
         {
-            if (!_pending.TryPeek(out var head) || head != entry)
+            if (!_pending.Contains(entry))
             {
                 throw new InvalidOperationException("spool batches are committed in order, oldest first");
             }
-            _pending.Dequeue();
-            _pendingBytes -= RecordHeaderBytes + entry.Length;
+            while (true)
+            {
+                var head = _pending.Dequeue();
+                _pendingBytes -= RecordHeaderBytes + head.Length;
+                if (head == entry) break;
+            }
             if (_pending.Count == 0 && entry.Segment == _writeSegment)
             {
                 // Drained dry: start the next append in a fresh segment so this one can go.

@@ -4,7 +4,7 @@ namespace Sensing.Ingest.Spool;
 
 /// <summary>
 /// Section <c>Spool</c>: where batches wait, on local disk, while the store is slow or down.
-/// <code>"Spool": { "Enabled": true, "Directory": null, "MaxBytes": 1073741824, "SegmentBytes": 67108864, "StoreTimeoutMilliseconds": 2000 }</code>
+/// <code>"Spool": { "Enabled": true, "Directory": null, "MaxBytes": 1073741824, "SegmentBytes": 67108864, "StoreTimeoutMilliseconds": 2000, "SlowStoreBatches": 8 }</code>
 /// </summary>
 public sealed class SpoolOptions : IValidatableObject
 {
@@ -27,6 +27,15 @@ public sealed class SpoolOptions : IValidatableObject
 
     /// <summary>How long a direct store write may take before the batch goes to the spool instead (a slow store must not stall intake).</summary>
     [Range(50, 600_000)] public int StoreTimeoutMilliseconds { get; set; } = 2000;
+
+    /// <summary>
+    /// While the store is slow but still taking writes (the spool's drainer stored a batch within the last few
+    /// seconds), the spool holds at most this many batches and further intake waits (the broker keeps the messages):
+    /// under an overload, spooling without bound only adds the spool's own write and read to every batch and starves
+    /// the drainer. A store that takes nothing (down, hung) is not slowed by this: the spool then takes batches up to
+    /// <see cref="MaxBytes"/>.
+    /// </summary>
+    [Range(1, 100_000)] public int SlowStoreBatches { get; set; } = 8;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
