@@ -122,19 +122,14 @@ public sealed class HouseholdErasureSpoolTests : IAsyncLifetime
     }
 
     /// <summary>The real store, refusing writes while <see cref="Down"/> as a store that is gone would.</summary>
-    private sealed class OutageStore(IReadingStore inner) : IReadingStore
+    private sealed class OutageStore(IReadingStore inner) : ForwardingStore(inner)
     {
         public volatile bool Down;
 
-        public Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken) =>
-            Down ? throw new IOException("store unavailable") : inner.WriteAsync(readings, cancellationToken);
+        public override Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken) =>
+            Down ? throw new IOException("store unavailable") : Inner.WriteAsync(readings, cancellationToken);
 
-        public Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) =>
-            Down ? throw new IOException("store unavailable") : inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
-
-        public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
-        public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);
+        public override Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) =>
+            Down ? throw new IOException("store unavailable") : Inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
     }
 }

@@ -355,19 +355,13 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         Assert.Equal(heard.Order(), heard);
     }
 
-    private sealed class DelayedStore(IReadingStore inner, TimeSpan delay) : IReadingStore
+    private sealed class DelayedStore(IReadingStore inner, TimeSpan delay) : ForwardingStore(inner)
     {
-        public async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
+        public override async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
         {
             await Task.Delay(delay, cancellationToken);
-            await inner.WriteAsync(readings, cancellationToken);
+            await Inner.WriteAsync(readings, cancellationToken);
         }
-
-        public Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) => inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
-        public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
-        public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);
     }
 
     [Fact]
@@ -423,18 +417,12 @@ public sealed class IngestPipelineTests : IAsyncLifetime
     }
 
     /// <summary>A store that refuses, as InfluxDB's line protocol would, any batch holding one device's readings.</summary>
-    private sealed class PoisonStore(IReadingStore inner, string poisonDevice) : IReadingStore
+    private sealed class PoisonStore(IReadingStore inner, string poisonDevice) : ForwardingStore(inner)
     {
-        public Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken) =>
+        public override Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken) =>
             readings.Any(r => r.Device == poisonDevice)
                 ? throw new ArgumentException("Line protocol cannot carry a line break in a tag value.")
-                : inner.WriteAsync(readings, cancellationToken);
-
-        public Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) => inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
-        public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
-        public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);
+                : Inner.WriteAsync(readings, cancellationToken);
     }
 
     [Fact]
@@ -508,28 +496,22 @@ public sealed class IngestPipelineTests : IAsyncLifetime
     }
 
     /// <summary>Holds the first write until <see cref="Release"/> completes; records each written batch's readings.</summary>
-    private sealed class HeldStore(IReadingStore inner) : IReadingStore
+    private sealed class HeldStore(IReadingStore inner) : ForwardingStore(inner)
     {
         public TaskCompletionSource FirstWriteEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public ConcurrentQueue<Reading[]> Batches { get; } = new();
 
-        public async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
+        public override async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
         {
             FirstWriteEntered.TrySetResult();
             await Release.Task.WaitAsync(cancellationToken);
             Batches.Enqueue([.. readings]);
-            await inner.WriteAsync(readings, cancellationToken);
+            await Inner.WriteAsync(readings, cancellationToken);
         }
-
-        public Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) => inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
-        public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
-        public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);
     }
 
-    private sealed class RecordingStore(IReadingStore inner, ConcurrentQueue<string> log) : IReadingStore
+    private sealed class RecordingStore(IReadingStore inner, ConcurrentQueue<string> log) : ForwardingStore(inner)
     {
         private int _writeCalls;
         private int _successfulWrites;
@@ -539,29 +521,24 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         public int WriteCalls => Volatile.Read(ref _writeCalls);
         public int SuccessfulWrites => Volatile.Read(ref _successfulWrites);
 
-        public async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
+        public override async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
         {
             var call = Interlocked.Increment(ref _writeCalls);
             if (Failing)
             {
-                if (call == WriteBeforeFailingOnCall) await inner.WriteAsync(readings, cancellationToken);
+                if (call == WriteBeforeFailingOnCall) await Inner.WriteAsync(readings, cancellationToken);
                 throw new IOException($"store unavailable (attempt {call})");
             }
-            await inner.WriteAsync(readings, cancellationToken);
+            await Inner.WriteAsync(readings, cancellationToken);
             Interlocked.Increment(ref _successfulWrites);
             log.Enqueue($"stored:{readings.Count}");
         }
 
-        public async Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken)
+        public override async Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken)
         {
-            await inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
+            await Inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
             log.Enqueue($"deadletters:{deadLetters.Count}");
         }
-
-        public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
-        public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
-        public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);
     }
 
     private sealed class RecordingListener(ConcurrentQueue<string> log) : IStoredReadingsListener
