@@ -50,6 +50,7 @@ public static class CockpitHost
             builder.WebHost.UseUrls("http://localhost:5080");
         }
         configure?.Invoke(builder);
+        var arenasCapped = NativeAllocator.LimitArenas(builder.Configuration);
 
         builder.Services
             .AddSensingStore(builder.Configuration)
@@ -62,6 +63,10 @@ public static class CockpitHost
         }
 
         var app = builder.Build();
+        if (arenasCapped)
+        {
+            app.Logger.LogInformation("C allocator capped at {Arenas} arenas ({Key})", app.Configuration.GetValue(NativeAllocator.ArenasKey, NativeAllocator.DefaultArenas), NativeAllocator.ArenasKey);
+        }
         // The signing key is checked now, not at the first request: a service without one must refuse to start.
         app.Services.GetRequiredService<TokenIssuer>();
         // So is the audit log's file: a service that cannot record sign-ins must not take any.

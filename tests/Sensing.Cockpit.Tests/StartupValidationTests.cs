@@ -39,6 +39,15 @@ public sealed class StartupValidationTests
 
     [Theory]
     [InlineData("-1")]
+    [InlineData("5000")]
+    public void A_malloc_arena_cap_outside_its_range_stops_the_start(string arenas)
+    {
+        var refused = Assert.Throws<InvalidOperationException>(() => CockpitHost.Build(Args($"--Runtime:MallocArenas={arenas}")));
+        Assert.Contains("Runtime:MallocArenas must be between 1 and 1024", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-1")]
     [InlineData("301")]
     public void A_clock_skew_outside_zero_to_five_minutes_stops_the_start(string seconds)
     {
