@@ -74,6 +74,7 @@ public sealed class BrokerRestartTests(ITestOutputHelper output)
 
         await Task.Delay(TimeSpan.FromSeconds(4));
         await feed.StopAsync();
+        output.WriteLine($"{clock.Elapsed.TotalSeconds:F1}s: feed stopped; {feed.SlotsWithoutBroker} publishing slots passed while the devices had no broker");
         var store = (IReadingStore)host.App.Services.GetService(typeof(IReadingStore))!;
         await feed.WaitUntilStoredAsync(async () => (long)(await store.QueryAsync(new ReadingQuery(Metrics.GatePass, feed.Start.AddDays(-1), feed.Start.AddDays(1),
             Community: feed.Community, Every: TimeSpan.FromDays(3650), Aggregation: Aggregation.Count), CancellationToken.None)).Sum(b => b.Value), TimeSpan.FromSeconds(30));
@@ -85,7 +86,9 @@ public sealed class BrokerRestartTests(ITestOutputHelper output)
         Assert.True(resumed <= TimeSpan.FromSeconds(5), $"ingest stored nothing new until {resumed.TotalSeconds:F1} s after the broker was back (at most 5 s)");
         Assert.True(ledger.Lost == 0, $"acknowledged readings missing from the store: {ledger.LostExamples}");
         Assert.Equal(0, ledger.Duplicated);
-        Assert.True(ledger.Sent > ledger.Acknowledged, "the devices lost their broker too: some of their publishes cannot have been acknowledged");
+        // The devices lost their broker too. Whether a publish in flight at the SIGTERM goes unacknowledged depends on timing
+        // (mosquitto may acknowledge all it read before closing), so the proof is the slots that passed without a broker.
+        Assert.True(feed.SlotsWithoutBroker > 0, "the devices never saw the broker gone");
         host.AssertNoLoggedErrors();
     }
 

@@ -34,6 +34,8 @@ internal sealed class SteadyFeed : IAsyncDisposable
     public IEnumerable<string> Devices => _lanes.Select(l => l.Device);
     public long Sent => _lanes.Sum(l => Interlocked.Read(ref l.Sent));
     public long Acknowledged => _lanes.Sum(l => l.Acknowledged.Count);
+    /// <summary>Publishing slots that passed while a device had no broker (not sent): proof the fault reached the devices too.</summary>
+    public long SlotsWithoutBroker => _lanes.Sum(l => Interlocked.Read(ref l.SlotsWithoutBroker));
 
     /// <summary>
     /// Connects <paramref name="devices"/> devices of <paramref name="community"/> through <paramref name="connect"/> (client id →
@@ -119,6 +121,7 @@ internal sealed class SteadyFeed : IAsyncDisposable
         public readonly string Device = device;
         public readonly ConcurrentDictionary<long, byte> Acknowledged = new();
         public long Sent;
+        public long SlotsWithoutBroker;
         public IMqttClient Client = client;
 
         public async Task RunAsync(double perSecond, CancellationToken stop)
@@ -138,6 +141,7 @@ internal sealed class SteadyFeed : IAsyncDisposable
                 var seq = n++;
                 if (!Client.IsConnected)
                 {
+                    Interlocked.Increment(ref SlotsWithoutBroker);
                     await ReconnectAsync(stop);
                     continue; // this slot passed while the device had no broker
                 }
