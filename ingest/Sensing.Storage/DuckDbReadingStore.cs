@@ -37,6 +37,9 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     private volatile DuckDBConnection? _writer;
     private int _disposed;
 
+    // What wall screens ask for every 2 s, kept from the writes instead of scanned from the raw history each time.
+    private readonly LatestInCommunity _latest = new();
+
     public DuckDbReadingStore(DuckDbStoreOptions options, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -158,6 +161,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
                 Execute(writer, DuckDbSchema.AppendHour);
                 transaction.Commit();
             }
+            _latest.Observe(readings);
             // The staged rows stay until the next write resets both tables before it stages (above): resetting them
             // here as well cost more statements per batch for nothing, and one batch's rows are bounded.
         }
@@ -321,17 +325,23 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         ArgumentException.ThrowIfNullOrEmpty(community);
         ArgumentException.ThrowIfNullOrEmpty(metric);
 
-        // A scan of the metric within the community, asked every 2 s per watched wall screen: one hash aggregate
-        // (arg_max) rather than a window over every row, which had to sort the metric's whole history each time and
-        // held the store's writer back under load (the e2e benchmark's alert probe).
-        const string sql = """
-            SELECT device, label, epoch_us(max(ts)), arg_max(value, ts)
-            FROM readings
-            WHERE community = $community AND metric = $metric
-            GROUP BY device, label
-            ORDER BY device, label
-            """;
-        return await LatestCoreAsync(sql, metric, cancellationToken, ("community", community)).ConfigureAwait(false);
+        // Asked every 2 s per watched wall screen: the scan below runs once per community and metric, and the writes
+        // keep its answer current from then on (LatestInCommunity says why).
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        return await _latest.GetAsync(community, metric, ScanAsync, cancellationToken).ConfigureAwait(false);
+
+        Task<IReadOnlyList<LatestReading>> ScanAsync(CancellationToken cancellation)
+        {
+            // One hash aggregate (arg_max) rather than a window over every row, which had to sort the metric's whole history.
+            const string sql = """
+                SELECT device, label, epoch_us(max(ts)), arg_max(value, ts)
+                FROM readings
+                WHERE community = $community AND metric = $metric
+                GROUP BY device, label
+                ORDER BY device, label
+                """;
+            return LatestCoreAsync(sql, metric, cancellation, ("community", community));
+        }
     }
 
     public async Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken)

@@ -57,4 +57,65 @@ public sealed class LatestTests : IAsyncLifetime
             ],
             latest);
     }
+    [Fact]
+    public async Task Latest_kept_from_the_writes_answers_as_a_fresh_scan_of_the_file_does()
+    {
+        // The first ask scans the file; from then on the writes keep the answer.
+        Assert.Equal(3, (await _db.Store.LatestAsync("c1", Metrics.GatePass, CancellationToken.None).Within()).Count);
+        Reading[] later =
+        [
+            Sample.Point("g1", Metrics.GatePass, Day.AddHours(11), 10, label: "in"),     // newer: replaces 08:00
+            Sample.Point("g2", Metrics.GatePass, Day.AddHours(3), 11),                    // older: changes nothing
+            Sample.Point("g1", Metrics.GatePass, Day.AddHours(9), 99, label: "out"),     // redelivered key: the stored 3 stays
+            Sample.Point("g4", Metrics.GatePass, Day.AddHours(13), 12, label: "in"),     // a new device, twice at one time:
+            Sample.Point("g4", Metrics.GatePass, Day.AddHours(13), 13, label: "in"),     // the first of the batch wins
+            Sample.Point("g5", Metrics.GatePass, Day.AddHours(14), 14, community: "c2"), // another community
+            Sample.Point("g2", Metrics.GateDenied, Day.AddHours(15), 15),                // another metric
+        ];
+        await _db.Store.WriteAsync(later, CancellationToken.None).Within();
+        await _db.Store.WriteAsync([Sample.Point("g2", Metrics.GatePass, Day.AddHours(16), 16)], CancellationToken.None).Within();
+
+        LatestReading[] expected =
+        [
+            new("g1", Metrics.GatePass, "in", Day.AddHours(11), 10),
+            new("g1", Metrics.GatePass, "out", Day.AddHours(9), 3),
+            new("g2", Metrics.GatePass, null, Day.AddHours(16), 16),
+            new("g4", Metrics.GatePass, "in", Day.AddHours(13), 12),
+        ];
+        Assert.Equal(expected, await _db.Store.LatestAsync("c1", Metrics.GatePass, CancellationToken.None).Within());
+
+        // A restart forgets what was kept: the scan of the file must say the same.
+        await _db.ReopenAsync();
+        Assert.Equal(expected, await _db.Store.LatestAsync("c1", Metrics.GatePass, CancellationToken.None).Within());
+    }
+
+    [Fact]
+    public async Task Latest_after_retention_deletes_a_series_newest_rows_is_the_file_s_again()
+    {
+        Assert.Contains(await _db.Store.LatestAsync("c1", Metrics.GatePass, CancellationToken.None).Within(), r => r.Device == "g2");
+
+        // Newest reading at 12:00 (g1's denial); keeping 6.5 hours of raw rows cuts at 05:30, taking all of g2's.
+        var policy = new DuckDbRetentionOptions { Raw = TimeSpan.FromHours(6.5), Minute = TimeSpan.FromDays(1), Hour = TimeSpan.FromDays(2) };
+        var pass = await _db.Store.ApplyRetentionAsync(policy, wallClock: Day.AddYears(1), CancellationToken.None).Within();
+        Assert.NotNull(pass);
+        Assert.True(pass.RawDeleted >= 2);
+
+        Assert.Equal(
+            [
+                new LatestReading("g1", Metrics.GatePass, "in", Day.AddHours(8), 2),
+                new LatestReading("g1", Metrics.GatePass, "out", Day.AddHours(9), 3),
+            ],
+            await _db.Store.LatestAsync("c1", Metrics.GatePass, CancellationToken.None).Within());
+    }
+    [Fact]
+    public async Task Latest_after_a_household_is_erased_no_longer_shows_its_meter()
+    {
+        await _db.Store.WriteAsync([Sample.Point("m1", Metrics.WaterTotal, Day.AddHours(9), 120, household: "h1"),
+            Sample.Point("m2", Metrics.WaterTotal, Day.AddHours(9), 80, household: "h2")], CancellationToken.None).Within();
+        Assert.Equal(["m1", "m2"], (await _db.Store.LatestAsync("c1", Metrics.WaterTotal, CancellationToken.None).Within()).Select(r => r.Device));
+
+        await _db.Store.EraseHouseholdAsync(new HouseholdScope("h1", ["m1"]), CancellationToken.None).Within();
+
+        Assert.Equal(["m2"], (await _db.Store.LatestAsync("c1", Metrics.WaterTotal, CancellationToken.None).Within()).Select(r => r.Device));
+    }
 }

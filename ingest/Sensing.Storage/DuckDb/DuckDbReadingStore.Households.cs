@@ -104,6 +104,7 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
                 var alerts = ReadHouseholdAlerts(writer, scope);
                 DeleteByKey(writer, "alerts", "id", alerts.Select(a => (object)a.Id));
                 Execute(writer, "COMMIT");
+                if (readings > 0) _latest.Clear();
                 return new HouseholdErasure(readings, letters.Count, alerts.Count);
             }
             catch

@@ -78,6 +78,8 @@ public sealed partial class DuckDbReadingStore
                 command.ExecuteNonQuery();
                 transaction.Commit();
             }
+            // A device whose newest raw reading was older than the cut no longer has one in the file.
+            if (raw > 0) _latest.Clear();
 
             var pass = new RetentionPass(reference, raw, minute, hour, compacted);
             _logger.LogInformation(
