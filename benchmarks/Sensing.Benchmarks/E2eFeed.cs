@@ -122,11 +122,16 @@ internal sealed class LoadPublisher : IAsyncDisposable
         return new LoadPublisher(clients, [.. Enumerable.Range(0, connections).Select(i => feed.Lane(i, connections))]);
     }
 
-    public static async Task<IMqttClient> ConnectAsync(int port, string clientId)
+    /// <summary>
+    /// A client as the benchmark's devices are (MQTTnet's default 8 KB socket buffers), or with <paramref name="socketBuffer"/>:
+    /// the ceiling's subscriber gets the service's own <c>Mqtt:SocketBufferBytes</c>, so both read from the broker alike.
+    /// </summary>
+    public static async Task<IMqttClient> ConnectAsync(int port, string clientId, int? socketBuffer = null)
     {
         var client = new MqttClientFactory().CreateMqttClient();
         var options = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId(clientId)
             .WithProtocolVersion(MqttProtocolVersion.V500).WithCleanStart(true).WithTimeout(TimeSpan.FromSeconds(30)).Build();
+        if (socketBuffer is { } bytes) ((MqttClientTcpOptions)options.ChannelOptions).BufferSize = bytes;
         await client.ConnectAsync(options).WaitAsync(TimeSpan.FromSeconds(30));
         return client;
     }
@@ -204,7 +209,7 @@ internal sealed class CountingSubscriber : IAsyncDisposable
 
     public static async Task<CountingSubscriber> ConnectAsync(int port, MqttQualityOfServiceLevel qos)
     {
-        var client = await LoadPublisher.ConnectAsync(port, $"e2e-counter-{Guid.NewGuid():N}");
+        var client = await LoadPublisher.ConnectAsync(port, $"e2e-counter-{Guid.NewGuid():N}", new Sensing.Ingest.MqttOptions().SocketBufferBytes);
         var subscriber = new CountingSubscriber(client);
         await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter("sensing/#", qos).Build());
         return subscriber;

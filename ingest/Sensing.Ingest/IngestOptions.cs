@@ -9,7 +9,7 @@ namespace Sensing.Ingest;
 ///           "ClientId": "sensing-ingest", "SharedGroup": null, "Username": null, "Password": null,
 ///           "UseTls": false, "CaFile": null, "AllowUntrustedCertificates": false, "TlsServerName": null,
 ///           "ClientCertificateFile": null, "ClientKeyFile": null, "ClientCertificatePassword": null,
-///           "SessionExpirySeconds": 86400, "ReceiveMaximum": 10000, "Topics": ["sensing/#"], "UnsharedTopics": [],
+///           "SessionExpirySeconds": 86400, "ReceiveMaximum": 10000, "SocketBufferBytes": 1048576, "Topics": ["sensing/#"], "UnsharedTopics": [],
 ///           "MaxPendingMessagesPerClient": 250000 }
 /// </code>
 /// Checked at start by <see cref="Mqtt.MqttOptionsValidator"/> (certificate files are loaded then, not at the first connect).
@@ -79,6 +79,15 @@ public sealed class MqttOptions
     /// reads ahead without bound and never drops QoS 0 (the broker's default applies; not recommended).
     /// </summary>
     [Range(0, ushort.MaxValue)] public int ReceiveMaximum { get; set; } = 10_000;
+
+    /// <summary>
+    /// The kernel's send and receive buffers of ingest's connection to the broker. MQTTnet sets both to 8 KB unless
+    /// told otherwise, and a buffer set that small also turns off TCP window scaling: the broker may then have at most
+    /// ~8 KB (some 60 messages) on the wire to ingest at a time, and once ingest pauses reading (its queue full) the
+    /// broker's kernel falls back to zero-window probes that back off exponentially, so ingest sat idle for up to
+    /// 25 s with a backlog waiting (the e2e benchmark's alert probe; benchmarks/README.md). 1 MiB lets the window scale.
+    /// </summary>
+    [Range(8 * 1024, 64 * 1024 * 1024)] public int SocketBufferBytes { get; set; } = 1024 * 1024;
 
     /// <summary>
     /// Topic filters ingest subscribes to (through <c>$share/&lt;group&gt;/</c> when <see cref="SharedGroup"/> is set);

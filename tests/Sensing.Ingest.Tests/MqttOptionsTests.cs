@@ -26,6 +26,16 @@ public sealed class MqttOptionsTests : IDisposable
         Assert.Throws<OptionsValidationException>(() => Bind(settings)).Message;
 
     [Fact]
+    public void The_connection_to_the_broker_gets_socket_buffers_large_enough_for_tcp_window_scaling()
+    {
+        // MQTTnet's own default is 8 KB, which turns window scaling off (see MqttOptions.SocketBufferBytes).
+        Assert.Equal(1024 * 1024, ((MQTTnet.MqttClientTcpOptions)MqttIntake.BuildClientOptions(Bind([]), tls: null).ChannelOptions).BufferSize);
+        var configured = Bind(new() { ["Mqtt:SocketBufferBytes"] = "262144" });
+        Assert.Equal(262_144, ((MQTTnet.MqttClientTcpOptions)MqttIntake.BuildClientOptions(configured, tls: null).ChannelOptions).BufferSize);
+        Assert.Contains("SocketBufferBytes", Failure(new() { ["Mqtt:SocketBufferBytes"] = "4096" }));
+    }
+
+    [Fact]
     public void Configured_topics_replace_the_default_instead_of_joining_it()
     {
         Assert.Equal(["sensing/#"], Bind([]).Topics);

@@ -316,7 +316,7 @@ public sealed class MqttIntake(
         }
     }
 
-    private static MqttClientOptions BuildClientOptions(MqttOptions o, BrokerTls? tls)
+    internal static MqttClientOptions BuildClientOptions(MqttOptions o, BrokerTls? tls)
     {
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(o.Host, o.Port)
@@ -338,7 +338,10 @@ public sealed class MqttIntake(
         {
             builder.WithTlsOptions(tls.ClientOptions());
         }
-        return builder.Build();
+        var options = builder.Build();
+        // The builder has no setting for it; MQTTnet's own default (8 KB) disables TCP window scaling (SocketBufferBytes).
+        ((MqttClientTcpOptions)options.ChannelOptions).BufferSize = o.SocketBufferBytes;
+        return options;
     }
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
