@@ -8,10 +8,10 @@ namespace Sensing.Storage;
 /// from the store's own writes, so <see cref="DuckDbReadingStore.LatestAsync"/> answers from memory instead of scanning
 /// the metric's whole raw history in the community.
 /// <para>
-/// Why: every wall screen asks for its community's camera and parking figures every 2 s, and that scan grows with the
-/// history kept (30 days of raw readings by default). Under the e2e benchmark's alert probe (12 screens) the scans took
-/// the core ingest needed, and ingest fell from ~19,000 to 6,700–15,000 msg/s. A pair costs one scan when first asked
-/// for; after that, a write adds its readings of the pairs asked for (a dictionary lookup per reading otherwise).
+/// Why: every wall screen asks for its community's camera and parking figures every 2 s, and the scan's cost grows
+/// with the history kept (30 days of raw readings by default, tens of millions of rows for a street office), on the
+/// same cores as ingest. A pair costs one scan when first asked for; after that, a write adds its readings of the
+/// pairs asked for (a dictionary lookup per reading otherwise).
 /// </para>
 /// <para>
 /// Exact for DuckDB because this process is the file's only writer and every insert of raw readings goes through
