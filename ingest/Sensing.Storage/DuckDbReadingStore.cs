@@ -510,6 +510,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             Execute(connection, DuckDbSchema.Staging);
             Execute(connection, DuckDbSchema.NewRows);
             BackfillRollupsLocked(connection);
+            NoteAnOldPrimaryKey(connection);
         }
         catch
         {
@@ -520,6 +521,27 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         _writer = connection;
         _logger.LogInformation("DuckDB store opened at {Path}", _path);
         return connection;
+    }
+
+    /// <summary>
+    /// A file created before the <c>readings</c> table lost its primary key keeps it (DuckDB cannot drop one): it stays
+    /// correct, but each write also maintains the key's index, which grows with the history. Said once at open, so a
+    /// slow store on an old file has an explanation in the log.
+    /// </summary>
+    private void NoteAnOldPrimaryKey(DuckDBConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT count(*) FROM duckdb_constraints()
+            WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'readings' AND constraint_type = 'PRIMARY KEY'
+            """;
+        if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0)
+        {
+            _logger.LogWarning(
+                "DuckDB file {Path} has a primary key on readings, as files created by earlier versions do; " +
+                "writes stay correct but also maintain its index, which costs CPU and memory as the history grows. New files are created without it",
+                _path);
+        }
     }
 
     /// <summary>

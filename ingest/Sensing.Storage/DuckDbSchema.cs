@@ -8,9 +8,14 @@ internal static class DuckDbSchema
     /// <summary>
     /// Tables in the database file.
     /// <list type="bullet">
-    /// <item><c>readings</c>: the primary key is the idempotency key of the port (device + metric + label + time), so a
-    /// redelivered MQTT message is an <c>INSERT OR IGNORE</c> no-op. <c>label</c> is NOT NULL with '' for "no label"
-    /// because a key column must not be NULL (and NULL would never compare equal, letting duplicates in).
+    /// <item><c>readings</c>: device + metric + label + time is the idempotency key of the port, and the write keeps it
+    /// unique itself (<see cref="SelectNewRows"/>, under the one writer), so a redelivered MQTT message adds nothing.
+    /// There is deliberately no PRIMARY KEY: DuckDB keeps a key as an ART index over every stored row, which grows with
+    /// the history (a street office stores ~30 million readings a day, 30 days raw) far past <c>Store:MemoryLimit</c>,
+    /// and maintaining it was a quarter of the write's CPU (<c>store-load</c>: 99k readings/s without, 76k with;
+    /// benchmarks/README.md). Files created with the key keep it and stay correct (the check still runs first; the
+    /// key then only costs). <c>label</c> is NOT NULL with '' for "no label" because NULL never compares equal, which
+    /// would let duplicates in.
     /// <c>ts</c> is a plain TIMESTAMP holding UTC: TIMESTAMPTZ arithmetic would depend on the session's TimeZone
     /// setting, and the contract stores UTC anyway. DuckDB keeps microseconds, so sub-microsecond ticks are dropped.
     /// There is no secondary index: queries filter on metric/community/device plus a time range, and DuckDB's per
@@ -30,8 +35,7 @@ internal static class DuckDbSchema
             community  VARCHAR   NOT NULL,
             grid       VARCHAR,
             household  VARCHAR,
-            attributes VARCHAR,
-            PRIMARY KEY (device, metric, label, ts)
+            attributes VARCHAR
         );
         CREATE TABLE IF NOT EXISTS deadletters (
             received_at   TIMESTAMP NOT NULL,
@@ -169,8 +173,9 @@ internal static class DuckDbSchema
         """;
 
     /// <summary>
-    /// A plain INSERT, not OR IGNORE: <see cref="SelectNewRows"/> removed every existing key, so a conflict here would
-    /// be a bug, and failing the transaction is better than rollups that silently disagree with the raw rows.
+    /// A plain INSERT: <see cref="SelectNewRows"/> removed every existing key and every repeat within the batch, and
+    /// the rollups are folded from the same rows, so raw rows and rollups agree. (In a file created with the old
+    /// primary key, a conflict here would be a bug and fails the transaction rather than let them disagree.)
     /// </summary>
     public const string InsertNewRows = """
         INSERT INTO readings (device, metric, label, ts, value, community, grid, household, attributes)

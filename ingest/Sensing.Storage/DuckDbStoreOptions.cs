@@ -10,7 +10,7 @@ public sealed record DuckDbStoreOptions(string Path, string? ExportDirectory = n
 {
     /// <summary>
     /// DuckDB's <c>memory_limit</c> (<c>"256MB"</c>, <c>"1GB"</c>…): the cap of its buffer pool (cached blocks, the
-    /// write's hash tables and sorts, the primary-key index). Null leaves DuckDB's own default, 80 % of the machine's
+    /// write's hash tables and sorts; in files created with the old primary key, its index). Null leaves DuckDB's own default, 80 % of the machine's
     /// RAM, which a service sharing a small box must not take.
     /// </summary>
     public string? MemoryLimit { get; init; }

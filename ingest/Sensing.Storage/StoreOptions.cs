@@ -49,8 +49,8 @@ public sealed class StoreOptions
 
     /// <summary>
     /// DuckDB's <c>checkpoint_threshold</c>: the size the write-ahead log grows to before DuckDB folds it into the
-    /// database file, inside the commit of the write that crossed it. A checkpoint's cost grows with the file (the
-    /// primary-key index is rewritten), not with the log, so DuckDB's default of 16MB made the writer stop for 0.3–2 s
+    /// database file, inside the commit of the write that crossed it. A checkpoint's cost grows with the file (and, in
+    /// files created with the old primary key, its index is rewritten), not only with the log, so DuckDB's default of 16MB made the writer stop for 0.3–2 s
     /// every few seconds under a street office's feed; 64MB measured a third more readings/s and a p99 batch write of
     /// 45 ms instead of 514 ms (<c>store-load</c>, benchmarks/README.md). The price: up to that much log replayed
     /// after a crash (a few seconds at start). Blank: DuckDB's default.

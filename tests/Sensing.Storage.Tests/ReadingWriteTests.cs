@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Sensing.Telemetry;
 
 namespace Sensing.Storage.Tests;
@@ -85,6 +86,91 @@ public sealed class ReadingWriteTests : IAsyncLifetime
         var points = await _db.Store.QueryAsync(
             new ReadingQuery(Metrics.WaterTotal, Sample.Day, Sample.Day.AddHours(1), Device: "m1"), CancellationToken.None).Within();
         Assert.Equal([new Bucket(Sample.Day, 10), new Bucket(Sample.Day.AddMinutes(1), 11)], points);
+    }
+
+    [Fact]
+    public async Task A_new_file_keeps_readings_unique_without_a_key_index()
+    {
+        // No PRIMARY KEY on purpose (DuckDbSchema: its index grows with the whole history); the write's own check
+        // is what keeps a redelivery out, so it must hold across batches, within a batch and across a reopen.
+        var constraints = await _db.SqlAsync("SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'readings' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')");
+        var indexes = await _db.SqlAsync("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'readings'");
+        Assert.Empty(constraints);
+        Assert.Empty(indexes);
+
+        Reading[] batch = [.. Enumerable.Range(0, 300).Select(i => Sample.Point($"m{i % 7}", Metrics.WaterTotal, Sample.Day.AddMinutes(i / 7), i))];
+        await _db.Store.WriteAsync([.. batch, .. batch.Take(50)], CancellationToken.None).Within();
+        await _db.Store.WriteAsync(batch.Skip(100).ToArray(), CancellationToken.None).Within();
+        await _db.ReopenAsync();
+        await _db.Store.WriteAsync(batch, CancellationToken.None).Within();
+
+        Assert.Equal(300, await _db.CountReadingsAsync());
+        var keys = await _db.SqlAsync("SELECT count(*) FROM (SELECT DISTINCT device, metric, label, ts FROM readings)");
+        Assert.Equal(300L, Convert.ToInt64(keys[0][0]));
+        var perHour = await _db.Store.QueryAsync(new ReadingQuery(Metrics.WaterTotal, Sample.Day, Sample.Day.AddDays(1),
+            Community: "c1", Every: TimeSpan.FromHours(1), Aggregation: Aggregation.Sum), CancellationToken.None).Within();
+        Assert.Equal(Enumerable.Range(0, 300).Sum(), perHour.Sum(b => b.Value));
+    }
+
+    [Fact]
+    public async Task A_file_created_with_the_old_primary_key_still_stores_each_reading_once_and_says_why_it_is_slower()
+    {
+        var path = Path.Combine(_db.Folder, "old", "sensing.duckdb");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using (var connection = new DuckDB.NET.Data.DuckDBConnection(new DuckDB.NET.Data.DuckDBConnectionStringBuilder { DataSource = path }.ConnectionString))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // The readings table as files of earlier versions have it.
+            command.CommandText = """
+                CREATE TABLE readings (
+                    device VARCHAR NOT NULL, metric VARCHAR NOT NULL, label VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
+                    value DOUBLE NOT NULL, community VARCHAR NOT NULL, grid VARCHAR, household VARCHAR, attributes VARCHAR,
+                    PRIMARY KEY (device, metric, label, ts));
+                INSERT INTO readings VALUES ('m1', 'water.total', '', TIMESTAMP '2026-11-20 00:00:00', 10, 'c1', 'g1', NULL, NULL);
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        var log = new ListLogger();
+        await using var store = await DuckDbReadingStore.OpenAsync(new DuckDbStoreOptions(path), log).Within();
+        Reading[] batch =
+        [
+            Sample.Point("m1", Metrics.WaterTotal, new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero), 99),
+            Sample.Point("m1", Metrics.WaterTotal, new DateTimeOffset(2026, 11, 20, 0, 15, 0, TimeSpan.Zero), 11),
+            Sample.Point("m1", Metrics.WaterTotal, new DateTimeOffset(2026, 11, 20, 0, 15, 0, TimeSpan.Zero), 12),
+        ];
+        await store.WriteAsync(batch, CancellationToken.None).Within();
+        await store.WriteAsync(batch, CancellationToken.None).Within();
+
+        var points = await store.QueryAsync(new ReadingQuery(Metrics.WaterTotal, batch[0].Time, batch[0].Time.AddHours(1), Device: "m1"),
+            CancellationToken.None).Within();
+        Assert.Equal([new Bucket(batch[0].Time, 10), new Bucket(batch[1].Time, 11)], points);
+        var warning = Assert.Single(log.Entries, e => e.Level == LogLevel.Warning);
+        Assert.Contains("primary key on readings", warning.Message, StringComparison.Ordinal);
+        Assert.Contains(path, warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_new_file_says_nothing_about_an_old_key()
+    {
+        var log = new ListLogger();
+        await using var store = await DuckDbReadingStore.OpenAsync(new DuckDbStoreOptions(Path.Combine(_db.Folder, "fresh", "sensing.duckdb")), log).Within();
+        Assert.DoesNotContain(log.Entries, e => e.Level >= LogLevel.Warning);
+    }
+
+    private sealed class ListLogger : ILogger
+    {
+        public List<(LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Entries) Entries.Add((logLevel, formatter(state, exception)));
+        }
     }
 
     [Fact]
