@@ -459,11 +459,7 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         // returns, everything is written in arrival order and acknowledged in arrival order (MQTT requires PUBACKs
         // in the order the PUBLISHes came), each once.
         const int Count = 450;
-        for (var id = 1; id <= Count; id++)
-        {
-            var ms = T0.AddSeconds(id).ToUnixTimeMilliseconds();
-            await Enqueue(id, GateTopic, $$"""{"ts":{{ms}},"event":"pass","direction":"in","credential":"qr"}""");
-        }
+        await EnqueueGatePasses(1, Count);
         var store = new HeldStore(_temp.Store);
         var pipeline = Pipeline(store);
         await pipeline.StartAsync(CancellationToken.None).Within();
@@ -495,17 +491,62 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         Assert.Equal(0, _metrics.QueueDepth);
     }
 
+    [Fact]
+    public async Task A_write_that_outlives_its_timeout_stores_its_own_batch_though_the_pipeline_has_moved_on()
+    {
+        // The first write is held past the 50 ms timeout: its batch goes to the spool, is acknowledged, and the
+        // pipeline reuses its lists for later batches. When the held write finally reads what it was given, that
+        // must still be the first batch (a torn mix of two batches would store readings no device sent).
+        const int Count = 400;
+        await EnqueueGatePasses(1, 100);
+        var store = new HeldStore(_temp.Store) { HoldOnlyFirst = true };
+        var pipeline = Pipeline(store, new SpoolOptions { Directory = SpoolFolder, StoreTimeoutMilliseconds = 50 });
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await store.FirstWriteEntered.Task.Within();
+            await EnqueueGatePasses(101, Count);
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == Count && _writer!.SpoolDepth == 0), "every message acknowledged and stored through the spool");
+            store.Release.SetResult();
+            await TestTimeouts.Until(() => Task.FromResult(store.FirstWriteRead is not null), "the held write to go on");
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+
+        Assert.Equal(Enumerable.Range(1, 100).Select(id => T0.AddSeconds(id)), store.FirstWriteRead!.Select(r => r.Time));
+        var stored = await _temp.RawAsync("c1-gate-01", Metrics.GatePass);
+        Assert.Equal(Count, stored.Sum(b => b.Value));
+    }
+
+    /// <summary>Gate passes <paramref name="from"/>..<paramref name="to"/>, one a second from <see cref="T0"/>, message id = second.</summary>
+    private async Task EnqueueGatePasses(int from, int to)
+    {
+        for (var id = from; id <= to; id++)
+        {
+            var ms = T0.AddSeconds(id).ToUnixTimeMilliseconds();
+            await Enqueue(id, GateTopic, $$"""{"ts":{{ms}},"event":"pass","direction":"in","credential":"qr"}""");
+        }
+    }
+
     /// <summary>Holds the first write until <see cref="Release"/> completes; records each written batch's readings.</summary>
     private sealed class HeldStore(IReadingStore inner) : ForwardingStore(inner)
     {
         public TaskCompletionSource FirstWriteEntered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public ConcurrentQueue<Reading[]> Batches { get; } = new();
+        /// <summary>Hold only the first write (the rest go straight through) and keep what it read once released.</summary>
+        public bool HoldOnlyFirst { get; init; }
+        public Reading[]? FirstWriteRead { get; private set; }
+        private int _calls;
 
         public override async Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
         {
+            var first = Interlocked.Increment(ref _calls) == 1;
             FirstWriteEntered.TrySetResult();
-            await Release.Task.WaitAsync(cancellationToken);
+            if (first || !HoldOnlyFirst) await Release.Task.WaitAsync(cancellationToken);
+            if (first) FirstWriteRead = [.. readings];
             Batches.Enqueue([.. readings]);
             await Inner.WriteAsync(readings, cancellationToken);
         }

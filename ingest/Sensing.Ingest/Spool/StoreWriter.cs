@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -196,7 +197,16 @@ public sealed class StoreWriter(
 
     private async Task<bool> TryWriteDirectLockedAsync(List<Reading> readings, List<DeadLetter> deadLetters, CancellationToken cancellationToken)
     {
-        var write = WriteOnceAsync(readings, deadLetters, cancellationToken);
+        // The write may outlive this call (the timeout below), while the caller reuses its lists as soon as the batch
+        // is spooled: a late write reading them then would store readings torn between two batches. So the write
+        // reads its own copy (pooled: a batch is ~300 KB of readings), returned when the write has ended.
+        var count = readings.Count;
+        var copy = ArrayPool<Reading>.Shared.Rent(Math.Max(count, 1));
+        readings.CopyTo(copy);
+        DeadLetter[] letters = deadLetters.Count == 0 ? [] : [.. deadLetters];
+        var write = WriteOnceAsync(new ArraySegment<Reading>(copy, 0, count), letters, cancellationToken);
+        _ = write.ContinueWith(static (_, rented) => ArrayPool<Reading>.Shared.Return((Reading[])rented!, clearArray: true),
+            copy, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             await write.WaitAsync(TimeSpan.FromMilliseconds(options.Value.StoreTimeoutMilliseconds), cancellationToken).ConfigureAwait(false);
