@@ -452,23 +452,24 @@ public sealed class IngestPipelineTests : IAsyncLifetime
 
     /// <summary>The real store, recording each completed write and able to fail on demand.</summary>
     [Fact]
-    public async Task The_next_batches_are_normalized_while_a_write_is_held_and_acknowledged_in_arrival_order_after_it()
+    public async Task The_next_batches_are_normalized_while_a_write_is_held_then_written_together_and_acknowledged_in_arrival_order()
     {
-        // 450 gate passes in batches of 100: while the store holds the first write, the pipeline takes exactly two
-        // more batches (one normalized and waiting, one filled behind it) and acknowledges nothing; once the write
-        // returns, everything is written in arrival order and acknowledged in arrival order (MQTT requires PUBACKs
-        // in the order the PUBLISHes came), each once.
-        const int Count = 450;
-        await EnqueueGatePasses(1, Count);
+        // 1,000 gate passes in batches of 100: while the store holds the first write, the pipeline takes exactly five
+        // more batches (six circulate) and acknowledges nothing; once the write returns, the five that waited are
+        // written as one write, everything in arrival order, and acknowledged in arrival order (MQTT requires
+        // PUBACKs in the order the PUBLISHes came), each once.
+        const int Count = 1000;
+        await EnqueueGatePasses(1, 100);
         var store = new HeldStore(_temp.Store);
         var pipeline = Pipeline(store);
         await pipeline.StartAsync(CancellationToken.None).Within();
         try
         {
             await store.FirstWriteEntered.Task.Within();
-            await TestTimeouts.Until(() => Task.FromResult(_queue.Depth == Count - 300), "two more batches taken behind the held write");
+            await EnqueueGatePasses(101, Count);
+            await TestTimeouts.Until(() => Task.FromResult(_queue.Depth == Count - 600), "five more batches taken behind the held write");
             await Task.Delay(300);
-            Assert.Equal(Count - 300, _queue.Depth);
+            Assert.Equal(Count - 600, _queue.Depth);
             Assert.Equal(Count, _metrics.QueueDepth);
             Assert.Empty(_acks);
 
@@ -483,9 +484,11 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         Assert.All(_acks.Values, n => Assert.Equal(1, n));
         var ackOrder = _log.Where(e => e.StartsWith("ack:", StringComparison.Ordinal)).Select(e => int.Parse(e[4..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.Equal(Enumerable.Range(1, Count), ackOrder);
-        var firstTimes = store.Batches.Select(b => b[0].Time).ToList();
-        Assert.Equal(firstTimes.Order(), firstTimes);
-        Assert.Equal(Enumerable.Repeat(100, 4).Append(50), store.Batches.Select(b => b.Length));
+        var written = store.Batches.ToList();
+        Assert.Equal([100, 500], written.Take(2).Select(b => b.Length));
+        Assert.Equal(Count, written.Sum(b => b.Length));
+        var times = written.SelectMany(b => b).Select(r => r.Time).ToList();
+        Assert.Equal(Enumerable.Range(1, Count).Select(id => T0.AddSeconds(id)), times);
         var stored = await _temp.RawAsync("c1-gate-01", Metrics.GatePass);
         Assert.Equal(Count, stored.Sum(b => b.Value));
         Assert.Equal(0, _metrics.QueueDepth);
