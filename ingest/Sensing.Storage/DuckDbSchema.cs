@@ -11,7 +11,7 @@ internal static class DuckDbSchema
     /// <item><c>readings</c>: device + metric + label + time is the idempotency key of the port, and the write keeps it
     /// unique itself (<see cref="SelectNewRows"/>, under the one writer), so a redelivered MQTT message adds nothing.
     /// There is deliberately no PRIMARY KEY: DuckDB keeps a key as an ART index over every stored row, which grows with
-    /// the history (a street office stores ~30 million readings a day, 30 days raw) far past <c>Store:MemoryLimit</c>,
+    /// the history (a street office stores ~1,000 readings a second, 30 days raw: billions of rows) far past <c>Store:MemoryLimit</c>,
     /// and maintaining it was a quarter of the write's CPU (<c>store-load</c>: 99k readings/s without, 76k with;
     /// benchmarks/README.md). Files created with the key keep it and stay correct (the check still runs first; the
     /// key then only costs). <c>label</c> is NOT NULL with '' for "no label" because NULL never compares equal, which
