@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -89,9 +88,14 @@ public sealed class StoreWriter(
     }
 
     /// <summary>Returns once the batch is durable (in the store or the spool); waits, never drops, while neither can take it.</summary>
-    public async Task AcceptAsync(List<Reading> readings, List<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    public async Task AcceptAsync(List<Reading> callersReadings, List<DeadLetter> callersDeadLetters, CancellationToken cancellationToken)
     {
         await _opened.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // The batch's own copy, made once and used by the write, the spool and the listeners alike: the caller reuses
+        // its lists as soon as this returns, while a direct write that outlived its timeout may still be reading (it
+        // would store readings torn between two batches), and listeners keep what they are given.
+        Reading[] readings = [.. callersReadings];
+        DeadLetter[] deadLetters = [.. callersDeadLetters];
         if (_spool is null)
         {
             await WriteUntilStoredAsync(readings, deadLetters, cancellationToken).ConfigureAwait(false);
@@ -105,7 +109,7 @@ public sealed class StoreWriter(
         }
 
         await WhileTheStoreIsOnlySlowAsync(cancellationToken).ConfigureAwait(false);
-        var batch = new SpoolBatch([.. readings], [.. deadLetters]);
+        var batch = new SpoolBatch(readings, deadLetters);
         var delay = TimeSpan.FromMilliseconds(100);
         var blockedAt = 0L;
         try
@@ -116,7 +120,7 @@ public sealed class StoreWriter(
                 if (result == SpoolAppendResult.Appended)
                 {
                     Interlocked.Increment(ref _spooledBatches);
-                    metrics.DeadLettered(deadLetters.Count);
+                    metrics.DeadLettered(deadLetters.Length);
                     return;
                 }
                 var problem = result == SpoolAppendResult.Full
@@ -182,7 +186,7 @@ public sealed class StoreWriter(
         }
     }
 
-    private async Task<bool> TryWriteDirectAsync(List<Reading> readings, List<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    private async Task<bool> TryWriteDirectAsync(Reading[] readings, DeadLetter[] deadLetters, CancellationToken cancellationToken)
     {
         await _writes.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -195,22 +199,14 @@ public sealed class StoreWriter(
         }
     }
 
-    private async Task<bool> TryWriteDirectLockedAsync(List<Reading> readings, List<DeadLetter> deadLetters, CancellationToken cancellationToken)
+    private async Task<bool> TryWriteDirectLockedAsync(Reading[] readings, DeadLetter[] deadLetters, CancellationToken cancellationToken)
     {
-        // The write may outlive this call (the timeout below), while the caller reuses its lists as soon as the batch
-        // is spooled: a late write reading them then would store readings torn between two batches. So the write
-        // reads its own copy (pooled: a batch is ~300 KB of readings), returned when the write has ended.
-        var count = readings.Count;
-        var copy = ArrayPool<Reading>.Shared.Rent(Math.Max(count, 1));
-        readings.CopyTo(copy);
-        DeadLetter[] letters = deadLetters.Count == 0 ? [] : [.. deadLetters];
-        var write = WriteOnceAsync(new ArraySegment<Reading>(copy, 0, count), letters, cancellationToken);
-        _ = write.ContinueWith(static (_, rented) => ArrayPool<Reading>.Shared.Return((Reading[])rented!, clearArray: true),
-            copy, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // The write may outlive this call (the timeout below): it reads the batch's own arrays, never the caller's lists.
+        var write = WriteOnceAsync(readings, deadLetters, cancellationToken);
         try
         {
             await write.WaitAsync(TimeSpan.FromMilliseconds(options.Value.StoreTimeoutMilliseconds), cancellationToken).ConfigureAwait(false);
-            metrics.DeadLettered(deadLetters.Count);
+            metrics.DeadLettered(deadLetters.Length);
             _storeUp = true;
             return true;
         }
@@ -436,8 +432,8 @@ public sealed class StoreWriter(
     private async Task NotifyAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken)
     {
         if (readings.Count == 0) return;
-        // Listeners keep what they get (the port's promise): the pipeline reuses its lists, so they get an array,
-        // copied once here; a drained spool batch is already one and is not copied again.
+        // Listeners keep what they get (the port's promise): an accepted batch is already the batch's own array
+        // (AcceptAsync), and a drained spool batch is read fresh from disk; anything else is copied here.
         var stored = readings as Reading[] ?? [.. readings];
         foreach (var listener in _listeners)
         {
