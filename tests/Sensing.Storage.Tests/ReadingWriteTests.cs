@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Sensing.Telemetry;
+using Sensing.Testing;
 
 namespace Sensing.Storage.Tests;
 
@@ -132,8 +133,8 @@ public sealed class ReadingWriteTests : IAsyncLifetime
             command.ExecuteNonQuery();
         }
 
-        var log = new ListLogger();
-        await using var store = await DuckDbReadingStore.OpenAsync(new DuckDbStoreOptions(path), log).Within();
+        var log = new LogBook();
+        await using var store = await DuckDbReadingStore.OpenAsync(new DuckDbStoreOptions(path), log.CreateLogger("store")).Within();
         Reading[] batch =
         [
             Sample.Point("m1", Metrics.WaterTotal, new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero), 99),
@@ -146,7 +147,7 @@ public sealed class ReadingWriteTests : IAsyncLifetime
         var points = await store.QueryAsync(new ReadingQuery(Metrics.WaterTotal, batch[0].Time, batch[0].Time.AddHours(1), Device: "m1"),
             CancellationToken.None).Within();
         Assert.Equal([new Bucket(batch[0].Time, 10), new Bucket(batch[1].Time, 11)], points);
-        var warning = Assert.Single(log.Entries, e => e.Level == LogLevel.Warning);
+        var warning = Assert.Single(log.Lines, e => e.Level == LogLevel.Warning);
         Assert.Contains("primary key on readings", warning.Message, StringComparison.Ordinal);
         Assert.Contains(path, warning.Message, StringComparison.Ordinal);
     }
@@ -154,23 +155,9 @@ public sealed class ReadingWriteTests : IAsyncLifetime
     [Fact]
     public async Task A_new_file_says_nothing_about_an_old_key()
     {
-        var log = new ListLogger();
-        await using var store = await DuckDbReadingStore.OpenAsync(new DuckDbStoreOptions(Path.Combine(_db.Folder, "fresh", "sensing.duckdb")), log).Within();
-        Assert.DoesNotContain(log.Entries, e => e.Level >= LogLevel.Warning);
-    }
-
-    private sealed class ListLogger : ILogger
-    {
-        public List<(LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (Entries) Entries.Add((logLevel, formatter(state, exception)));
-        }
+        var log = new LogBook();
+        await using var store = await DuckDbReadingStore.OpenAsync(new DuckDbStoreOptions(Path.Combine(_db.Folder, "fresh", "sensing.duckdb")), log.CreateLogger("store")).Within();
+        Assert.DoesNotContain(log.Lines, e => e.Level >= LogLevel.Warning);
     }
 
     [Fact]

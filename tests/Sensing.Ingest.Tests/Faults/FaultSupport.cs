@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
@@ -69,29 +68,5 @@ internal sealed class SmallDiskFactAttribute : FactAttribute
     {
         if (SmallDisk.MissingReason is { } reason) Skip = reason;
         else if (!File.Exists(Sensing.Testing.InfluxServer.Executable)) Skip = $"{Sensing.Testing.InfluxServer.Executable} is missing: install Debian's 'influxdb' package (bash .ci/run does) or set SENSING_INFLUXD";
-    }
-}
-
-/// <summary>Keeps every log line of a host, so a test can count how often a fault was reported.</summary>
-internal sealed class LogBook : ILoggerProvider
-{
-    public ConcurrentQueue<(LogLevel Level, string Category, string Message)> Lines { get; } = new();
-
-    public int Count(LogLevel level, string contains) => Lines.Count(l => l.Level == level && l.Message.Contains(contains, StringComparison.Ordinal));
-
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(LogBook book, string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel)) book.Lines.Enqueue((logLevel, category, formatter(state, exception)));
-        }
     }
 }
