@@ -13,8 +13,11 @@ namespace Sensing.Benchmarks;
 /// Prints sustained readings/s and the median and p99 batch write time. Uses the store the service would use,
 /// composed from the same configuration keys:
 /// <code>
-/// dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- store-load --seconds 30 --batch 5000 [--Store:Kind=influxdb --Store:Url=http://127.0.0.1:8086 --Store:Database=bench]
+/// dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- store-load --seconds 30 --batch 5000 [--live] [--Store:Kind=influxdb --Store:Url=http://127.0.0.1:8086 --Store:Database=bench]
 /// </code>
+/// By default the readings' times are a recorded month's (from 2026-11-01, 15 minutes apart per device), as a replay
+/// or backfill writes them; <c>--live</c> stamps each batch with the wall clock, as devices reporting now do (each
+/// device then comes round every few seconds, the e2e feed's cadence).
 /// Without Store settings it writes to a fresh DuckDB file in a temp folder (deleted afterwards).
 /// </summary>
 public static class StoreLoadCommand
@@ -26,6 +29,7 @@ public static class StoreLoadCommand
     {
         var seconds = IntOption(args, "--seconds", 30);
         var batchSize = IntOption(args, "--batch", 5000);
+        var live = args.Contains("--live");
         var folder = Path.Combine(Path.GetTempPath(), "sensing-store-load-" + Guid.NewGuid().ToString("N")[..8]);
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Store:Path"] = Path.Combine(folder, "load.duckdb") });
@@ -49,9 +53,12 @@ public static class StoreLoadCommand
         while (clock.Elapsed < deadline)
         {
             batch.Clear();
+            // A device comes round once per 200,000 readings, so one wall-clock time per batch keeps every key new.
+            var now = DateTimeOffset.UtcNow;
             for (var i = 0; i < batchSize; i++, sequence++)
             {
-                batch.Add(NextReading(sequence, start));
+                var reading = NextReading(sequence, start);
+                batch.Add(live ? reading with { Time = now } : reading);
             }
             var began = Stopwatch.GetTimestamp();
             await store.WriteAsync(batch, CancellationToken.None);
@@ -68,7 +75,7 @@ public static class StoreLoadCommand
 
         latencies.Sort();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"store-load {kind}: {written:N0} readings in {elapsed:F1} s = {written / elapsed:N0} readings/s; batch {batchSize}: median {Percentile(latencies, 0.5):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms, max {latencies[^1]:F1} ms, {latencies.Count(l => l > 250)} over 250 ms ({latencies.Count} batches); {cpuSeconds / written * 1e6:F1} CPU-µs per reading, peak RSS {peakRss / 1e6:F0} MB, load average {load0:F1}→{ProcessCpu.LoadAverage():F1}"));
+            $"store-load {kind}{(live ? " live" : "")}: {written:N0} readings in {elapsed:F1} s = {written / elapsed:N0} readings/s; batch {batchSize}: median {Percentile(latencies, 0.5):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms, max {latencies[^1]:F1} ms, {latencies.Count(l => l > 250)} over 250 ms ({latencies.Count} batches); {cpuSeconds / written * 1e6:F1} CPU-µs per reading, peak RSS {peakRss / 1e6:F0} MB, load average {load0:F1}→{ProcessCpu.LoadAverage():F1}"));
         return 0;
     }
 
