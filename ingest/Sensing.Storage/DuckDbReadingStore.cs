@@ -28,6 +28,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     private readonly ILogger _logger;
     private readonly string _exportDirectory;
     private readonly string? _memoryLimit;
+    private readonly TimeProvider _time;
 
     // Never disposed on purpose: disposing a SemaphoreSlim does not wake its waiters, so a write racing shutdown
     // would hang instead of getting the ObjectDisposedException it gets now.
@@ -40,7 +41,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     // What wall screens ask for every 2 s, kept from the writes instead of scanned from the raw history each time.
     private readonly LatestInCommunity _latest = new();
 
-    public DuckDbReadingStore(DuckDbStoreOptions options, ILogger? logger = null)
+    /// <param name="time">The wall clock the rollups' progress follows (<see cref="RollupDelay"/>); the system clock when null.</param>
+    public DuckDbReadingStore(DuckDbStoreOptions options, ILogger? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Path);
@@ -58,6 +60,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         _exportDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(
             options.ExportDirectory ?? Path.Combine(Path.GetDirectoryName(_path) ?? ".", "exports")));
         _logger = logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
         // Checked at start by the options' validator; DuckDB refuses a size it cannot read when the writer opens.
         _memoryLimit = string.IsNullOrWhiteSpace(options.MemoryLimit) ? null : options.MemoryLimit.Trim();
     }
@@ -89,9 +92,9 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     }
 
     /// <summary>Opens a file, creating it and its schema when needed.</summary>
-    public static async Task<DuckDbReadingStore> OpenAsync(DuckDbStoreOptions options, ILogger? logger = null, CancellationToken cancellationToken = default)
+    public static async Task<DuckDbReadingStore> OpenAsync(DuckDbStoreOptions options, ILogger? logger = null, CancellationToken cancellationToken = default, TimeProvider? time = null)
     {
-        var store = new DuckDbReadingStore(options, logger);
+        var store = new DuckDbReadingStore(options, logger, time);
         try
         {
             await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -127,6 +130,9 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             var writer = OpenWriterLocked();
             cancellationToken.ThrowIfCancellationRequested();
             RefuseReadingsBeforeTheHorizon(writer, readings);
+            // Before this batch is staged: its rows are not in the range folded, whatever their times.
+            FoldClosedMinutesLocked(writer);
+            var late = AnyOlderThanRolledUp(readings);
 
             // A write that failed half-way may have left rows behind; they must not join this batch.
             ResetScratchTables(writer);
@@ -150,15 +156,18 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
                 }
             }
 
-            // One transaction for the raw rows and both rollups: the batch lands whole or not at all, and DuckDB has
-            // written and synced its WAL before COMMIT returns, which is what makes a completed write durable and
-            // keeps the rollups equal to the raw rows even when the process is killed mid-write.
+            // One transaction for the raw rows and the rollup rows of its late readings: the batch lands whole or not
+            // at all, and DuckDB has written and synced its WAL before COMMIT returns, which is what makes a completed
+            // write durable and keeps the rollups equal to the raw rows even when the process is killed mid-write.
             using (var transaction = writer.BeginTransaction())
             {
                 Execute(writer, DuckDbSchema.SelectNewRows);
                 Execute(writer, DuckDbSchema.InsertNewRows);
-                Execute(writer, DuckDbSchema.AppendMinute);
-                Execute(writer, DuckDbSchema.AppendHour);
+                if (late)
+                {
+                    ExecuteBelowRolledUp(writer, DuckDbSchema.AppendMinute);
+                    ExecuteBelowRolledUp(writer, DuckDbSchema.AppendHour);
+                }
                 transaction.Commit();
             }
             _latest.Observe(readings);
@@ -241,7 +250,12 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
 
         var where = $"metric = $metric AND ts >= $from AND ts < $to{scope}";
 
-        var rollup = everyMicros is not null && useRollups ? RollupSource.Choose(query) : null;
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        // A rollup answer reads W and then the rollup rows below it and the raw rows from it on, all in one snapshot:
+        // W read outside it could be older than the rollup rows the query sees, and the minutes in between would be
+        // counted from both.
+        using var snapshot = everyMicros is not null && useRollups ? connection.BeginTransaction() : null;
+        var rollup = snapshot is not null ? RollupSource.Choose(query, RolledUpBeforeInSnapshot(connection)) : null;
         string sql;
         if (everyMicros is null)
         {
@@ -281,7 +295,6 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             sql = rollup.Sql(query.Aggregation, scope.ToString());
         }
 
-        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
         AddParameter(command, "metric", query.Metric);
@@ -306,17 +319,22 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         {
             AddParameter(command, "rollup_from", rollup.From);
             AddParameter(command, "rollup_to", rollup.To);
+            AddParameter(command, "raw_from", rollup.RawFrom);
         }
 
         AddParameter(command, "limit", query.Limit);
 
         var buckets = new List<Bucket>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
-            buckets.Add(new Bucket(FromMicros(reader.GetInt64(0)), reader.GetDouble(1)));
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                buckets.Add(new Bucket(FromMicros(reader.GetInt64(0)), reader.GetDouble(1)));
+            }
         }
 
+        // Read only: committing just ends the snapshot.
+        snapshot?.Commit();
         return buckets;
     }
 
@@ -509,7 +527,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             Execute(connection, DuckDbSchema.Rollups);
             Execute(connection, DuckDbSchema.Staging);
             Execute(connection, DuckDbSchema.NewRows);
-            BackfillRollupsLocked(connection);
+            StartRollupProgressLocked(connection);
             NoteAnOldPrimaryKey(connection);
         }
         catch

@@ -93,6 +93,15 @@ internal static class DuckDbSchema
     /// rollup still counts exactly what the raw rows say. <c>grid</c> and <c>household</c> are carried for filtering
     /// and exports, not part of any figure.
     /// </para>
+    /// <para>
+    /// <c>rollup_progress</c> holds one time, W: the rollups hold every raw reading older than W and none at or after
+    /// it. Readings of the live feed (newer than W when written) are folded once their minute has closed
+    /// (<see cref="FoldClosedMinutes"/>, when W moves forward), not per batch: a device reporting every few seconds
+    /// then adds one minute row and one hour row per minute instead of two rows per reading, which was half of the
+    /// write (<c>store-load</c>, benchmarks/README.md). Readings older than W when written (replays, backfills, devices
+    /// that were offline) are folded by the write itself (<see cref="AppendMinute"/>). Queries read the rollups below
+    /// W and the raw rows from W on (<see cref="RollupSource"/>), in one snapshot, so the answers stay exact.
+    /// </para>
     /// <c>retention_horizon</c> holds the oldest raw time still kept (one row, moved forward by retention): a reading
     /// older than it is not written at all, because its raw twin may already be gone and a redelivery could then no
     /// longer be recognised, and would be counted into the rollups twice.
@@ -130,6 +139,9 @@ internal static class DuckDbSchema
         );
         CREATE TABLE IF NOT EXISTS retention_horizon (
             raw_horizon TIMESTAMP NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS rollup_progress (
+            rolled_up_before TIMESTAMP NOT NULL
         );
         """;
 
@@ -182,11 +194,42 @@ internal static class DuckDbSchema
         SELECT device, metric, label, ts, value, community, grid, household, attributes FROM readings_new
         """;
 
-    /// <summary>Appends the new rows' minute states to <c>readings_1m</c>.</summary>
-    public static readonly string AppendMinute = RollupFold("readings_1m", "minute", "readings_new");
+    /// <summary>
+    /// Appends the minute states of the new rows older than <c>$rolled_up_before</c> (late readings) to
+    /// <c>readings_1m</c>; newer ones wait for <see cref="FoldClosedMinutes"/>.
+    /// </summary>
+    public static readonly string AppendMinute = RollupFold("readings_1m", "minute", "readings_new", "ts < $rolled_up_before");
 
-    /// <summary>Appends the new rows' hour states to <c>readings_1h</c>.</summary>
-    public static readonly string AppendHour = RollupFold("readings_1h", "hour", "readings_new");
+    /// <summary>The same as <see cref="AppendMinute"/> for <c>readings_1h</c>.</summary>
+    public static readonly string AppendHour = RollupFold("readings_1h", "hour", "readings_new", "ts < $rolled_up_before");
+
+    /// <summary>
+    /// Moves the rollups' progress W from <c>$from</c> to <c>$to</c>: folds the raw rows of [$from, $to) into minute
+    /// states, appends them to <c>readings_1m</c> and their fold per hour to <c>readings_1h</c>, and records $to. Every
+    /// raw row in that range was written while W was at most $from, so none of them is in a rollup yet. Run in one
+    /// transaction under the writer lock: W and the rollups move together or not at all.
+    /// </summary>
+    public const string FoldClosedMinutes = """
+        CREATE OR REPLACE TEMP TABLE rollup_closed AS
+            SELECT device, metric, label, community, date_trunc('minute', ts) AS bucket, any_value(grid) AS grid,
+                   any_value(household) AS household, count(*) AS n, sum(value) AS sum_value, min(value) AS min_value,
+                   max(value) AS max_value, arg_max(value, ts) AS last_value, max(ts) AS last_ts
+            FROM readings
+            WHERE ts >= $from AND ts < $to
+            GROUP BY device, metric, label, community, date_trunc('minute', ts);
+        INSERT INTO readings_1m (device, metric, label, community, bucket, grid, household,
+                                 n, sum_value, min_value, max_value, last_value, last_ts)
+            SELECT * FROM rollup_closed;
+        INSERT INTO readings_1h (device, metric, label, community, bucket, grid, household,
+                                 n, sum_value, min_value, max_value, last_value, last_ts)
+            SELECT device, metric, label, community, date_trunc('hour', bucket), any_value(grid), any_value(household),
+                   sum(n)::BIGINT, sum(sum_value), min(min_value), max(max_value), arg_max(last_value, last_ts), max(last_ts)
+            FROM rollup_closed
+            GROUP BY device, metric, label, community, date_trunc('hour', bucket);
+        DROP TABLE rollup_closed;
+        DELETE FROM rollup_progress;
+        INSERT INTO rollup_progress VALUES ($to);
+        """;
 
     /// <summary>
     /// Folds the series and buckets of a rollup table that have more than one row, from <c>$since</c> on, into one
@@ -217,20 +260,21 @@ internal static class DuckDbSchema
 
     /// <summary>
     /// Builds both rollups from <c>readings</c> in one go, for a file written before rollups existed. Only run when
-    /// both rollup tables are empty, so nothing is counted twice.
+    /// both rollup tables are empty and the file has no rollup progress yet (a file from before rollups), so nothing is counted twice.
     /// </summary>
     public static readonly string Backfill = $"""
         {RollupFold("readings_1m", "minute", "readings")};
         {RollupFold("readings_1h", "hour", "readings")};
         """;
 
-    /// <summary>Appends the fold of <paramref name="source"/>'s rows per series and bucket to a rollup table.</summary>
-    private static string RollupFold(string table, string unit, string source) => $"""
+    /// <summary>Appends the fold of <paramref name="source"/>'s rows (those matching <paramref name="filter"/>) per series and bucket to a rollup table.</summary>
+    private static string RollupFold(string table, string unit, string source, string filter = "true") => $"""
         INSERT INTO {table} (device, metric, label, community, bucket, grid, household,
                              n, sum_value, min_value, max_value, last_value, last_ts)
         SELECT device, metric, label, community, date_trunc('{unit}', ts), any_value(grid), any_value(household),
                count(*), sum(value), min(value), max(value), arg_max(value, ts), max(ts)
         FROM {source}
+        WHERE {filter}
         GROUP BY device, metric, label, community, date_trunc('{unit}', ts)
         """;
 }

@@ -33,7 +33,8 @@ public static class StoreServiceCollectionExtensions
             var options = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
             return new DuckDbReadingStore(
                 options.ToDuckDbOptions(),
-                sp.GetService<ILogger<DuckDbReadingStore>>());
+                sp.GetService<ILogger<DuckDbReadingStore>>(),
+                sp.GetService<TimeProvider>());
         });
         services.AddDuckDbRetention(configuration);
         InfluxHttpClientRegistration.Add(services);

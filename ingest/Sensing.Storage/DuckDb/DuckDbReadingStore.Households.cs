@@ -124,17 +124,18 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
     /// <summary>
     /// Takes the household out of one rollup table. A rollup row folds a series' bucket over every household its
     /// readings carried (a shared gate's passes), so rows cannot simply be deleted by household: buckets the raw rows
-    /// still cover in full (from the raw retention horizon on) are folded again from the raw rows that remain, which is
-    /// exact. Older buckets have no raw rows left to fold: the rows of the household's own devices go, and a shared
+    /// still cover in full (from the raw retention horizon on) are folded again from the raw rows that remain below the
+    /// rollups' progress W (those from W on reach the rollups when W passes them), which is exact. Older buckets have no raw rows left to fold: the rows of the household's own devices go, and a shared
     /// device's row that names the household keeps its figures but names nobody (an anonymous count). Under the writer
     /// lock, inside the erasure's transaction, after its raw rows were deleted.
     /// </summary>
-    private static void EraseFromRollup(DuckDBConnection writer, HouseholdScope scope, string table, string unit)
+    private void EraseFromRollup(DuckDBConnection writer, HouseholdScope scope, string table, string unit)
     {
         const string Horizon = "(SELECT coalesce(max(raw_horizon), TIMESTAMP '-infinity') FROM retention_horizon)";
         const string SameBucket = "t.device = k.device AND t.metric = k.metric AND t.label = k.label AND t.community = k.community AND t.bucket = k.bucket";
         Execute(writer, $"DELETE FROM {table} AS t USING erased_{unit} AS k WHERE {SameBucket} AND k.bucket >= {Horizon}");
-        Execute(writer, $"""
+        // Only the raw rows below the rollups' progress W are in the rollups; those from W on are folded when W passes them.
+        ExecuteBelowRolledUp(writer, $"""
             INSERT INTO {table} (device, metric, label, community, bucket, grid, household,
                                  n, sum_value, min_value, max_value, last_value, last_ts)
             SELECT r.device, r.metric, r.label, r.community, date_trunc('{unit}', r.ts), any_value(r.grid), any_value(r.household),
@@ -142,7 +143,7 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
             FROM readings AS r JOIN erased_{unit} AS k
               ON r.device = k.device AND r.metric = k.metric AND r.label = k.label AND r.community = k.community
              AND date_trunc('{unit}', r.ts) = k.bucket
-            WHERE k.bucket >= {Horizon}
+            WHERE k.bucket >= {Horizon} AND r.ts < $rolled_up_before
             GROUP BY r.device, r.metric, r.label, r.community, date_trunc('{unit}', r.ts)
             """);
         Execute(writer, $"DROP TABLE erased_{unit}");

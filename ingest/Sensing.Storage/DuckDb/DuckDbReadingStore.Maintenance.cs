@@ -53,6 +53,12 @@ public sealed partial class DuckDbReadingStore
 
             var reference = newestTime < wallClock ? newestTime : wallClock.ToUniversalTime();
             var rawCut = reference - retention.Raw;
+            // Raw rows may only go once they are in the rollups: with a Raw period shorter than the rollups' delay,
+            // W is moved past the cut first.
+            if (rawCut.UtcDateTime > RolledUpBefore)
+            {
+                FoldClosedMinutesLocked(writer, FloorMinute(rawCut.UtcDateTime).AddMinutes(1));
+            }
             long raw, minute, hour, compacted;
             using (var transaction = writer.BeginTransaction())
             {
@@ -156,9 +162,12 @@ public sealed partial class DuckDbReadingStore
 
     /// <summary>
     /// A file written before rollups existed gets them built from its raw rows once, at open, so rollup-served queries
-    /// agree with the raw rows from the first query on. Call only while holding <see cref="_writeLock"/>.
+    /// agree with the raw rows from the first query on. Returns whether it did. Call only while holding
+    /// <see cref="_writeLock"/>, inside the transaction that records the rollups' progress
+    /// (<see cref="StartRollupProgressLocked"/>), and only for a file without progress: in a file with progress, raw
+    /// rows without rollup rows are the live feed not folded yet.
     /// </summary>
-    private void BackfillRollupsLocked(DuckDBConnection connection)
+    private static bool BackfillRollupsLocked(DuckDBConnection connection)
     {
         using var check = connection.CreateCommand();
         check.CommandText = """
@@ -167,13 +176,11 @@ public sealed partial class DuckDbReadingStore
             """;
         if (check.ExecuteScalar() is not true)
         {
-            return;
+            return false;
         }
 
-        using var transaction = connection.BeginTransaction();
         Execute(connection, DuckDbSchema.Backfill);
-        transaction.Commit();
-        _logger.LogInformation("DuckDB store at {Path}: rollups built from the existing readings", _path);
+        return true;
     }
 
     /// <summary>How far back from the retention reference each pass compacts rollups: two days of late arrivals.</summary>

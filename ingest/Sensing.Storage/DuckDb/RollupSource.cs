@@ -16,8 +16,14 @@ namespace Sensing.Storage;
 /// The hour table is tried first, then the minute table; when neither holds a whole bucket of the range (a range
 /// shorter than r, or an interval like 90 s), the query stays on the raw rows.
 /// </para>
+/// <para>
+/// The rollups hold only the raw rows older than their progress W (<see cref="DuckDbSchema.Rollups"/>), so the raw rows
+/// are read from W on as well: the rollup rows of [From, To) plus the raw rows of [max(From, W), To) are exactly the
+/// readings of [From, To), also in the bucket W falls in, whose rollup rows hold only its part before W. The tail
+/// from <see cref="RawFrom"/> covers that and the ragged edge after To in one range.
+/// </para>
 /// </summary>
-internal sealed record RollupSource(string Table, DateTime From, DateTime To, bool HeadEdge, bool TailEdge)
+internal sealed record RollupSource(string Table, DateTime From, DateTime To, DateTime RawFrom, bool HeadEdge, bool TailEdge)
 {
     private static readonly (string Table, long Ticks)[] s_resolutions =
     [
@@ -25,7 +31,8 @@ internal sealed record RollupSource(string Table, DateTime From, DateTime To, bo
         ("readings_1m", TimeSpan.TicksPerMinute),
     ];
 
-    public static RollupSource? Choose(ReadingQuery query)
+    /// <param name="rolledUpBefore">The rollups' progress W in the snapshot the query reads; null: they hold everything.</param>
+    public static RollupSource? Choose(ReadingQuery query, DateTime? rolledUpBefore)
     {
         if (query.Every is not { } every)
         {
@@ -47,9 +54,11 @@ internal sealed record RollupSource(string Table, DateTime From, DateTime To, bo
             var alignedTo = to / ticks * ticks;
             if (alignedFrom < alignedTo)
             {
+                var rawFrom = Math.Min(alignedTo, Math.Max(alignedFrom, rolledUpBefore?.Ticks ?? long.MaxValue));
                 // DuckDB keeps microseconds: an edge shorter than one holds no stored time.
                 return new RollupSource(table, new DateTime(alignedFrom, DateTimeKind.Utc), new DateTime(alignedTo, DateTimeKind.Utc),
-                    HeadEdge: alignedFrom - from >= TimeSpan.TicksPerMicrosecond, TailEdge: to - alignedTo >= TimeSpan.TicksPerMicrosecond);
+                    new DateTime(rawFrom, DateTimeKind.Utc),
+                    HeadEdge: alignedFrom - from >= TimeSpan.TicksPerMicrosecond, TailEdge: to - rawFrom >= TimeSpan.TicksPerMicrosecond);
             }
         }
 
@@ -58,7 +67,7 @@ internal sealed record RollupSource(string Table, DateTime From, DateTime To, bo
 
     /// <summary>
     /// The query over this rollup plus the raw edges. Parameters: <c>$metric</c>, <c>$from</c>, <c>$to</c>,
-    /// <c>$every</c> (µs), <c>$rollup_from</c>, <c>$rollup_to</c>, <c>$limit</c> and those of <paramref name="scope"/>.
+    /// <c>$every</c> (µs), <c>$rollup_from</c>, <c>$rollup_to</c>, <c>$raw_from</c>, <c>$limit</c> and those of <paramref name="scope"/>.
     /// </summary>
     /// <param name="scope">Fixed fragments (<c> AND device = $device</c> …) that both tables understand.</param>
     public string Sql(Aggregation aggregation, string scope)
@@ -87,7 +96,7 @@ internal sealed record RollupSource(string Table, DateTime From, DateTime To, bo
 
         if (TailEdge)
         {
-            edges.Append(RawEdge("$rollup_to", "$to", scope));
+            edges.Append(RawEdge("$raw_from", "$to", scope));
         }
 
         return $"""
