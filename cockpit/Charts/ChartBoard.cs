@@ -31,8 +31,8 @@ public sealed record CommunityCharts(
 /// <summary>
 /// Computes the wall screen's charts from the store's hourly rollups: the window runs from the start of the hour
 /// <c>hours − 1</c> hours ago to the end of the current hour, whole UTC hours at both ends, so DuckDB answers every
-/// bucket from <c>readings_1h</c> without touching raw rows (InfluxDB with <c>GROUP BY time(1h)</c>). The current
-/// hour is partial and grows as the wall screen refreshes.
+/// bucket from <c>readings_1h</c>, reading raw rows only for the last minute or so its rollups have not folded yet
+/// (InfluxDB with <c>GROUP BY time(1h)</c>). The current hour is partial and grows as the wall screen refreshes.
 /// </summary>
 public sealed class ChartBoard(IReadingStore store, IDeviceRegistry registry, TimeProvider time)
 {

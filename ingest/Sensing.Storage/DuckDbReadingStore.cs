@@ -320,6 +320,11 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             AddParameter(command, "rollup_from", rollup.From);
             AddParameter(command, "rollup_to", rollup.To);
             AddParameter(command, "raw_from", rollup.RawFrom);
+            if (rollup.HoursFrom is { } hoursFrom && rollup.HoursTo is { } hoursTo)
+            {
+                AddParameter(command, "hours_from", hoursFrom);
+                AddParameter(command, "hours_to", hoursTo);
+            }
         }
 
         AddParameter(command, "limit", query.Limit);

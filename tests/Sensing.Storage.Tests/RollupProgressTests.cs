@@ -18,7 +18,7 @@ public sealed class RollupProgressTests
     {
         var clock = new FakeTimeProvider(Day.AddHours(1));
         await using var db = await TempStore.CreateAsync(clock);
-        // A new file starts one closed minute behind the clock.
+        // A new file starts at the last minute that closed at least the delay ago.
         Assert.Equal(Day.UtcDateTime.AddMinutes(59), db.Store.RolledUpBefore);
 
         var random = new Random(20261125);
@@ -34,7 +34,7 @@ public sealed class RollupProgressTests
 
         // The newest minutes wait: raw rows exist from W on, and no rollup row holds any of them.
         var w = db.Store.RolledUpBefore;
-        Assert.Equal(FloorMinute(clock.GetUtcNow().UtcDateTime.AddMinutes(-1)), w);
+        Assert.Equal(FloorMinute(clock.GetUtcNow().UtcDateTime - DuckDbReadingStore.RollupDelay), w);
         Assert.True(await CountAsync(db, $"SELECT count(*) FROM readings WHERE ts >= {Literal(w)}") > 0);
         Assert.Equal(0, await CountAsync(db, $"""
             SELECT count(*) FROM (SELECT last_ts FROM readings_1m UNION ALL SELECT last_ts FROM readings_1h) WHERE last_ts >= {Literal(w)}
@@ -55,7 +55,7 @@ public sealed class RollupProgressTests
         // Once the clock has moved on, the next write folds the waiting minutes.
         clock.Advance(TimeSpan.FromMinutes(10));
         await db.Store.WriteAsync([Sample.Point("m3", Metrics.WaterConsumption, clock.GetUtcNow(), 0.25, community: "c2")], CancellationToken.None).Within();
-        Assert.Equal(FloorMinute(clock.GetUtcNow().UtcDateTime.AddMinutes(-1)), db.Store.RolledUpBefore);
+        Assert.Equal(FloorMinute(clock.GetUtcNow().UtcDateTime - DuckDbReadingStore.RollupDelay), db.Store.RolledUpBefore);
         Assert.True(db.Store.RolledUpBefore > w);
         await AssertExactAsync(db);
     }

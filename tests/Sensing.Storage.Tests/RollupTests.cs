@@ -146,16 +146,21 @@ public sealed class RollupTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(60, 0, 360, "readings_1h")]     // hourly over whole hours
-    [InlineData(120, 0, 360, "readings_1h")]    // a multiple of an hour
-    [InlineData(15, 0, 360, "readings_1m")]     // minutes
-    [InlineData(60, 10, 50, "readings_1m")]     // hourly, but no whole hour in range: whole minutes still help
-    [InlineData(90, 0, 360, "readings_1m")]     // 90 min is no multiple of an hour
-    public void The_coarsest_rollup_that_divides_the_interval_and_fits_the_range_is_chosen(int everyMinutes, int fromMinute, int toMinute, string table)
+    [InlineData(60, 0, 360, 0, 360, true)]      // hourly over whole hours: hours only
+    [InlineData(120, 0, 360, 0, 360, true)]     // a multiple of an hour
+    [InlineData(60, 10, 350, 60, 300, true)]    // hours in the middle, the minutes around them from readings_1m
+    [InlineData(15, 0, 360, 0, 0, false)]       // minutes
+    [InlineData(60, 10, 50, 0, 0, false)]       // hourly, but no whole hour in range: whole minutes still help
+    [InlineData(90, 0, 360, 0, 0, false)]       // 90 min is no multiple of an hour
+    public void Whole_hours_come_from_the_hour_rollup_and_the_whole_minutes_around_them_from_the_minute_rollup(
+        int everyMinutes, int fromMinute, int toMinute, int hoursFrom, int hoursTo, bool hours)
     {
         var query = new ReadingQuery(Metrics.WaterConsumption, Day.AddMinutes(fromMinute), Day.AddMinutes(toMinute), "m1",
             Every: TimeSpan.FromMinutes(everyMinutes));
-        Assert.Equal(table, RollupSource.Choose(query, null)?.Table);
+        var source = RollupSource.Choose(query, null);
+        Assert.NotNull(source);
+        Assert.Equal((Day.UtcDateTime.AddMinutes(fromMinute), Day.UtcDateTime.AddMinutes(toMinute)), (source.From, source.To));
+        Assert.Equal(hours ? (Day.UtcDateTime.AddMinutes(hoursFrom), Day.UtcDateTime.AddMinutes(hoursTo)) : (null, null), (source.HoursFrom, source.HoursTo));
     }
 
     [Fact]

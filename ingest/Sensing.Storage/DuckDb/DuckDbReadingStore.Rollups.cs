@@ -14,10 +14,12 @@ public sealed partial class DuckDbReadingStore
 {
     /// <summary>
     /// How long after a minute ends its readings are folded: W trails the wall clock by this, rounded down to the
-    /// minute. A reading that arrives later than this (a device back from an outage, a replay) is folded by its own
-    /// write instead, so the delay changes the cost, never the answers.
+    /// minute. A reading that arrives later than this (a device back from an outage, a replay, a backlog) is folded by
+    /// its own write instead, so the delay changes the cost, never the answers. Short, because queries read the raw
+    /// rows from W on (a wall screen's "today so far" every 2 s: 30 to 90 s of raw rows); long enough that a live
+    /// feed with a few seconds of backlog still arrives before its minute is folded.
     /// </summary>
-    internal static readonly TimeSpan RollupDelay = TimeSpan.FromMinutes(1);
+    internal static readonly TimeSpan RollupDelay = TimeSpan.FromSeconds(30);
 
     // W as UTC ticks; written under _writeLock after the commit that moved it, read by erasure and retention under
     // the lock. Queries read W from the table inside their snapshot instead (QueryAsync says why).
