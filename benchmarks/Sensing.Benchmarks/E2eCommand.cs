@@ -243,6 +243,7 @@ public static class E2eCommand
     {
         var pending = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         var latencies = new ConcurrentBag<double>();
+        var toBook = new ConcurrentBag<double>();
         // One gate per probe, a forced door every 250 ms: the detector's cool-down would merge a second forced door of the
         // same gate into one alert. The wall screen shows one community per connection: one connection per community probed.
         var probes = (int)(options.AlertSeconds * 4);
@@ -261,12 +262,13 @@ public static class E2eCommand
                     if (alert.Kind == AlertKinds.GateForced && alert.Device is { } device && pending.TryRemove(device, out var sentAt))
                     {
                         latencies.Add(now - sentAt);
+                        if (alert.ReceivedAt is { } taken) toBook.Add(taken.ToUnixTimeMilliseconds() - sentAt);
                     }
                 });
                 await hub.InvokeAsync<object>("Watch", community);
                 hubs.Add(hub);
             }
-            return await ProbeAsync(options, feed, service, publisher, qos, pending, latencies, gates);
+            return await ProbeAsync(options, feed, service, publisher, qos, pending, latencies, toBook, gates);
         }
         finally
         {
@@ -275,7 +277,7 @@ public static class E2eCommand
     }
 
     private static async Task<AlertResult> ProbeAsync(E2eOptions options, E2eFeed feed, ServiceUnderTest service, LoadPublisher publisher, MqttQualityOfServiceLevel qos,
-        ConcurrentDictionary<string, long> pending, ConcurrentBag<double> latencies, List<int> gates)
+        ConcurrentDictionary<string, long> pending, ConcurrentBag<double> latencies, ConcurrentBag<double> toBook, List<int> gates)
     {
         using var probe = await LoadPublisher.ConnectAsync(service.MqttPort, $"e2e-probe-{Guid.NewGuid():N}");
         var duration = TimeSpan.FromSeconds(options.AlertSeconds);
@@ -299,10 +301,15 @@ public static class E2eCommand
         var wait = Stopwatch.StartNew();
         while (!pending.IsEmpty && wait.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(100);
         var sorted = latencies.Order().ToArray();
+        var book = toBook.Order().ToArray();
         var result = new AlertResult(options.AlertRate, backgroundRate, sent, sorted.Length,
-            sorted.Length == 0 ? null : Percentile(sorted, 0.5), sorted.Length == 0 ? null : Percentile(sorted, 0.99), sorted.Length == 0 ? null : sorted[^1]);
+            sorted.Length == 0 ? null : Percentile(sorted, 0.5), sorted.Length == 0 ? null : Percentile(sorted, 0.99), sorted.Length == 0 ? null : sorted[^1])
+        {
+            ToBookP50Ms = book.Length == 0 ? null : Percentile(book, 0.5),
+            ToBookP99Ms = book.Length == 0 ? null : Percentile(book, 0.99),
+        };
         Log(string.Create(CultureInfo.InvariantCulture,
-            $"  device to alert at {options.AlertRate:N0} msg/s offered ({backgroundRate:N0} taken): {result.Received} of {sent} gate_forced alerts on the wall screen, p50 {result.P50Ms:F0} ms, p99 {result.P99Ms:F0} ms, max {result.MaxMs:F0} ms"));
+            $"  device to alert at {options.AlertRate:N0} msg/s offered ({backgroundRate:N0} taken): {result.Received} of {sent} gate_forced alerts on the wall screen, p50 {result.P50Ms:F0} ms, p99 {result.P99Ms:F0} ms, max {result.MaxMs:F0} ms; device to the alert book p50 {result.ToBookP50Ms:F0} ms, p99 {result.ToBookP99Ms:F0} ms"));
         return result;
     }
 

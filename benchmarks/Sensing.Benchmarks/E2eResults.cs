@@ -12,7 +12,16 @@ public sealed record StepResult(int Offered, double TakenPerSecond, long Backlog
     double ServiceCores, double MachineBusy, double DrainSeconds, long Shed, long Lost, bool Sustained, string? Why, double AllocatedPerMessage);
 
 /// <summary>Device to wall screen: <c>gate_forced</c> alerts raised by forced doors injected into background load.</summary>
-public sealed record AlertResult(int OfferedRate, double TakenRate, int Sent, int Received, double? P50Ms, double? P99Ms, double? MaxMs);
+public sealed record AlertResult(int OfferedRate, double TakenRate, int Sent, int Received, double? P50Ms, double? P99Ms, double? MaxMs)
+{
+    /// <summary>
+    /// The first part of the way: device to the alert book taking the alert (its <c>received_at</c>: broker, ingest,
+    /// store, analytics); the rest is the book's write of the alert and the push to the wall screen.
+    /// </summary>
+    public double? ToBookP50Ms { get; init; }
+
+    public double? ToBookP99Ms { get; init; }
+}
 
 /// <summary>A fixed feed into InfluxDB through Node-RED or Sensing, counted in InfluxDB.</summary>
 public sealed record PeerResult(string Who, long Published, long Stored, double Seconds, double MessagesPerSecond, double PublishedPerSecond,
