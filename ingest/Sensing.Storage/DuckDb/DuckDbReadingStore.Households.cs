@@ -125,9 +125,10 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
     /// Takes the household out of one rollup table. A rollup row folds a series' bucket over every household its
     /// readings carried (a shared gate's passes), so rows cannot simply be deleted by household: buckets the raw rows
     /// still cover in full (from the raw retention horizon on) are folded again from the raw rows that remain below the
-    /// rollups' progress W (those from W on reach the rollups when W passes them), which is exact. Older buckets have no raw rows left to fold: the rows of the household's own devices go, and a shared
-    /// device's row that names the household keeps its figures but names nobody (an anonymous count). Under the writer
-    /// lock, inside the erasure's transaction, after its raw rows were deleted.
+    /// rollups' progress W (those from W on reach the rollups when W passes them), which is exact. Older buckets have
+    /// no raw rows left to fold: the rows of the household's own devices go, and a shared device's row that names the
+    /// household keeps its figures but names nobody (an anonymous count). Under the writer lock, inside the erasure's
+    /// transaction, after its raw rows were deleted.
     /// </summary>
     private void EraseFromRollup(DuckDBConnection writer, HouseholdScope scope, string table, string unit)
     {
