@@ -61,7 +61,21 @@ public sealed class SharedSubscriptionTests(ITestOutputHelper output)
             // Both took part: the broker spreads the group's messages over its members.
             Assert.InRange(a.Count, Passes / 10, Passes - Passes / 10);
 
-            // Each instance got every register of every meter, in order, and derived the same, right consumption.
+            // Each instance got every register of every meter, in order, and derived the same, right consumption. The
+            // registers were published last and the wait above counted passes only: wait for the consumptions too.
+            await BrokerFeed.UntilAsync(async () =>
+            {
+                foreach (var host in hosts)
+                {
+                    var store = host.App.Services.GetRequiredService<IReadingStore>();
+                    for (var m = 0; m < Meters; m++)
+                    {
+                        var used = await store.QueryAsync(new ReadingQuery(Metrics.WaterConsumption, start.AddDays(-1), start.AddDays(1), Device: $"c7-wm-{m:D2}"), CancellationToken.None);
+                        if (used.Count < RegistersPerMeter - 1) return false;
+                    }
+                }
+                return true;
+            }, "every meter's consumptions stored by both instances", TimeSpan.FromSeconds(60));
             foreach (var host in hosts)
             {
                 var store = host.App.Services.GetRequiredService<IReadingStore>();
