@@ -5,6 +5,20 @@ namespace Sensing.Storage;
 /// </summary>
 internal static class DuckDbSchema
 {
+    /// <summary>A rollup table's columns in order: the series, the bucket, then the partial state.</summary>
+    private const string RollupColumns =
+        "device, metric, label, community, bucket, grid, household, n, sum_value, min_value, max_value, last_value, last_ts";
+
+    /// <summary>The partial state of a group of raw rows (grid, household, then count, sum, min, max, value at the newest time).</summary>
+    private const string StateOfRows =
+        "any_value(grid) AS grid, any_value(household) AS household, count(*) AS n, sum(value) AS sum_value, min(value) AS min_value, " +
+        "max(value) AS max_value, arg_max(value, ts) AS last_value, max(ts) AS last_ts";
+
+    /// <summary>The partial state of a group of partial states: counts and sums add, min/max take the extremes, the last value is the newest's.</summary>
+    private const string StateOfStates =
+        "any_value(grid) AS grid, any_value(household) AS household, sum(n)::BIGINT AS n, sum(sum_value) AS sum_value, min(min_value) AS min_value, " +
+        "max(max_value) AS max_value, arg_max(last_value, last_ts) AS last_value, max(last_ts) AS last_ts";
+
     /// <summary>
     /// Tables in the database file.
     /// <list type="bullet">
@@ -209,21 +223,16 @@ internal static class DuckDbSchema
     /// raw row in that range was written while W was at most $from, so none of them is in a rollup yet. Run in one
     /// transaction under the writer lock: W and the rollups move together or not at all.
     /// </summary>
-    public const string FoldClosedMinutes = """
+    public static readonly string FoldClosedMinutes = $"""
         CREATE OR REPLACE TEMP TABLE rollup_closed AS
-            SELECT device, metric, label, community, date_trunc('minute', ts) AS bucket, any_value(grid) AS grid,
-                   any_value(household) AS household, count(*) AS n, sum(value) AS sum_value, min(value) AS min_value,
-                   max(value) AS max_value, arg_max(value, ts) AS last_value, max(ts) AS last_ts
+            SELECT device, metric, label, community, date_trunc('minute', ts) AS bucket, {StateOfRows}
             FROM readings
             WHERE ts >= $from AND ts < $to
             GROUP BY device, metric, label, community, date_trunc('minute', ts);
-        INSERT INTO readings_1m (device, metric, label, community, bucket, grid, household,
-                                 n, sum_value, min_value, max_value, last_value, last_ts)
+        INSERT INTO readings_1m ({RollupColumns})
             SELECT * FROM rollup_closed;
-        INSERT INTO readings_1h (device, metric, label, community, bucket, grid, household,
-                                 n, sum_value, min_value, max_value, last_value, last_ts)
-            SELECT device, metric, label, community, date_trunc('hour', bucket), any_value(grid), any_value(household),
-                   sum(n)::BIGINT, sum(sum_value), min(min_value), max(max_value), arg_max(last_value, last_ts), max(last_ts)
+        INSERT INTO readings_1h ({RollupColumns})
+            SELECT device, metric, label, community, date_trunc('hour', bucket), {StateOfStates}
             FROM rollup_closed
             GROUP BY device, metric, label, community, date_trunc('hour', bucket);
         DROP TABLE rollup_closed;
@@ -238,9 +247,7 @@ internal static class DuckDbSchema
     /// </summary>
     public static string Compact(string table) => $"""
         CREATE OR REPLACE TEMP TABLE rollup_compacted AS
-            SELECT device, metric, label, community, bucket, any_value(grid) AS grid, any_value(household) AS household,
-                   sum(n)::BIGINT AS n, sum(sum_value) AS sum_value, min(min_value) AS min_value,
-                   max(max_value) AS max_value, arg_max(last_value, last_ts) AS last_value, max(last_ts) AS last_ts
+            SELECT device, metric, label, community, bucket, {StateOfStates}
             FROM {table}
             WHERE bucket >= $since
             GROUP BY device, metric, label, community, bucket
@@ -252,8 +259,7 @@ internal static class DuckDbSchema
         DELETE FROM {table} AS t USING rollup_compacted AS c
             WHERE t.device = c.device AND t.metric = c.metric AND t.label = c.label AND t.community = c.community
               AND t.bucket = c.bucket;
-        INSERT INTO {table} (device, metric, label, community, bucket, grid, household,
-                             n, sum_value, min_value, max_value, last_value, last_ts)
+        INSERT INTO {table} ({RollupColumns})
             SELECT * FROM rollup_compacted;
         DROP TABLE rollup_compacted;
         """;
@@ -269,10 +275,8 @@ internal static class DuckDbSchema
 
     /// <summary>Appends the fold of <paramref name="source"/>'s rows (those matching <paramref name="filter"/>) per series and bucket to a rollup table.</summary>
     private static string RollupFold(string table, string unit, string source, string filter = "true") => $"""
-        INSERT INTO {table} (device, metric, label, community, bucket, grid, household,
-                             n, sum_value, min_value, max_value, last_value, last_ts)
-        SELECT device, metric, label, community, date_trunc('{unit}', ts), any_value(grid), any_value(household),
-               count(*), sum(value), min(value), max(value), arg_max(value, ts), max(ts)
+        INSERT INTO {table} ({RollupColumns})
+        SELECT device, metric, label, community, date_trunc('{unit}', ts), {StateOfRows}
         FROM {source}
         WHERE {filter}
         GROUP BY device, metric, label, community, date_trunc('{unit}', ts)

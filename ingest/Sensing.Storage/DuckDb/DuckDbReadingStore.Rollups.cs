@@ -35,7 +35,7 @@ public sealed partial class DuckDbReadingStore
     /// </summary>
     private void StartRollupProgressLocked(DuckDBConnection connection)
     {
-        if (ScalarTime(connection, "SELECT max(rolled_up_before) FROM rollup_progress") is { } stored)
+        if (RolledUpBeforeInSnapshot(connection) is { } stored)
         {
             Volatile.Write(ref _rolledUpBeforeTicks, stored.Ticks);
             return;
@@ -120,8 +120,8 @@ public sealed partial class DuckDbReadingStore
     }
 
     /// <summary>
-    /// W as the snapshot of <paramref name="connection"/>'s open transaction sees it, so that rollup rows and raw rows
-    /// read in that snapshot split at the same time. Null for a file without progress (not opened by this version yet).
+    /// W as <paramref name="connection"/> sees it (inside a query's transaction: as its snapshot sees it, so that rollup
+    /// rows and raw rows read there split at the same time). Null for a file without progress (not opened by this version yet).
     /// </summary>
     private static DateTime? RolledUpBeforeInSnapshot(DuckDBConnection connection) =>
         ScalarTime(connection, "SELECT max(rolled_up_before) FROM rollup_progress");
