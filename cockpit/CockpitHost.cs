@@ -153,6 +153,7 @@ public static class CockpitHost
         services.AddHostedService<EscalationWatcher>();
         services.AddSingleton<IngestFigures>();
         services.AddSingleton<DeadLetteringDevices>();
+        services.AddSingleton<GatePassesToday>();
         services.AddSingleton<TileBoard>();
         services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<TileBoard>());
         services.AddSingleton<TileWatchers>();

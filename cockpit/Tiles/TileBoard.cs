@@ -79,6 +79,7 @@ public sealed class TileBoard(
     IngestFigures ingest,
     Sensing.Ingest.Spool.StoreWriter storeWriter,
     DeadLetteringDevices deadLetters,
+    GatePassesToday gatePasses,
     Sensing.Ingest.Mqtt.BrokerConnection brokerConnection,
     IOptions<SensingOptions> options,
     TimeProvider time) : IMetricsSource
@@ -141,8 +142,7 @@ public sealed class TileBoard(
             && now - seen <= CameraOnlineWindow
             && !(offline.TryGetValue(c.Id, out var wentOffline) && wentOffline >= seen));
 
-        // Buckets are aligned to UTC days, local midnight is not: today may span two buckets, so add them up.
-        var passes = await store.QueryAsync(new ReadingQuery(Metrics.GatePass, midnight, now + TimeSpan.FromMinutes(5), Community: community, Every: TimeSpan.FromDays(1), Aggregation: Aggregation.Count), cancellationToken);
+        var passes = await gatePasses.InCommunityAsync(community, midnight, cancellationToken);
 
         var free = await store.LatestAsync(community, Metrics.ParkingFree, cancellationToken);
         var capacity = (await store.LatestAsync(community, Metrics.ParkingCapacity, cancellationToken))
@@ -170,7 +170,7 @@ public sealed class TileBoard(
         var closure = alerts.Closure(AlertBook.Everyone, community, null, null, registry.Grids.Where(g => g.Community == community).Select(g => g.Id));
         return new CommunityTiles(
             community, now, dataAsOf, households.Count, camerasOnline, cameras.Count,
-            passes.Sum(b => b.Value), lots, lots.Sum(l => l.Free), lots.Sum(l => l.Capacity),
+            passes, lots, lots.Sum(l => l.Free), lots.Sum(l => l.Capacity),
             figures.Open, figures.OpenByGrid, figures.ClosureRate,
             ingest.ReadingsPerMinute, ingest.DeadLettersLastHour, figures.OpenSilent,
             storeWriter.State switch { Sensing.Ingest.Spool.StoreState.Ok => "ok", Sensing.Ingest.Spool.StoreState.Spooling => "spooling", _ => "down" },

@@ -317,14 +317,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
 
         if (rollup is not null)
         {
-            AddParameter(command, "rollup_from", rollup.From);
-            AddParameter(command, "rollup_to", rollup.To);
-            AddParameter(command, "raw_from", rollup.RawFrom);
-            if (rollup.HoursFrom is { } hoursFrom && rollup.HoursTo is { } hoursTo)
-            {
-                AddParameter(command, "hours_from", hoursFrom);
-                AddParameter(command, "hours_to", hoursTo);
-            }
+            AddRollupParameters(command, rollup);
         }
 
         AddParameter(command, "limit", query.Limit);
@@ -341,6 +334,59 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         // Read only: committing just ends the snapshot.
         snapshot?.Commit();
         return buckets;
+    }
+
+    /// <summary>The range parameters of <see cref="RollupSource.Sql"/> and <see cref="RollupSource.CountPerCommunitySql"/>.</summary>
+    private static void AddRollupParameters(DuckDBCommand command, RollupSource rollup)
+    {
+        AddParameter(command, "rollup_from", rollup.From);
+        AddParameter(command, "rollup_to", rollup.To);
+        AddParameter(command, "raw_from", rollup.RawFrom);
+        if (rollup.HoursFrom is { } hoursFrom && rollup.HoursTo is { } hoursTo)
+        {
+            AddParameter(command, "hours_from", hoursFrom);
+            AddParameter(command, "hours_to", hoursTo);
+        }
+    }
+
+    /// <summary>
+    /// Every community's count in one scan: the whole hours and minutes from the rollups and the raw rows only for the
+    /// edges and from the rollups' progress on, as an hourly <see cref="QueryAsync(ReadingQuery, CancellationToken)"/>
+    /// reads them (<see cref="RollupSource"/>), in one snapshot.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, long>> CountPerCommunityAsync(string metric, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(metric);
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (from >= to)
+        {
+            return counts;
+        }
+
+        await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
+        using var snapshot = connection.BeginTransaction();
+        var rollup = RollupSource.Choose(new ReadingQuery(metric, from, to, Every: TimeSpan.FromHours(1)), RolledUpBeforeInSnapshot(connection));
+        await using var command = connection.CreateCommand();
+        command.CommandText = rollup?.CountPerCommunitySql()
+            ?? "SELECT community, count(*) FROM readings WHERE metric = $metric AND ts >= $from AND ts < $to GROUP BY community";
+        AddParameter(command, "metric", metric);
+        AddParameter(command, "from", from.UtcDateTime);
+        AddParameter(command, "to", to.UtcDateTime);
+        if (rollup is not null)
+        {
+            AddRollupParameters(command, rollup);
+        }
+
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                counts[reader.GetString(0)] = reader.GetInt64(1);
+            }
+        }
+
+        snapshot.Commit();
+        return counts;
     }
 
     public async Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken)

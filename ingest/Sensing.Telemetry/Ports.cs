@@ -79,6 +79,14 @@ public interface IReadingStore
 
     Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// How many readings of <paramref name="metric"/> each community has in [<paramref name="from"/>,
+    /// <paramref name="to"/>): per community the count <see cref="QueryAsync"/> gives with <see cref="Aggregation.Count"/>,
+    /// for every community in one pass (a street office's wall screens each show their own community's figure).
+    /// Communities without any are absent.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, long>> CountPerCommunityAsync(string metric, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
+
     /// <summary>The newest reading of each series of <paramref name="metric"/> in a community.</summary>
     Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken);
 

@@ -71,6 +71,9 @@ internal sealed class InMemoryReadingStore : IReadingStore
     public Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) =>
         throw new NotSupportedException("Analytics never writes dead letters.");
 
+    public Task<IReadOnlyDictionary<string, long>> CountPerCommunityAsync(string metric, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("Analytics does not count per community.");
+
     public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) =>
         throw new NotSupportedException("Analytics does not ask for latest readings.");
 

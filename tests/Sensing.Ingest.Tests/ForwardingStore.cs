@@ -11,6 +11,7 @@ internal abstract class ForwardingStore(IReadingStore inner) : IReadingStore
     public virtual Task WriteAsync(IReadOnlyList<Reading> readings, CancellationToken cancellationToken) => inner.WriteAsync(readings, cancellationToken);
     public virtual Task WriteDeadLettersAsync(IReadOnlyList<DeadLetter> deadLetters, CancellationToken cancellationToken) => inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
     public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => inner.QueryAsync(query, cancellationToken);
+    public Task<IReadOnlyDictionary<string, long>> CountPerCommunityAsync(string metric, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) => inner.CountPerCommunityAsync(metric, from, to, cancellationToken);
     public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => inner.LatestAsync(community, metric, cancellationToken);
     public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => inner.LatestPerDeviceAsync(metric, cancellationToken);
     public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => inner.DeadLettersAsync(since, limit, cancellationToken);

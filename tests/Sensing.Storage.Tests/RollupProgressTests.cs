@@ -155,6 +155,27 @@ public sealed class RollupProgressTests
 
         // The split inside a rollup's range, where a bucket is part rollup and part raw, was really exercised.
         Assert.True(straddling > 0);
+
+        // Every community's count in one query equals each community's count from the raw rows, over the same ranges
+        // and one inside a single minute (no whole minute: raw rows only).
+        var counted = 0L;
+        foreach (var (from, to) in ranges.Append((at.AddSeconds(-20), at.AddSeconds(25))))
+        {
+            foreach (var metric in new[] { Metrics.WaterConsumption, Metrics.GatePass })
+            {
+                var counts = await db.Store.CountPerCommunityAsync(metric, from, to, CancellationToken.None).Within();
+                Assert.Empty(counts.Keys.Except(["c1", "c2"]));
+                foreach (var community in new[] { "c1", "c2" })
+                {
+                    var query = new ReadingQuery(metric, from, to, Community: community, Every: TimeSpan.FromDays(1), Aggregation: Aggregation.Count);
+                    var fromRaw = (long)(await db.Store.QueryAsync(query, useRollups: false, CancellationToken.None).Within()).Sum(b => b.Value);
+                    Assert.True(fromRaw == counts.GetValueOrDefault(community), $"{metric} in {community} over {from:o}–{to:o}, W {w:o}: {counts.GetValueOrDefault(community)}, raw rows {fromRaw}");
+                    counted += fromRaw;
+                }
+            }
+        }
+
+        Assert.True(counted > 0);
     }
 
     private static async Task<long> CountAsync(TempStore db, string sql) => Convert.ToInt64((await db.SqlAsync(sql))[0][0], CultureInfo.InvariantCulture);

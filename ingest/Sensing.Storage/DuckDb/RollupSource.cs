@@ -83,40 +83,60 @@ internal sealed record RollupSource(DateTime From, DateTime To, DateTime? HoursF
             _ => throw new ArgumentOutOfRangeException(nameof(aggregation), aggregation, "Unknown aggregation."),
         };
 
+        return $"""
+            SELECT qb, {fold}
+            FROM (
+            {Parts((table, from, to) => RollupPart(table, from, to, scope), (from, to) => RawEdge(from, to, scope))}
+            )
+            GROUP BY qb
+            ORDER BY qb
+            LIMIT $limit
+            """;
+    }
+
+    /// <summary>
+    /// How many readings of <c>$metric</c> each community has in the range: the same parts as <see cref="Sql"/>, every
+    /// community at once. Parameters: those of <see cref="Sql"/> but <c>$every</c>, <c>$limit</c> and the scope's.
+    /// </summary>
+    public string CountPerCommunitySql() => $"""
+        SELECT community, CAST(sum(n) AS BIGINT)
+        FROM (
+        {Parts(
+            static (table, from, to) => $"SELECT community, n FROM {table} WHERE metric = $metric AND bucket >= {from} AND bucket < {to}",
+            static (from, to) => $"SELECT community, 1 AS n FROM readings WHERE metric = $metric AND ts >= {from} AND ts < {to}")}
+        )
+        GROUP BY community
+        """;
+
+    /// <summary>The parts' SELECTs joined by UNION ALL: rollup rows (table, from, to) and raw edges (from, to), as parameter names.</summary>
+    private string Parts(Func<string, string, string, string> rollupPart, Func<string, string, string> rawPart)
+    {
         // Tables and scope are fixed fragments; every value is a parameter. Each part is its own branch with a plain
         // range, and only when it is not empty: a range on the time alone lets DuckDB skip row groups by their zone
         // maps, where an OR of two ranges would scan the whole column, and an aligned query reads no raw row at all.
         var parts = new List<string>();
         if (HoursFrom is { } hoursFrom && HoursTo is { } hoursTo)
         {
-            parts.Add(RollupPart("readings_1h", "$hours_from", "$hours_to", scope));
-            if (From < hoursFrom) parts.Add(RollupPart("readings_1m", "$rollup_from", "$hours_from", scope));
-            if (hoursTo < To) parts.Add(RollupPart("readings_1m", "$hours_to", "$rollup_to", scope));
+            parts.Add(rollupPart("readings_1h", "$hours_from", "$hours_to"));
+            if (From < hoursFrom) parts.Add(rollupPart("readings_1m", "$rollup_from", "$hours_from"));
+            if (hoursTo < To) parts.Add(rollupPart("readings_1m", "$hours_to", "$rollup_to"));
         }
         else
         {
-            parts.Add(RollupPart("readings_1m", "$rollup_from", "$rollup_to", scope));
+            parts.Add(rollupPart("readings_1m", "$rollup_from", "$rollup_to"));
         }
 
         if (HeadEdge)
         {
-            parts.Add(RawEdge("$from", "$rollup_from", scope));
+            parts.Add(rawPart("$from", "$rollup_from"));
         }
 
         if (TailEdge)
         {
-            parts.Add(RawEdge("$raw_from", "$to", scope));
+            parts.Add(rawPart("$raw_from", "$to"));
         }
 
-        return $"""
-            SELECT qb, {fold}
-            FROM (
-            {string.Join("\n    UNION ALL\n", parts)}
-            )
-            GROUP BY qb
-            ORDER BY qb
-            LIMIT $limit
-            """;
+        return string.Join("\n    UNION ALL\n", parts);
     }
 
     private static string RollupPart(string table, string from, string to, string scope) => $"""

@@ -207,6 +207,34 @@ public sealed partial class InfluxDbReadingStore : IReadingStore, IAlertStore
         return buckets;
     }
 
+    public async Task<IReadOnlyDictionary<string, long>> CountPerCommunityAsync(string metric, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(metric);
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (from >= to)
+        {
+            return counts;
+        }
+
+        var community = InfluxQl.Identifier(InfluxSchema.CommunityTag);
+        var text = $"SELECT count({InfluxQl.Identifier(InfluxSchema.ValueField)}) FROM {InfluxQl.Identifier(InfluxSchema.MeasurementOf(metric))} "
+            + $"WHERE {InfluxQl.Identifier(InfluxSchema.MetricTag)} = {InfluxQl.Literal(metric)} AND time >= {InfluxQl.Nanos(from)} AND time < {InfluxQl.Nanos(to)} "
+            + $"GROUP BY {community}";
+        using var response = await QueryAsync(text, _options.Precision, cancellationToken).ConfigureAwait(false);
+        foreach (var series in response.Series)
+        {
+            foreach (var row in series.Rows)
+            {
+                if (row[1].ValueKind == JsonValueKind.Number && row[1].GetInt64() > 0)
+                {
+                    counts[series.Tag(InfluxSchema.CommunityTag)] = row[1].GetInt64();
+                }
+            }
+        }
+
+        return counts;
+    }
+
     public async Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(community);

@@ -195,6 +195,7 @@ public sealed class TallyStore : IReadingStore
     }
 
     public Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<Bucket>>([]);
+    public Task<IReadOnlyDictionary<string, long>> CountPerCommunityAsync(string metric, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyDictionary<string, long>>(new Dictionary<string, long>());
     public Task<IReadOnlyList<LatestReading>> LatestAsync(string community, string metric, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<LatestReading>>([]);
     public Task<IReadOnlyList<LatestReading>> LatestPerDeviceAsync(string metric, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<LatestReading>>([]);
     public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<DeadLetter>>([]);

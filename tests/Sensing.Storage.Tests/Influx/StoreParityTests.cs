@@ -112,6 +112,33 @@ public sealed class StoreParityTests(InfluxServer server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Counts_per_community_agree_and_equal_each_communitys_own_count()
+    {
+        (DateTimeOffset From, DateTimeOffset To)[] ranges =
+        [
+            (Day, Day.AddDays(2)),
+            (Day.AddHours(3).AddMinutes(17).AddSeconds(29), Day.AddDays(1).AddHours(5).AddSeconds(3)),
+            (Day.AddHours(30).AddSeconds(10), Day.AddHours(30).AddSeconds(50)),
+        ];
+        foreach (var metric in new[] { Metrics.WaterConsumption, Metrics.GatePass, Metrics.ParkingFree })
+        {
+            foreach (var (from, to) in ranges)
+            {
+                var duck = await _duck.Store.CountPerCommunityAsync(metric, from, to, CancellationToken.None).Within();
+                var influx = await _influx.Store.CountPerCommunityAsync(metric, from, to, CancellationToken.None).Within();
+                Assert.Equal(duck.OrderBy(p => p.Key), influx.OrderBy(p => p.Key));
+                foreach (var community in new[] { "c1", "c2" })
+                {
+                    var own = await _influx.Store.QueryAsync(new ReadingQuery(metric, from, to, Community: community, Every: TimeSpan.FromDays(1), Aggregation: Aggregation.Count), CancellationToken.None).Within();
+                    Assert.Equal((long)own.Sum(b => b.Value), influx.GetValueOrDefault(community));
+                }
+            }
+
+            Assert.NotEmpty(await _influx.Store.CountPerCommunityAsync(metric, Day, Day.AddDays(2), CancellationToken.None).Within());
+        }
+    }
+
+    [Fact]
     public async Task Latest_and_latest_per_device_agree()
     {
         foreach (var metric in new[] { Metrics.WaterConsumption, Metrics.ElectricityTotal, Metrics.GatePass, Metrics.ParkingFree, "camera.crowd" })
