@@ -36,6 +36,13 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
 
     // Set once under _writeLock; read without it by queries to skip the lock once the store is open.
     private volatile DuckDBConnection? _writer;
+
+    // Alerts are written on their own connection behind their own lock: an alert must not wait behind a readings write
+    // that is checkpointing or folding the minute's rollups (1–2 s at 20,000 msg/s) to reach the wall screen. DuckDB
+    // commits the two connections' transactions side by side, as they touch different tables. Whoever needs both locks
+    // (a household's erasure, closing) takes this one after _writeLock, never before. Never disposed, as _writeLock.
+    private readonly SemaphoreSlim _alertWriteLock = new(1, 1);
+    private DuckDBConnection? _alertWriter;
     private int _disposed;
 
     // What wall screens ask for every 2 s, kept from the writes instead of scanned from the raw history each time.
@@ -471,10 +478,13 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         // The status column holds the contract's string ("resolved"), the same text as in the JSON body.
         var status = JsonSerializer.Serialize(alert.Status).Trim('"');
 
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // The schema first (the readings writer creates it), then the alerts' own connection.
+        await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await _alertWriteLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var writer = OpenWriterLocked();
+            ThrowIfDisposed();
+            var writer = _alertWriter ??= OpenAlertWriterLocked();
             cancellationToken.ThrowIfCancellationRequested();
             using var command = writer.CreateCommand();
             command.CommandText = """
@@ -490,7 +500,41 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         }
         finally
         {
-            _writeLock.Release();
+            _alertWriteLock.Release();
+        }
+    }
+
+    /// <summary>For tests: holds the readings writer, as a long write does (a checkpoint, the minute's fold), until disposed.</summary>
+    internal async Task<IDisposable> HoldReadingWritesAsync()
+    {
+        await InitializeAsync().ConfigureAwait(false);
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        return new Held(_writeLock);
+    }
+
+    private sealed class Held(SemaphoreSlim held) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) held.Release();
+        }
+    }
+
+    /// <summary>Opens the alerts' connection. Call only while holding <see cref="_alertWriteLock"/>, after the writer is open.</summary>
+    private DuckDBConnection OpenAlertWriterLocked()
+    {
+        var connection = new DuckDBConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
         }
     }
 
@@ -527,8 +571,11 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
 
         // Let a write in progress finish: closing its connection under it would lose a batch ingest is waiting on.
         await _writeLock.WaitAsync().ConfigureAwait(false);
+        await _alertWriteLock.WaitAsync().ConfigureAwait(false);
         try
         {
+            _alertWriter?.Dispose();
+            _alertWriter = null;
             if (_writer is { } writer)
             {
                 _writer = null;
@@ -538,6 +585,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         }
         finally
         {
+            _alertWriteLock.Release();
             _writeLock.Release();
         }
     }

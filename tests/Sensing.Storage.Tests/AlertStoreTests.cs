@@ -28,6 +28,49 @@ public sealed class AlertStoreTests : IAsyncLifetime
     };
 
     [Fact]
+    public async Task An_alert_is_stored_while_a_readings_write_holds_the_writer()
+    {
+        // A checkpoint or the minute's rollup fold holds the readings writer for a second or two; the alert that a
+        // forced door raised meanwhile must not wait for it on its way to the wall screen.
+        var held = await _db.Store.HoldReadingWritesAsync().Within();
+        try
+        {
+            var write = _db.Store.WriteAsync([Sample.Point("m1", Metrics.WaterConsumption, Day, 1)], CancellationToken.None);
+            await _db.Store.UpsertAsync(NewAlert("a-held", Day), CancellationToken.None).Within();
+            Assert.Equal("a-held", Assert.Single(await _db.Store.LoadAsync(Day, CancellationToken.None).Within()).Id);
+            await Task.Delay(50);
+            Assert.False(write.IsCompleted);
+            held.Dispose();
+            await write.Within();
+        }
+        finally
+        {
+            held.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Alerts_written_beside_readings_writes_and_a_households_erasure_all_land_and_the_erasure_takes_its_own()
+    {
+        // The alerts' connection commits beside the readings writer: none of these may conflict or be lost.
+        var readings = Enumerable.Range(0, 40).Select(async i =>
+            await _db.Store.WriteAsync([.. Enumerable.Range(0, 500).Select(j => Sample.Point($"m{j % 7}", Metrics.WaterConsumption, Day.AddSeconds(i * 500 + j), j))], CancellationToken.None));
+        var alerts = Enumerable.Range(0, 200).Select(async i =>
+            await _db.Store.UpsertAsync(NewAlert($"a-{i}", Day.AddMinutes(i)) with { Household = i % 10 == 0 ? "h-erased" : "h-0042" }, CancellationToken.None));
+        var tasks = readings.Concat(alerts).ToList();
+        await Task.WhenAll(tasks).Within();
+        var erased = await _db.Store.EraseHouseholdAsync(new HouseholdScope("h-erased", []), CancellationToken.None).Within();
+        var more = Enumerable.Range(200, 50).Select(async i => await _db.Store.UpsertAsync(NewAlert($"a-{i}", Day.AddMinutes(i)), CancellationToken.None));
+        await Task.WhenAll(more).Within();
+
+        Assert.Equal(20, erased.Alerts);
+        var loaded = await _db.Store.LoadAsync(Day, CancellationToken.None).Within();
+        Assert.Equal(230, loaded.Count);
+        Assert.DoesNotContain(loaded, a => a.Household == "h-erased");
+        Assert.Equal(20_000, (await _db.Store.QueryAsync(new ReadingQuery(Metrics.WaterConsumption, Day, Day.AddDays(1), Community: "c1", Every: TimeSpan.FromDays(1), Aggregation: Aggregation.Count), CancellationToken.None).Within()).Sum(b => b.Value));
+    }
+
+    [Fact]
     public async Task Upsert_replaces_the_alert_with_the_same_id()
     {
         var alert = NewAlert("a-1", Day);

@@ -56,8 +56,12 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
     {
         ArgumentNullException.ThrowIfNull(scope);
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var alertsHeld = false;
         try
         {
+            // The household's alerts go in this transaction too: no alert write may run beside it (a conflict on their rows).
+            await _alertWriteLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            alertsHeld = true;
             var writer = OpenWriterLocked();
             cancellationToken.ThrowIfCancellationRequested();
             // One transaction: a crash half-way leaves the household whole, never its rollups without their raw rows.
@@ -115,6 +119,7 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
         }
         finally
         {
+            if (alertsHeld) _alertWriteLock.Release();
             _writeLock.Release();
         }
     }
