@@ -13,23 +13,27 @@ using Sensing.Telemetry;
 namespace Sensing.Analytics;
 
 /// <summary>
-/// The analytics stage. Told about each stored batch, it keeps an event-time watermark (<see cref="EventClock"/>, never
-/// the wall clock) and runs two kinds of detector:
+/// The analytics stage. Told about each batch as it arrives and again once it is stored, it keeps event-time
+/// watermarks (<see cref="EventClock"/>, never the wall clock) and runs two kinds of detector:
 /// <list type="bullet">
-/// <item><see cref="IReadingDetector"/>s see every reading of this process as it arrives and are checked against the
-/// watermark after each batch (<c>device_silent</c>; <c>water_leak</c>, <c>parking_full</c>, <c>gate_forced</c> and
-/// <c>camera_event</c> from <see cref="FacilityDetectors"/>).</item>
+/// <item><see cref="IReadingDetector"/>s see every reading of this process as it arrives, before the store has it, and
+/// are checked against the watermark of what arrived after each batch (<c>device_silent</c>; <c>water_leak</c>,
+/// <c>parking_full</c>, <c>gate_forced</c> and <c>camera_event</c> from <see cref="FacilityDetectors"/>): a forced door
+/// must not wait for a store that is checkpointing, folding its rollups or down. In a host without an arrival feed
+/// (the evaluation) they see each batch when it is stored instead.</item>
 /// <item><see cref="IHourlyDetector"/>s judge every complete event-time hour exactly once, in order: once the watermark
-/// passes an hour's end by <see cref="AnalyticsOptions.EvaluationDelay"/> (the lateness allowed), the loop reads that
-/// hour's window from the store and hands it to each (<c>living_alone_drop</c>). The live stream only says when; what is
-/// judged comes from the store, so a replay at any speed, in any batches, on one process or several sharing the feed,
-/// judges the same hours from the same data and raises the same alerts (ids, <c>started_at</c>, <c>raised_at</c>).</item>
+/// of what is <em>stored</em> passes an hour's end by <see cref="AnalyticsOptions.EvaluationDelay"/> (the lateness
+/// allowed), the loop reads that hour's window from the store and hands it to each (<c>living_alone_drop</c>). The live
+/// stream only says when; what is judged comes from the store, and only once the store has what arrived before, so a
+/// replay at any speed, in any batches, on one process or several sharing the feed, judges the same hours from the same
+/// data and raises the same alerts (ids, <c>started_at</c>, <c>raised_at</c>), and a store outage delays an hour's
+/// judgement instead of judging it without the readings waiting in the spool.</item>
 /// </list>
 /// Welfare and silence alerts then pass the loop's <see cref="AlertCooldown"/> (another of the same kind about the same
 /// subject only after <see cref="AnalyticsOptions.Cooldown"/> of quiet); the facility detectors cool down per kind
 /// themselves, with their own periods. Then <see cref="IAlertSink"/>. All state lives on the loop's single reader, so detectors need no locks.
 /// </summary>
-public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
+public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener, IArrivingReadingsListener
 {
     /// <summary>Attempts at judging one hour (the store may be briefly away) before it is given up, so one bad hour never stalls the rest.</summary>
     private const int AttemptsPerHour = 3;
@@ -39,7 +43,7 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
     private readonly TimeProvider _time;
     private readonly ILogger<AnalyticsLoop> _logger;
     private readonly AnalyticsOptions _options;
-    private readonly Channel<IReadOnlyList<Reading>> _queue;
+    private readonly Channel<HeardBatch> _queue;
     private readonly StoreWindows _windows;
     private readonly IReadingDetector[] _readingDetectors;
     private readonly IHourlyDetector[] _hourlyDetectors;
@@ -47,6 +51,10 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
     // The loop's watermark: robust to a device whose clock runs ahead (see EventClock), so one fast camera can neither
     // make every hour look complete nor every other device look silent.
     private readonly EventClock _clock = new(TimeSpan.FromMinutes(15));
+    // The same clock over what is stored: hours are judged from the store, so only once it holds them.
+    private readonly EventClock _storedClock = new(TimeSpan.FromMinutes(15));
+    // Whether readings are heard on arrival (the pipeline's feed); until then, stored batches are observed instead.
+    private bool _hearsArrivals;
     private readonly AlertCooldown _cooldown;
 
     private long _lastArrival;
@@ -72,7 +80,7 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         // Wait, not drop: a dropped batch would be a reading analytics never saw (a missed silence end). Waiting makes
         // ingest's await on OnStoredAsync slow down, which slows its acks to the broker, so a slow analytics stage
         // throttles intake instead of growing memory or losing data.
-        _queue = Channel.CreateBounded<IReadOnlyList<Reading>>(new BoundedChannelOptions(_options.QueueCapacity)
+        _queue = Channel.CreateBounded<HeardBatch>(new BoundedChannelOptions(_options.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
@@ -97,7 +105,7 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
     /// <summary>The event-time watermark as other threads may read it; null before the first reading.</summary>
     internal DateTimeOffset? Watermark => Volatile.Read(ref _watermarkTicks) is var ticks and not 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 
-    /// <summary>Batches fully handled (observed, checked, and every hour due judged); lets tests and the evaluation wait for the loop.</summary>
+    /// <summary>Stored batches fully handled (observed, checked, and every hour due judged); lets tests and the evaluation wait for the loop.</summary>
     public long HandledBatches => Interlocked.Read(ref _handledBatches);
 
     /// <summary>Time spent reading hourly windows from the store, and judging them (trainings included); for reports.</summary>
@@ -109,13 +117,21 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
     public long JudgedHours => Interlocked.Read(ref _judgedHours);
 
     /// <summary>Only queues the batch: ingest awaits this call, so it must not do the work itself.</summary>
-    public async ValueTask OnStoredAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken)
+    public ValueTask OnArrivedAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken) =>
+        QueueAsync(new HeardBatch(batch, Stored: false), cancellationToken);
+
+    /// <summary>Only queues the batch: ingest awaits this call, so it must not do the work itself.</summary>
+    public ValueTask OnStoredAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken) =>
+        QueueAsync(new HeardBatch(batch, Stored: true), cancellationToken);
+
+    private async ValueTask QueueAsync(HeardBatch heard, CancellationToken cancellationToken)
     {
-        if (batch.Count == 0) return;
+        if (heard.Batch.Count == 0) return;
         try
         {
-            // Queued as it is: the port promises the batch is never changed or reused after this call.
-            await _queue.Writer.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+            // Queued as it is: the ports promise the batch is never changed or reused after the call. One queue for
+            // both, so a batch's arrival is always handled before its storing.
+            await _queue.Writer.WriteAsync(heard, cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException)
         {
@@ -170,20 +186,32 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
     /// <summary>Handles every batch queued right now, each completely: readings, checks, then every hour it completed.</summary>
     private async Task DrainAsync(CancellationToken cancellationToken)
     {
-        while (_queue.Reader.TryRead(out var batch))
+        while (_queue.Reader.TryRead(out var heard))
         {
             try
             {
-                await HandleAsync(batch, cancellationToken).ConfigureAwait(false);
+                if (!heard.Stored)
+                {
+                    _hearsArrivals = true;
+                    await ObserveAsync(heard.Batch, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                // Heard on arrival already, unless this host has no arrival feed (the evaluation) or it has not started
+                // yet (a spool drained at start, before ingest takes messages).
+                if (!_hearsArrivals) await ObserveAsync(heard.Batch, cancellationToken).ConfigureAwait(false);
+                foreach (var reading in heard.Batch) _storedClock.Observe(reading.Device, reading.Time);
+                if (_storedClock.Now is { } stored) await JudgeCompleteHoursAsync(stored, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
-                Interlocked.Increment(ref _handledBatches);
+                if (heard.Stored) Interlocked.Increment(ref _handledBatches);
             }
         }
     }
 
-    private async Task HandleAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken)
+    /// <summary>The reading detectors see the batch, then are checked against the watermark of what has arrived.</summary>
+    private async Task ObserveAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken)
     {
         List<Alert>? settled = null;
         foreach (var reading in batch)
@@ -200,7 +228,6 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         if (_clock.Now is not { } watermark) return;
         foreach (var detector in _readingDetectors)
             await RaiseAsync(detector.Check(watermark), cancellationToken).ConfigureAwait(false);
-        await JudgeCompleteHoursAsync(watermark, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -272,6 +299,7 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
             {
                 if (_registry.LastSeen(device.Id) is not { } lastSeen) continue;
                 _clock.Observe(device.Id, lastSeen);
+                _storedClock.Observe(device.Id, lastSeen);
                 // Seeded, not observed: a device last seen before the restart is judged from then, so one that died
                 // meanwhile is silent at the first check rather than one silence after the restart.
                 Silence.Seed(device.Id, device.Community, device.Grid, lastSeen);
@@ -290,4 +318,7 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener
         var utc = time.UtcTicks;
         return new DateTimeOffset(utc - utc % TimeSpan.TicksPerHour, TimeSpan.Zero);
     }
+
+    /// <summary>A batch as heard from ingest: on arrival, or once stored.</summary>
+    private readonly record struct HeardBatch(IReadOnlyList<Reading> Batch, bool Stored);
 }

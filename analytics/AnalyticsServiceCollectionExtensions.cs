@@ -10,7 +10,7 @@ public static class AnalyticsServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the analytics stage: <see cref="AnalyticsOptions"/> from section <c>Analytics</c> (validated at start)
-    /// and one <see cref="AnalyticsLoop"/>, registered both as hosted service and as <see cref="IStoredReadingsListener"/>.
+    /// and one <see cref="AnalyticsLoop"/>, registered as hosted service, <see cref="IArrivingReadingsListener"/> and <see cref="IStoredReadingsListener"/>.
     /// The host registers <see cref="IReadingStore"/>, <see cref="IDeviceRegistry"/>, <see cref="IAlertSink"/> and <see cref="TimeProvider"/>.
     /// </summary>
     public static IServiceCollection AddSensingAnalytics(this IServiceCollection services, IConfiguration configuration)
@@ -29,7 +29,8 @@ public static class AnalyticsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AnalyticsOptions>, AnalyticsOptionsValidator>());
 
         services.AddSingleton<AnalyticsLoop>();
-        // The same instance must both receive the batches and run the loop that drains them.
+        // The same instance must both receive the batches (on arrival and once stored) and run the loop that drains them.
+        services.AddSingleton<IArrivingReadingsListener>(sp => sp.GetRequiredService<AnalyticsLoop>());
         services.AddSingleton<IStoredReadingsListener>(sp => sp.GetRequiredService<AnalyticsLoop>());
         services.AddHostedService(sp => sp.GetRequiredService<AnalyticsLoop>());
         return services;

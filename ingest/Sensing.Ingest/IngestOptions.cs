@@ -9,7 +9,7 @@ namespace Sensing.Ingest;
 ///           "ClientId": "sensing-ingest", "SharedGroup": null, "Username": null, "Password": null,
 ///           "UseTls": false, "CaFile": null, "AllowUntrustedCertificates": false, "TlsServerName": null,
 ///           "ClientCertificateFile": null, "ClientKeyFile": null, "ClientCertificatePassword": null,
-///           "SessionExpirySeconds": 86400, "ReceiveMaximum": 10000, "SocketBufferBytes": 1048576, "Topics": ["sensing/#"], "UnsharedTopics": [],
+///           "SessionExpirySeconds": 86400, "ReceiveMaximum": 40000, "SocketBufferBytes": 1048576, "Topics": ["sensing/#"], "UnsharedTopics": [],
 ///           "MaxPendingMessagesPerClient": 250000 }
 /// </code>
 /// Checked at start by <see cref="Mqtt.MqttOptionsValidator"/> (certificate files are loaded then, not at the first connect).
@@ -77,8 +77,14 @@ public sealed class MqttOptions
     /// dropped and counted.
     /// Keep it at least twice <c>Ingest:BatchSize</c> so one batch fills while the previous is written. 0 sends none,
     /// reads ahead without bound and never drops QoS 0 (the broker's default applies; not recommended).
+    /// <para>
+    /// 40,000: two seconds at 20,000 msg/s, so intake goes on through a store stall (a checkpoint, the minute's rollup
+    /// fold; 1–2 s at that rate) and analytics hears every reading without waiting for the store: a forced door reached
+    /// the wall screen within 0.94 s (p99 0.88 s) where 10,000 left it 1.7–3.0 s (benchmarks/README.md). About 0.5 KB
+    /// per message in flight.
+    /// </para>
     /// </summary>
-    [Range(0, ushort.MaxValue)] public int ReceiveMaximum { get; set; } = 10_000;
+    [Range(0, ushort.MaxValue)] public int ReceiveMaximum { get; set; } = 40_000;
 
     /// <summary>
     /// The kernel's send and receive buffers of ingest's connection to the broker. MQTTnet sets both to 8 KB unless
@@ -127,7 +133,7 @@ public sealed class MqttOptions
 
 /// <summary>
 /// The pipeline, section <c>Ingest</c>:
-/// <code>"Ingest": { "BatchSize": 2000, "BatchDelayMilliseconds": 50, "QueueCapacity": 40000, "MaxPayloadBytes": 262144,
+/// <code>"Ingest": { "BatchSize": 2000, "BatchDelayMilliseconds": 50, "QueueCapacity": 80000, "MaxPayloadBytes": 262144,
 ///             "Formats": { "sensing/#": "native", "frigate/#": "frigate", "tele/+/SENSOR": "tasmota", … , "zigbee2mqtt/+": "off" },
 ///             "QuarantineWindowDays": 7, "MaxClockAheadSeconds": 0, "MaxClockBehindSeconds": 0 }</code>
 /// </summary>
@@ -146,12 +152,13 @@ public sealed class IngestOptions
     /// QoS 0 messages (which the broker cannot hold back) may fill it up to capacity less <c>Mqtt:ReceiveMaximum</c>
     /// and are dropped and counted beyond: raise it to ride out longer QoS 0 bursts (about 0.3 KB per place).
     /// <para>
-    /// 40,000 (with the default Receive Maximum of 10,000, room for 30,000 QoS 0 messages): a DuckDB checkpoint holds a
-    /// write for up to ~1 s, and at 20,000 msg/s QoS 0 the old 20,000 (10,000 for QoS 0) shed messages at every one
-    /// (the e2e benchmark sustained 15,000 msg/s at QoS 0 through mosquitto with 20,000, 20,000 msg/s with 40,000).
+    /// 80,000 (with the default Receive Maximum of 40,000, room for 40,000 QoS 0 messages): a DuckDB checkpoint holds a
+    /// write for up to ~1 s and the minute's rollup fold up to ~2 s, and at 20,000 msg/s QoS 0 the old 20,000 (10,000
+    /// for QoS 0) shed messages at every checkpoint (the e2e benchmark sustained 15,000 msg/s at QoS 0 through
+    /// mosquitto with 20,000, 20,000 msg/s with 40,000 and 30,000 for QoS 0).
     /// </para>
     /// </summary>
-    [Range(1, 1_000_000)] public int QueueCapacity { get; set; } = 40_000;
+    [Range(1, 1_000_000)] public int QueueCapacity { get; set; } = 80_000;
 
     /// <summary>Payloads larger than this are dead-lettered unread: no device in the contract sends more than a few hundred bytes.</summary>
     [Range(256, 16 * 1024 * 1024)] public int MaxPayloadBytes { get; set; } = 256 * 1024;

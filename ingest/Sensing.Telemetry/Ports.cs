@@ -106,6 +106,19 @@ public interface IStoredReadingsListener
     ValueTask OnStoredAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// Told about each batch of readings as soon as ingest has normalized it, before it is durable: for detectors that must
+/// not wait behind the store (a forced door while the store checkpoints or is down). The readings may not be stored
+/// yet, and after a restart the broker may deliver them again (at-least-once), so a listener judges what arrives and
+/// leaves what is judged from stored data to <see cref="IStoredReadingsListener"/>. Each batch is heard here before
+/// it is heard there, in the same order. Implementations must return quickly, as for stored batches; the batch is the
+/// listener's to keep.
+/// </summary>
+public interface IArrivingReadingsListener
+{
+    ValueTask OnArrivedAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken);
+}
+
 /// <summary>Where analytics hands the alerts it raises. Raising an alert id that exists already is a no-op.</summary>
 public interface IAlertSink
 {

@@ -300,6 +300,61 @@ public sealed class AnalyticsLoopTests
     }
 
     [Fact]
+    public async Task Readings_heard_on_arrival_raise_alerts_before_the_store_has_them_and_hours_wait_until_it_does()
+    {
+        // As the service feeds the loop: each batch on arrival, and again once stored. The store here holds nothing
+        // yet (a checkpoint, an outage): a meter that stops is still noticed from what arrived, but no hour is judged
+        // from a store that does not have it.
+        var community = new SyntheticCommunity(HouseholdCount);
+        var store = new InMemoryReadingStore();
+        var sink = new RecordingAlertSink();
+        var folder = Path.Combine(Path.GetTempPath(), "sensing-analytics-tests", Guid.NewGuid().ToString("N"));
+        var options = new AnalyticsOptions { TimeZone = "Asia/Shanghai", ModelDirectory = folder };
+        using var loop = new AnalyticsLoop(store, Registry(community), sink, TimeProvider.System, Options.Create(options), NullLogger<AnalyticsLoop>.Instance);
+        await loop.StartAsync(CancellationToken.None);
+        var dead = SyntheticCommunity.WaterMeter(7);
+        var quarters = QuarterHours(community, SyntheticCommunity.Start, SyntheticCommunity.At(0, 4),
+            silent: (device, time) => device == dead && time >= SyntheticCommunity.At(0, 1));
+        try
+        {
+            foreach (var batch in quarters) await loop.OnArrivedAsync(batch, CancellationToken.None).AsTask().WaitAsync(Timeout);
+            var silent = await sink.WaitForAsync(a => a.Any(x => x.Kind == AlertKinds.DeviceSilent), Timeout);
+            Assert.Equal(dead, Assert.Single(silent).Device);
+            using (var cts = new CancellationTokenSource(Timeout))
+            {
+                while (loop.Watermark != SyntheticCommunity.At(0, 3).AddMinutes(45)) await Task.Delay(5, cts.Token);
+            }
+            // Every batch has been heard and the watermark is past three hours and their lateness, yet nothing was
+            // read from the store and no hour judged.
+            Assert.Equal(0, store.Queries);
+            Assert.Equal(0, loop.JudgedHours);
+            Assert.Equal(0, loop.HandledBatches);
+
+            foreach (var batch in quarters)
+            {
+                await store.WriteAsync(batch, CancellationToken.None);
+                await loop.OnStoredAsync(batch, CancellationToken.None).AsTask().WaitAsync(Timeout);
+            }
+            using (var cts = new CancellationTokenSource(Timeout))
+            {
+                while (loop.HandledBatches < quarters.Count) await Task.Delay(5, cts.Token);
+            }
+
+            // Once stored: the hour the first reading's lateness reaches into, then 00, 01 and 02 judged from the store;
+            // the readings were not judged a second time.
+            Assert.Equal(4, loop.JudgedHours);
+            Assert.True(store.Queries > 0);
+            Assert.Single(sink.Alerts);
+        }
+        finally
+        {
+            await loop.StopAsync(CancellationToken.None);
+            try { Directory.Delete(folder, recursive: true); }
+            catch (IOException) { }
+        }
+    }
+
+    [Fact]
     public async Task A_failing_store_does_not_stop_the_loop_and_the_hours_are_judged_when_it_is_back()
     {
         // The in-memory store can be made to fail; it has no hourly windows, so the loop reads it device by device.

@@ -50,7 +50,7 @@ public sealed class IngestPipelineTests : IAsyncLifetime
     /// The pipeline with its store writer. Without <paramref name="spool"/> the writer has no spool, so a failing
     /// store holds the batch (and its acknowledgements) until the store takes it.
     /// </summary>
-    private IngestPipeline Pipeline(IReadingStore store, SpoolOptions? spool = null)
+    private IngestPipeline Pipeline(IReadingStore store, SpoolOptions? spool = null, IArrivingReadingsListener? arrivals = null, int receiveMaximum = 0)
     {
         _writer = new StoreWriter(store, [_listener], _metrics, Options.Create(spool ?? new SpoolOptions { Enabled = false }), TimeProvider.System, NullLogger<StoreWriter>.Instance);
         _writer.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
@@ -62,7 +62,9 @@ public sealed class IngestPipelineTests : IAsyncLifetime
             _writer,
             _metrics,
             Options.Create(new IngestOptions { BatchSize = 100, BatchDelayMilliseconds = 20 }),
-            NullLogger<IngestPipeline>.Instance);
+            NullLogger<IngestPipeline>.Instance,
+            arrivals is null ? null : [arrivals],
+            Options.Create(new MqttOptions { ReceiveMaximum = receiveMaximum }));
     }
 
     /// <summary>
@@ -495,6 +497,51 @@ public sealed class IngestPipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Arrival_listeners_hear_every_message_the_broker_may_leave_unacknowledged_while_the_store_holds_its_writes()
+    {
+        // Receive Maximum 1,000 in batches of 100: while the store holds every write, analytics (an arrival listener)
+        // hears all 1,000 messages, in order, though none is stored or acknowledged; the stored listener hears them
+        // only once the writes return, the same readings in the same order.
+        const int Count = 1000;
+        var arrivals = new ArrivalListener(_log);
+        var store = new HeldStore(_temp.Store);
+        var pipeline = Pipeline(store, arrivals: arrivals, receiveMaximum: Count);
+        await EnqueueGatePasses(1, Count);
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await TestTimeouts.Until(() => Task.FromResult(arrivals.Readings == Count), "every message heard on arrival");
+            Assert.Empty(_acks);
+            Assert.Empty(_listener.Batches);
+            Assert.Empty(store.Batches);
+
+            store.Release.SetResult();
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == Count), "every message acknowledged");
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+
+        var heard = arrivals.Batches.SelectMany(b => b).ToList();
+        Assert.Equal(Enumerable.Range(1, Count).Select(id => T0.AddSeconds(id)), heard.Select(r => r.Time));
+        Assert.Equal(_listener.Batches.SelectMany(b => b), heard);
+        // Each batch was heard on arrival before it was heard stored.
+        Assert.True(_log.ToList().FindLastIndex(e => e.StartsWith("arrived:", StringComparison.Ordinal)) < _log.ToList().FindIndex(e => e.StartsWith("listener:", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData(2000, 40_000, 23)]
+    [InlineData(2000, 10_000, 8)]
+    [InlineData(2000, 0, 6)]
+    [InlineData(100, 300, 6)]
+    public void Enough_batches_circulate_to_hold_what_the_broker_may_leave_unacknowledged(int batchSize, int receiveMaximum, int batches)
+    {
+        Assert.Equal(batches, IngestPipeline.BatchesInFlight(batchSize, receiveMaximum));
+        if (receiveMaximum > 0) Assert.True((batches - 3) * batchSize >= receiveMaximum);
+    }
+
+    [Fact]
     public async Task A_write_that_outlives_its_timeout_stores_its_own_batch_though_the_pipeline_has_moved_on()
     {
         // The first write is held past the 50 ms timeout: its batch goes to the spool, is acknowledged, and the
@@ -582,6 +629,22 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         {
             await Inner.WriteDeadLettersAsync(deadLetters, cancellationToken);
             log.Enqueue($"deadletters:{deadLetters.Count}");
+        }
+    }
+
+    private sealed class ArrivalListener(ConcurrentQueue<string> log) : IArrivingReadingsListener
+    {
+        private int _readings;
+
+        public ConcurrentQueue<IReadOnlyList<Reading>> Batches { get; } = new();
+        public int Readings => Volatile.Read(ref _readings);
+
+        public ValueTask OnArrivedAsync(IReadOnlyList<Reading> batch, CancellationToken cancellationToken)
+        {
+            log.Enqueue($"arrived:{batch.Count}");
+            Batches.Enqueue(batch);
+            Interlocked.Add(ref _readings, batch.Count);
+            return ValueTask.CompletedTask;
         }
     }
 

@@ -15,7 +15,8 @@ namespace Sensing.Ingest.Pipeline;
 /// make durable (<see cref="StoreWriter"/>: the store, or the local spool while the store is slow or down) →
 /// acknowledge to the broker, as three stages that work on consecutive batches at once. A message is acknowledged only once its readings (or its dead letter) are durable;
 /// when neither store nor spool can take a batch, nothing further is taken, the queue fills and the broker holds
-/// the rest. Listeners (analytics) hear of readings once they are in the store.
+/// the rest. Arrival listeners (analytics' per-reading detectors) hear of each batch as soon as it is normalized;
+/// stored-readings listeners once it is in the store.
 /// </summary>
 public sealed class IngestPipeline(
     IngestQueue queue,
@@ -25,9 +26,12 @@ public sealed class IngestPipeline(
     StoreWriter writer,
     IngestMetrics metrics,
     IOptions<IngestOptions> options,
-    ILogger<IngestPipeline> logger) : BackgroundService
+    ILogger<IngestPipeline> logger,
+    IEnumerable<IArrivingReadingsListener>? arrivals = null,
+    IOptions<MqttOptions>? mqtt = null) : BackgroundService
 {
     private readonly RegisterTracker _registers = new();
+    private readonly IArrivingReadingsListener[] _arrivals = arrivals is null ? [] : [.. arrivals];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -42,7 +46,7 @@ public sealed class IngestPipeline(
         // the order it sent the messages, as MQTT requires.
         var o = options.Value;
         var free = Channel.CreateUnbounded<PipelineBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        for (var i = 0; i < BatchesInFlight; i++) free.Writer.TryWrite(new PipelineBatch(o.BatchSize));
+        for (var i = 0; i < BatchesInFlight(o.BatchSize, mqtt?.Value.ReceiveMaximum ?? 0); i++) free.Writer.TryWrite(new PipelineBatch(o.BatchSize));
         var normalized = Channel.CreateUnbounded<PipelineBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var stored = Channel.CreateUnbounded<PipelineBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
@@ -71,9 +75,13 @@ public sealed class IngestPipeline(
     /// <summary>
     /// How many batches circulate between the stages: one filling, one being written, one being acknowledged, and
     /// the rest normalized ahead while a write is slow, to be written together (see <see cref="StoreStageAsync"/>).
-    /// At QoS 1 the broker's Receive Maximum bounds them as well (10,000 unacknowledged messages by default).
+    /// Enough to hold every message the broker may leave unacknowledged (<c>Mqtt:ReceiveMaximum</c>, which bounds them
+    /// at QoS 1 anyway), so that while the store stalls (a checkpoint, the minute's rollup fold: 1–2 s at 20,000
+    /// msg/s) everything received is still normalized and heard by the arrival listeners: a forced door reaches the
+    /// wall screen without waiting for the store.
     /// </summary>
-    private const int BatchesInFlight = 6;
+    internal static int BatchesInFlight(int batchSize, int receiveMaximum) =>
+        Math.Max(6, (receiveMaximum + batchSize - 1) / batchSize + 3);
 
     /// <summary>Runs a stage; when it ends (however), the next stage is told no more is coming and, on a failure, every stage stops.</summary>
     private static async Task RunStageAsync(Func<Task> stage, ChannelWriter<PipelineBatch> next, CancellationTokenSource failed)
@@ -105,6 +113,12 @@ public sealed class IngestPipeline(
                 await FillBatchAsync(batch.Messages, o, cancellationToken).ConfigureAwait(false);
                 metrics.Taken(batch.Messages.Count);
                 Normalize(batch.Messages, batch.Readings, batch.DeadLetters);
+                if (_arrivals.Length > 0 && batch.Readings.Count > 0)
+                {
+                    // The listeners' own copy: the batch's lists are reused once it is acknowledged.
+                    Reading[] arrived = [.. batch.Readings];
+                    foreach (var listener in _arrivals) await listener.OnArrivedAsync(arrived, cancellationToken).ConfigureAwait(false);
+                }
                 await normalized.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
                 batch = null;
             }
@@ -130,7 +144,7 @@ public sealed class IngestPipeline(
     /// </summary>
     private async Task StoreStageAsync(ChannelReader<PipelineBatch> normalized, ChannelWriter<PipelineBatch> stored, CancellationToken cancellationToken)
     {
-        var waiting = new List<PipelineBatch>(BatchesInFlight);
+        var waiting = new List<PipelineBatch>();
         var readings = new List<Reading>();
         var deadLetters = new List<DeadLetter>();
         while (await normalized.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
