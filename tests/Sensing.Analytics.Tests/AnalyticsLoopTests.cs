@@ -72,6 +72,37 @@ public sealed class AnalyticsLoopTests
         }
     }
 
+    /// <summary>A loop on the in-memory store, which can be made to fail and counts its queries.</summary>
+    private sealed class InMemoryLoop : IAsyncDisposable
+    {
+        private readonly string _folder = Path.Combine(Path.GetTempPath(), "sensing-analytics-tests", Guid.NewGuid().ToString("N"));
+
+        private InMemoryLoop(SyntheticCommunity community)
+        {
+            var options = new AnalyticsOptions { TimeZone = "Asia/Shanghai", ModelDirectory = _folder };
+            Loop = new AnalyticsLoop(Store, Registry(community), Sink, TimeProvider.System, Options.Create(options), NullLogger<AnalyticsLoop>.Instance);
+        }
+
+        public InMemoryReadingStore Store { get; } = new();
+        public RecordingAlertSink Sink { get; } = new();
+        public AnalyticsLoop Loop { get; }
+
+        public static async Task<InMemoryLoop> StartAsync(SyntheticCommunity community)
+        {
+            var run = new InMemoryLoop(community);
+            await run.Loop.StartAsync(CancellationToken.None);
+            return run;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Loop.StopAsync(CancellationToken.None);
+            Loop.Dispose();
+            try { Directory.Delete(_folder, recursive: true); }
+            catch (IOException) { }
+        }
+    }
+
     private static InMemoryDeviceRegistry Registry(SyntheticCommunity community) => new(community.Households,
         Enumerable.Range(0, community.Households.Length).SelectMany(i => new[]
         {
@@ -306,52 +337,39 @@ public sealed class AnalyticsLoopTests
         // yet (a checkpoint, an outage): a meter that stops is still noticed from what arrived, but no hour is judged
         // from a store that does not have it.
         var community = new SyntheticCommunity(HouseholdCount);
-        var store = new InMemoryReadingStore();
-        var sink = new RecordingAlertSink();
-        var folder = Path.Combine(Path.GetTempPath(), "sensing-analytics-tests", Guid.NewGuid().ToString("N"));
-        var options = new AnalyticsOptions { TimeZone = "Asia/Shanghai", ModelDirectory = folder };
-        using var loop = new AnalyticsLoop(store, Registry(community), sink, TimeProvider.System, Options.Create(options), NullLogger<AnalyticsLoop>.Instance);
-        await loop.StartAsync(CancellationToken.None);
+        await using var run = await InMemoryLoop.StartAsync(community);
+        var (store, sink, loop) = (run.Store, run.Sink, run.Loop);
         var dead = SyntheticCommunity.WaterMeter(7);
         var quarters = QuarterHours(community, SyntheticCommunity.Start, SyntheticCommunity.At(0, 4),
             silent: (device, time) => device == dead && time >= SyntheticCommunity.At(0, 1));
-        try
+        foreach (var batch in quarters) await loop.OnArrivedAsync(batch, CancellationToken.None).AsTask().WaitAsync(Timeout);
+        var silent = await sink.WaitForAsync(a => a.Any(x => x.Kind == AlertKinds.DeviceSilent), Timeout);
+        Assert.Equal(dead, Assert.Single(silent).Device);
+        using (var cts = new CancellationTokenSource(Timeout))
         {
-            foreach (var batch in quarters) await loop.OnArrivedAsync(batch, CancellationToken.None).AsTask().WaitAsync(Timeout);
-            var silent = await sink.WaitForAsync(a => a.Any(x => x.Kind == AlertKinds.DeviceSilent), Timeout);
-            Assert.Equal(dead, Assert.Single(silent).Device);
-            using (var cts = new CancellationTokenSource(Timeout))
-            {
-                while (loop.Watermark != SyntheticCommunity.At(0, 3).AddMinutes(45)) await Task.Delay(5, cts.Token);
-            }
-            // Every batch has been heard and the watermark is past three hours and their lateness, yet nothing was
-            // read from the store and no hour judged.
-            Assert.Equal(0, store.Queries);
-            Assert.Equal(0, loop.JudgedHours);
-            Assert.Equal(0, loop.HandledBatches);
-
-            foreach (var batch in quarters)
-            {
-                await store.WriteAsync(batch, CancellationToken.None);
-                await loop.OnStoredAsync(batch, CancellationToken.None).AsTask().WaitAsync(Timeout);
-            }
-            using (var cts = new CancellationTokenSource(Timeout))
-            {
-                while (loop.HandledBatches < quarters.Count) await Task.Delay(5, cts.Token);
-            }
-
-            // Once stored: the hour the first reading's lateness reaches into, then 00, 01 and 02 judged from the store;
-            // the readings were not judged a second time.
-            Assert.Equal(4, loop.JudgedHours);
-            Assert.True(store.Queries > 0);
-            Assert.Single(sink.Alerts);
+            while (loop.Watermark != SyntheticCommunity.At(0, 3).AddMinutes(45)) await Task.Delay(5, cts.Token);
         }
-        finally
+        // Every batch has been heard and the watermark is past three hours and their lateness, yet nothing was
+        // read from the store and no hour judged.
+        Assert.Equal(0, store.Queries);
+        Assert.Equal(0, loop.JudgedHours);
+        Assert.Equal(0, loop.HandledBatches);
+
+        foreach (var batch in quarters)
         {
-            await loop.StopAsync(CancellationToken.None);
-            try { Directory.Delete(folder, recursive: true); }
-            catch (IOException) { }
+            await store.WriteAsync(batch, CancellationToken.None);
+            await loop.OnStoredAsync(batch, CancellationToken.None).AsTask().WaitAsync(Timeout);
         }
+        using (var cts = new CancellationTokenSource(Timeout))
+        {
+            while (loop.HandledBatches < quarters.Count) await Task.Delay(5, cts.Token);
+        }
+
+        // Once stored: the hour the first reading's lateness reaches into, then 00, 01 and 02 judged from the store;
+        // the readings were not judged a second time.
+        Assert.Equal(4, loop.JudgedHours);
+        Assert.True(store.Queries > 0);
+        Assert.Single(sink.Alerts);
     }
 
     [Fact]
@@ -359,12 +377,8 @@ public sealed class AnalyticsLoopTests
     {
         // The in-memory store can be made to fail; it has no hourly windows, so the loop reads it device by device.
         var community = new SyntheticCommunity(HouseholdCount);
-        var store = new InMemoryReadingStore();
-        var sink = new RecordingAlertSink();
-        var folder = Path.Combine(Path.GetTempPath(), "sensing-analytics-tests", Guid.NewGuid().ToString("N"));
-        var options = new AnalyticsOptions { TimeZone = "Asia/Shanghai", ModelDirectory = folder };
-        using var loop = new AnalyticsLoop(store, Registry(community), sink, TimeProvider.System, Options.Create(options), NullLogger<AnalyticsLoop>.Instance);
-        await loop.StartAsync(CancellationToken.None);
+        await using var run = await InMemoryLoop.StartAsync(community);
+        var (store, sink, loop) = (run.Store, run.Sink, run.Loop);
         long pushed = 0;
         async Task Feed(IEnumerable<List<Reading>> batches)
         {
@@ -377,29 +391,21 @@ public sealed class AnalyticsLoopTests
             using var cts = new CancellationTokenSource(Timeout);
             while (loop.HandledBatches < pushed) await Task.Delay(5, cts.Token);
         }
-        try
-        {
-            var quarters = QuarterHours(community, SyntheticCommunity.Start, SyntheticCommunity.At(3, 2),
-                silent: (device, time) => device == SyntheticCommunity.WaterMeter(7) && time >= SyntheticCommunity.At(3, 0));
-            // Every query in the first two days throws: hours are tried a few times each, then given up.
-            store.FailQueries = true;
-            await Feed(quarters.Take(2 * 96));
-            Assert.True(store.Queries > 0);
-            Assert.Equal(2 * 24, loop.JudgedHours);
-            Assert.Null(loop.LivingAlone.Model);
+        var quarters = QuarterHours(community, SyntheticCommunity.Start, SyntheticCommunity.At(3, 2),
+            silent: (device, time) => device == SyntheticCommunity.WaterMeter(7) && time >= SyntheticCommunity.At(3, 0));
+        // Every query in the first two days throws: hours are tried a few times each, then given up.
+        store.FailQueries = true;
+        await Feed(quarters.Take(2 * 96));
+        Assert.True(store.Queries > 0);
+        Assert.Equal(2 * 24, loop.JudgedHours);
+        Assert.Null(loop.LivingAlone.Model);
 
-            // The store recovers: hours are judged again, the model is trained, and a meter that dies is noticed.
-            store.FailQueries = false;
-            await Feed(quarters.Skip(2 * 96));
-            Assert.NotNull(loop.LivingAlone.Model);
-            var alert = Assert.Single(await sink.WaitForAsync(a => a.Count >= 1, Timeout));
-            Assert.Equal(SyntheticCommunity.WaterMeter(7), alert.Device);
-            Assert.Equal(SyntheticCommunity.At(3, 1).AddMinutes(45), loop.Watermark);
-        }
-        finally
-        {
-            await loop.StopAsync(CancellationToken.None);
-            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
-        }
+        // The store recovers: hours are judged again, the model is trained, and a meter that dies is noticed.
+        store.FailQueries = false;
+        await Feed(quarters.Skip(2 * 96));
+        Assert.NotNull(loop.LivingAlone.Model);
+        var alert = Assert.Single(await sink.WaitForAsync(a => a.Count >= 1, Timeout));
+        Assert.Equal(SyntheticCommunity.WaterMeter(7), alert.Device);
+        Assert.Equal(SyntheticCommunity.At(3, 1).AddMinutes(45), loop.Watermark);
     }
 }

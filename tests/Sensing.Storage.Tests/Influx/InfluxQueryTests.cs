@@ -183,16 +183,4 @@ public sealed class InfluxQueryTests(InfluxServer server) : IAsyncLifetime
             ],
             latest);
     }
-
-    [Fact]
-    public async Task Counts_per_community_take_every_community_at_once_and_only_the_metric_and_range_asked()
-    {
-        // c1: g1 at 06, 07, 08, 09 and g2 at 04, 05; c2: g3 at 10; g1's denial at 12 is another metric.
-        var day = await _db.Store.CountPerCommunityAsync(Metrics.GatePass, Day, Day.AddDays(1), CancellationToken.None).Within();
-        Assert.Equal(new Dictionary<string, long> { ["c1"] = 6, ["c2"] = 1 }, day);
-        // [04:00, 08:00): the 08:00 pass is outside; c2 has none and is absent.
-        var morning = await _db.Store.CountPerCommunityAsync(Metrics.GatePass, Day.AddHours(4), Day.AddHours(8), CancellationToken.None).Within();
-        Assert.Equal(new Dictionary<string, long> { ["c1"] = 4 }, morning);
-        Assert.Empty(await _db.Store.CountPerCommunityAsync(Metrics.GatePass, Day.AddHours(8), Day.AddHours(8), CancellationToken.None).Within());
-    }
 }
