@@ -478,13 +478,14 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         // The status column holds the contract's string ("resolved"), the same text as in the JSON body.
         var status = JsonSerializer.Serialize(alert.Status).Trim('"');
 
-        // The schema first (the readings writer creates it), then the alerts' own connection.
+        // The writer first (it creates the schema), outside the alerts' lock: _writeLock is never taken after it.
         await InitializeAsync(cancellationToken).ConfigureAwait(false);
         await _alertWriteLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             ThrowIfDisposed();
-            var writer = _alertWriter ??= OpenAlertWriterLocked();
+            // Opened as a reader is, and kept.
+            var writer = _alertWriter ??= await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             using var command = writer.CreateCommand();
             command.CommandText = """
@@ -519,22 +520,6 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0) held.Release();
-        }
-    }
-
-    /// <summary>Opens the alerts' connection. Call only while holding <see cref="_alertWriteLock"/>, after the writer is open.</summary>
-    private DuckDBConnection OpenAlertWriterLocked()
-    {
-        var connection = new DuckDBConnection(_connectionString);
-        try
-        {
-            connection.Open();
-            return connection;
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
         }
     }
 
