@@ -137,9 +137,14 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             var writer = OpenWriterLocked();
             cancellationToken.ThrowIfCancellationRequested();
             RefuseReadingsBeforeTheHorizon(writer, readings);
-            // Before this batch is staged: its rows are not in the range folded, whatever their times.
-            FoldClosedMinutesLocked(writer);
-            var late = AnyOlderThanRolledUp(readings);
+            // Before this batch is staged: its rows are not in the range folded, whatever their times; a reading in
+            // the range of the fold in progress waits for it and is then late, folded below by this write.
+            await SettleFoldIfTouchedLocked(readings).ConfigureAwait(false);
+            StartFoldOfClosedMinutesLocked();
+            await SettleFoldIfTouchedLocked(readings).ConfigureAwait(false);
+            // Read once: a fold beside this write may move W, but never across one of this batch's readings.
+            var rolledUpBefore = RolledUpBefore;
+            var late = AnyOlderThan(readings, rolledUpBefore);
 
             // A write that failed half-way may have left rows behind; they must not join this batch.
             ResetScratchTables(writer);
@@ -172,8 +177,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
                 Execute(writer, DuckDbSchema.InsertNewRows);
                 if (late)
                 {
-                    ExecuteBelowRolledUp(writer, DuckDbSchema.AppendMinute);
-                    ExecuteBelowRolledUp(writer, DuckDbSchema.AppendHour);
+                    ExecuteBelow(writer, DuckDbSchema.AppendMinute, rolledUpBefore);
+                    ExecuteBelow(writer, DuckDbSchema.AppendHour, rolledUpBefore);
                 }
                 transaction.Commit();
             }
@@ -555,10 +560,14 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         }
 
         // Let a write in progress finish: closing its connection under it would lose a batch ingest is waiting on.
+        // So does a fold in progress, which would otherwise be rolled back and done again at the next start.
         await _writeLock.WaitAsync().ConfigureAwait(false);
         await _alertWriteLock.WaitAsync().ConfigureAwait(false);
         try
         {
+            await SettleFoldIfTouchedLocked(null).ConfigureAwait(false);
+            _foldConnection?.Dispose();
+            _foldConnection = null;
             _alertWriter?.Dispose();
             _alertWriter = null;
             if (_writer is { } writer)
@@ -686,6 +695,12 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     {
         // The writer must be open first: it creates the schema and keeps the shared database instance alive.
         await InitializeAsync(cancellationToken).ConfigureAwait(false);
+        return OpenConnection();
+    }
+
+    /// <summary>A connection to the store's database instance; the writer must be open.</summary>
+    private DuckDBConnection OpenConnection()
+    {
         var connection = new DuckDBConnection(_connectionString);
         try
         {
@@ -694,7 +709,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         }
         catch
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            connection.Dispose();
             throw;
         }
     }

@@ -33,6 +33,7 @@ public sealed class RollupProgressTests
         }
 
         // The newest minutes wait: raw rows exist from W on, and no rollup row holds any of them.
+        await db.Store.SettleFoldAsync().Within();
         var w = db.Store.RolledUpBefore;
         Assert.Equal(FloorMinute(clock.GetUtcNow().UtcDateTime - DuckDbReadingStore.RollupDelay), w);
         Assert.True(await CountAsync(db, $"SELECT count(*) FROM readings WHERE ts >= {Literal(w)}") > 0);
@@ -55,9 +56,46 @@ public sealed class RollupProgressTests
         // Once the clock has moved on, the next write folds the waiting minutes.
         clock.Advance(TimeSpan.FromMinutes(10));
         await db.Store.WriteAsync([Sample.Point("m3", Metrics.WaterConsumption, clock.GetUtcNow(), 0.25, community: "c2")], CancellationToken.None).Within();
+        await db.Store.SettleFoldAsync().Within();
         Assert.Equal(FloorMinute(clock.GetUtcNow().UtcDateTime - DuckDbReadingStore.RollupDelay), db.Store.RolledUpBefore);
         Assert.True(db.Store.RolledUpBefore > w);
         await AssertExactAsync(db);
+    }
+
+    [Fact]
+    public async Task Writes_go_on_while_closed_minutes_are_folded_and_a_reading_in_the_range_being_folded_waits_for_the_fold()
+    {
+        var clock = new FakeTimeProvider(Day.AddHours(1));
+        await using var db = await TempStore.CreateAsync(clock);
+        var w = db.Store.RolledUpBefore;
+        var minutes = Enumerable.Range(0, 150).Select(i => Sample.Point("m1", Metrics.WaterConsumption, Day.AddMinutes(59).AddSeconds(i), i)).ToArray();
+        await db.Store.WriteAsync(minutes, CancellationToken.None).Within();
+
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        db.Store.BeforeFoldInBackground = () => held.Task;
+        clock.Advance(TimeSpan.FromMinutes(3));
+        var target = FloorMinute(clock.GetUtcNow().UtcDateTime - DuckDbReadingStore.RollupDelay);
+        Assert.True(target > w);
+
+        // The first write starts the fold of [W, target) and does not wait for it, nor does the next one: their readings are new.
+        await db.Store.WriteAsync([Sample.Point("m1", Metrics.WaterConsumption, clock.GetUtcNow(), 1000)], CancellationToken.None).Within();
+        await db.Store.WriteAsync([Sample.Point("m1", Metrics.WaterConsumption, clock.GetUtcNow().AddSeconds(1), 2000)], CancellationToken.None).Within();
+        Assert.Equal(w, db.Store.RolledUpBefore);
+        var hourly = new ReadingQuery(Metrics.WaterConsumption, Day, Day.AddHours(3), "m1", Every: TimeSpan.FromHours(1), Aggregation: Aggregation.Sum);
+        var expected = minutes.Sum(r => r.Value) + 3000;
+        Assert.Equal(expected, (await db.Store.QueryAsync(hourly, CancellationToken.None).Within()).Sum(b => b.Value));
+
+        // A reading inside the range being folded waits for the fold, then is folded by its own write, once.
+        var late = db.Store.WriteAsync([Sample.Point("m1", Metrics.WaterConsumption, Day.AddHours(1).AddSeconds(30.5), 0.5)], CancellationToken.None);
+        await Task.Delay(300);
+        Assert.False(late.IsCompleted);
+        held.SetResult();
+        await late.Within();
+        Assert.Equal(target, db.Store.RolledUpBefore);
+        Assert.Equal(0, await db.RollupMismatchesAsync("readings_1m", "minute", below: target));
+        Assert.Equal(0, await db.RollupMismatchesAsync("readings_1h", "hour", below: target));
+        Assert.Equal(expected + 0.5, (await db.Store.QueryAsync(hourly, CancellationToken.None).Within()).Sum(b => b.Value));
+        Assert.Equal(expected + 0.5, (await db.Store.QueryAsync(hourly, useRollups: false, CancellationToken.None).Within()).Sum(b => b.Value));
     }
 
     [Fact]
@@ -121,6 +159,7 @@ public sealed class RollupProgressTests
     /// </summary>
     private static async Task AssertExactAsync(TempStore db)
     {
+        await db.Store.SettleFoldAsync().Within();
         var w = db.Store.RolledUpBefore;
         Assert.Equal(0, await db.RollupMismatchesAsync("readings_1m", "minute", below: w));
         Assert.Equal(0, await db.RollupMismatchesAsync("readings_1h", "hour", below: w));

@@ -63,6 +63,7 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
             await _alertWriteLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             alertsHeld = true;
             var writer = OpenWriterLocked();
+            await SettleFoldIfTouchedLocked(null).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             // One transaction: a crash half-way leaves the household whole, never its rollups without their raw rows.
             Execute(writer, "BEGIN TRANSACTION");

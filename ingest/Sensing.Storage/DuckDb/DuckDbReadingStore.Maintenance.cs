@@ -40,6 +40,7 @@ public sealed partial class DuckDbReadingStore
         try
         {
             var writer = OpenWriterLocked();
+            await SettleFoldIfTouchedLocked(null).ConfigureAwait(false);
             var newest = ScalarMicros(writer, """
                 SELECT max(t) FROM (
                     SELECT epoch_us(max(ts)) AS t FROM readings
@@ -196,6 +197,7 @@ public sealed partial class DuckDbReadingStore
         try
         {
             var writer = OpenWriterLocked();
+            await SettleFoldIfTouchedLocked(null).ConfigureAwait(false);
             using var transaction = writer.BeginTransaction();
             var compacted = Compact(writer, "readings_1m", since.UtcDateTime) + Compact(writer, "readings_1h", since.UtcDateTime);
             transaction.Commit();
