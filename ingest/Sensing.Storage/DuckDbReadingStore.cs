@@ -43,6 +43,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     // (a household's erasure, closing) takes this one after _writeLock, never before. Never disposed, as _writeLock.
     private readonly SemaphoreSlim _alertWriteLock = new(1, 1);
     private DuckDBConnection? _alertWriter;
+    // The newest version in alert_log: read at open, then moved under _alertWriteLock by each alert written.
+    private long _alertVersion;
     private int _disposed;
 
     // What wall screens ask for every 2 s, kept from the writes instead of scanned from the raw history each time.
@@ -493,16 +495,19 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             var writer = _alertWriter ??= await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             using var command = writer.CreateCommand();
+            // Appended, never replaced (see DuckDbSchema.AlertsView): the newest version is the alert's state.
             command.CommandText = """
-                INSERT OR REPLACE INTO alerts (id, status, community, raised_at, body)
-                VALUES ($id, $status, $community, $raised_at, $body)
+                INSERT INTO alert_log (id, status, community, raised_at, body, version)
+                VALUES ($id, $status, $community, $raised_at, $body, $version)
                 """;
+            AddParameter(command, "version", _alertVersion + 1);
             AddParameter(command, "id", alert.Id);
             AddParameter(command, "status", status);
             AddParameter(command, "community", alert.Community);
             AddParameter(command, "raised_at", alert.RaisedAt.UtcDateTime);
             AddParameter(command, "body", body);
             command.ExecuteNonQuery();
+            _alertVersion++;
         }
         finally
         {
@@ -617,6 +622,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             // interpolating it is safe (SET takes no parameters).
             if (_memoryLimit is not null) Execute(connection, $"SET memory_limit = '{_memoryLimit}'");
             Execute(connection, DuckDbSchema.Tables);
+            OpenAlertLog(connection);
             Execute(connection, DuckDbSchema.Rollups);
             Execute(connection, DuckDbSchema.Staging);
             Execute(connection, DuckDbSchema.NewRows);
@@ -632,6 +638,33 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         _writer = connection;
         _logger.LogInformation("DuckDB store opened at {Path}", _path);
         return connection;
+    }
+
+    /// <summary>
+    /// Moves a keyed <c>alerts</c> table of an older file into the log, (re)creates the view and reads the newest
+    /// version. Call only while holding <see cref="_writeLock"/>, before any alert is written.
+    /// </summary>
+    private void OpenAlertLog(DuckDBConnection connection)
+    {
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                SELECT count(*) FROM duckdb_tables()
+                WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'alerts'
+                """;
+            if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0)
+            {
+                using var transaction = connection.BeginTransaction();
+                Execute(connection, DuckDbSchema.MoveKeyedAlertsToLog);
+                transaction.Commit();
+                _logger.LogInformation("DuckDB store at {Path}: alerts moved to the alert log", _path);
+            }
+        }
+
+        Execute(connection, DuckDbSchema.AlertsView);
+        using var newest = connection.CreateCommand();
+        newest.CommandText = "SELECT coalesce(max(version), 0) FROM alert_log";
+        _alertVersion = Convert.ToInt64(newest.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>

@@ -35,8 +35,10 @@ internal static class DuckDbSchema
     /// There is no secondary index: queries filter on metric/community/device plus a time range, and DuckDB's per
     /// row-group min/max zone maps prune by time well because readings arrive roughly in time order.</item>
     /// <item><c>deadletters</c>: append-only, no key (the same bad message twice is two observations of a problem).</item>
-    /// <item><c>alerts</c>: the alert itself as JSON in <c>body</c> (so new Alert fields need no migration), with the
-    /// columns <see cref="Sensing.Telemetry.IAlertStore.LoadAsync"/> filters on copied out beside it.</item>
+    /// <item><c>alert_log</c>: every state an alert was written in, the alert itself as JSON in <c>body</c> (so new Alert
+    /// fields need no migration), with the columns <see cref="Sensing.Telemetry.IAlertStore.LoadAsync"/> filters on
+    /// copied out beside it and the store's write order in <c>version</c>; read through the view
+    /// <see cref="AlertsView"/>.</item>
     /// </list>
     /// </summary>
     public const string Tables = """
@@ -59,13 +61,36 @@ internal static class DuckDbSchema
             reason        VARCHAR   NOT NULL,
             format        VARCHAR   NOT NULL
         );
-        CREATE TABLE IF NOT EXISTS alerts (
-            id        VARCHAR   PRIMARY KEY,
+        CREATE TABLE IF NOT EXISTS alert_log (
+            id        VARCHAR   NOT NULL,
             status    VARCHAR   NOT NULL,
             community VARCHAR   NOT NULL,
             raised_at TIMESTAMP NOT NULL,
-            body      VARCHAR   NOT NULL
+            body      VARCHAR   NOT NULL,
+            version   BIGINT    NOT NULL
         );
+        """;
+
+    /// <summary>
+    /// The alerts as read: each alert's newest state in <c>alert_log</c>. The log has no key, so writing an alert is a
+    /// plain append, which DuckDB commits while a checkpoint is running; an upsert into a keyed table is a delete and an
+    /// insert, which waits for the checkpoint (up to a second at 20,000 msg/s), and the alert with it. Alerts are few
+    /// (tens a day, a handful of states each), so choosing the newest per id when read costs nothing that matters.
+    /// </summary>
+    public const string AlertsView = """
+        CREATE OR REPLACE VIEW alerts AS
+            SELECT id, status, community, raised_at, body FROM alert_log
+            QUALIFY row_number() OVER (PARTITION BY id ORDER BY version DESC) = 1;
+        """;
+
+    /// <summary>
+    /// A file written before the alert log kept alerts in a keyed table <c>alerts</c>: its rows move into the log (one
+    /// version each) and the table goes, so the view can take its name. Run once, in one transaction.
+    /// </summary>
+    public const string MoveKeyedAlertsToLog = """
+        INSERT INTO alert_log (id, status, community, raised_at, body, version)
+            SELECT id, status, community, raised_at, body, row_number() OVER (ORDER BY raised_at, id) FROM alerts;
+        DROP TABLE alerts;
         """;
 
     /// <summary>

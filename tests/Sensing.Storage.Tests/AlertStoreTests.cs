@@ -85,6 +85,76 @@ public sealed class AlertStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_alerts_newest_state_wins_across_a_restart_and_alerts_are_appended_to_a_log_without_a_key()
+    {
+        var alert = NewAlert("a-1", Day);
+        foreach (var (status, sequence) in new[] { (AlertStatus.Open, 1), (AlertStatus.Acknowledged, 2), (AlertStatus.Escalated, 3) })
+        {
+            await _db.Store.UpsertAsync(alert with { Status = status, Sequence = sequence }, CancellationToken.None).Within();
+        }
+
+        await _db.ReopenAsync();
+        await _db.Store.UpsertAsync(alert with { Status = AlertStatus.Resolved, Sequence = 4 }, CancellationToken.None).Within();
+        var loaded = Assert.Single(await _db.Store.LoadAsync(Day, CancellationToken.None).Within());
+        Assert.Equal((AlertStatus.Resolved, 4), (loaded.Status, loaded.Sequence));
+
+        // Four states kept in write order, and no index on the log: an append commits beside a checkpoint.
+        Assert.Equal([1L, 2L, 3L, 4L], (await _db.SqlAsync("SELECT version FROM alert_log ORDER BY version")).Select(r => Convert.ToInt64(r[0])));
+        Assert.Empty(await _db.SqlAsync("SELECT * FROM duckdb_indexes() WHERE table_name = 'alert_log'"));
+        Assert.Empty(await _db.SqlAsync("SELECT * FROM duckdb_constraints() WHERE table_name = 'alert_log' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"));
+    }
+
+    [Fact]
+    public async Task A_file_with_the_old_keyed_alerts_table_moves_its_alerts_into_the_log()
+    {
+        var path = Path.Combine(_db.Folder, "old", "sensing.duckdb");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var open = NewAlert("a-open", Day);
+        var resolved = NewAlert("a-resolved", Day.AddDays(-3), AlertStatus.Resolved);
+        using (var connection = new DuckDB.NET.Data.DuckDBConnection(new DuckDB.NET.Data.DuckDBConnectionStringBuilder { DataSource = path }.ConnectionString))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // The alerts table as files of earlier versions have it.
+            command.CommandText = """
+                CREATE TABLE alerts (id VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, community VARCHAR NOT NULL,
+                                     raised_at TIMESTAMP NOT NULL, body VARCHAR NOT NULL);
+                INSERT INTO alerts VALUES ($id1, 'open', 'c1', $at1, $body1), ($id2, 'resolved', 'c1', $at2, $body2);
+                """;
+            foreach (var (name, value) in new (string, object)[] { ("id1", open.Id), ("at1", open.RaisedAt.UtcDateTime), ("body1", System.Text.Json.JsonSerializer.Serialize(open)),
+                ("id2", resolved.Id), ("at2", resolved.RaisedAt.UtcDateTime), ("body2", System.Text.Json.JsonSerializer.Serialize(resolved)) })
+            {
+                command.Parameters.Add(new DuckDB.NET.Data.DuckDBParameter(name, value));
+            }
+            command.ExecuteNonQuery();
+        }
+
+        await using (var store = await DuckDbReadingStore.OpenAsync(new DuckDbStoreOptions(path)).Within())
+        {
+            Assert.Equal(["a-open"], (await store.LoadAsync(Day, CancellationToken.None).Within()).Select(a => a.Id));
+            Assert.Equal(["a-open", "a-resolved"], (await store.LoadAsync(Day.AddDays(-7), CancellationToken.None).Within()).Select(a => a.Id).Order());
+            await store.UpsertAsync(open with { Status = AlertStatus.Acknowledged, Sequence = 2 }, CancellationToken.None).Within();
+        }
+
+        // Moved once: a second open finds the log, the newest state and no keyed table.
+        await using (var store = await DuckDbReadingStore.OpenAsync(new DuckDbStoreOptions(path)).Within())
+        {
+            var loaded = await store.LoadAsync(Day.AddDays(-7), CancellationToken.None).Within();
+            Assert.Equal([("a-open", AlertStatus.Acknowledged), ("a-resolved", AlertStatus.Resolved)], loaded.Select(a => (a.Id, a.Status)).OrderBy(a => a.Id));
+        }
+
+        using (var connection = new DuckDB.NET.Data.DuckDBConnection(new DuckDB.NET.Data.DuckDBConnectionStringBuilder { DataSource = path }.ConnectionString))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT table_type FROM information_schema.tables WHERE table_name = 'alerts'";
+            Assert.Equal("VIEW", command.ExecuteScalar());
+            command.CommandText = "SELECT count(*) FROM alert_log";
+            Assert.Equal(3L, Convert.ToInt64(command.ExecuteScalar()));
+        }
+    }
+
+    [Fact]
     public async Task Load_returns_recent_alerts_and_every_unresolved_one_oldest_first()
     {
         Alert[] alerts =

@@ -107,7 +107,7 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
                 DeleteByKey(writer, "deadletters", "rowid", letters.Cast<object>());
 
                 var alerts = ReadHouseholdAlerts(writer, scope);
-                DeleteByKey(writer, "alerts", "id", alerts.Select(a => (object)a.Id));
+                DeleteByKey(writer, "alert_log", "id", alerts.Select(a => (object)a.Id));
                 Execute(writer, "COMMIT");
                 if (readings > 0) _latest.Clear();
                 return new HouseholdErasure(readings, letters.Count, alerts.Count);
