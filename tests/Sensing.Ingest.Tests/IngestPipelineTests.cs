@@ -530,6 +530,46 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         Assert.True(_log.ToList().FindLastIndex(e => e.StartsWith("arrived:", StringComparison.Ordinal)) < _log.ToList().FindIndex(e => e.StartsWith("listener:", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task A_trickle_is_still_heard_on_arrival_while_the_store_holds_its_writes_because_waiting_batches_fill_up()
+    {
+        // Messages arrive a few at a time, fewer per fill (20 ms) than a batch holds, while the store holds every
+        // write. Batches handed on after each fill would use up the 13 in flight with ~10 messages each and then stop
+        // the pipeline (~130 heard); filled up to their size while one waits for the store, they hold all 1,000.
+        const int Count = 1000;
+        var arrivals = new ArrivalListener(_log);
+        var store = new HeldStore(_temp.Store);
+        var pipeline = Pipeline(store, arrivals: arrivals, receiveMaximum: Count);
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            for (var id = 1; id <= Count; id += 10)
+            {
+                await EnqueueGatePasses(id, id + 9);
+                await Task.Delay(25);
+            }
+
+            await TestTimeouts.Until(() => Task.FromResult(arrivals.Readings == Count), "every message of the trickle heard on arrival");
+            Assert.Empty(_acks);
+            Assert.Empty(_listener.Batches);
+
+            store.Release.SetResult();
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == Count), "every message acknowledged");
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None).Within();
+        }
+
+        var heard = arrivals.Batches.SelectMany(b => b).ToList();
+        Assert.Equal(Enumerable.Range(1, Count).Select(id => T0.AddSeconds(id)), heard.Select(r => r.Time));
+        Assert.Equal(_listener.Batches.SelectMany(b => b), heard);
+        // Heard in small pieces, as they came: the fill, not the batch, is what the listeners wait for.
+        Assert.True(arrivals.Batches.Count > 50, $"{arrivals.Batches.Count} pieces heard");
+        var ackOrder = _log.Where(e => e.StartsWith("ack:", StringComparison.Ordinal)).Select(e => int.Parse(e[4..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(Enumerable.Range(1, Count), ackOrder);
+    }
+
     [Theory]
     [InlineData(2000, 40_000, 23)]
     [InlineData(2000, 10_000, 8)]
