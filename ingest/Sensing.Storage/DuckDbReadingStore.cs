@@ -495,9 +495,9 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             var writer = _alertWriter ??= await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             using var command = writer.CreateCommand();
-            // Appended, never replaced (see DuckDbSchema.AlertsView): the newest version is the alert's state.
-            command.CommandText = """
-                INSERT INTO alert_log (id, status, community, raised_at, body, version)
+            // Appended, never replaced (see DuckDbSchema.AlertLog): the newest version is the alert's state.
+            command.CommandText = $"""
+                INSERT INTO {DuckDbSchema.AlertDatabase}.alert_log (id, status, community, raised_at, body, version)
                 VALUES ($id, $status, $community, $raised_at, $body, $version)
                 """;
             AddParameter(command, "version", _alertVersion + 1);
@@ -538,7 +538,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT body FROM alerts
+            SELECT body FROM sensing_alerts.alerts
             WHERE raised_at >= $since OR status <> $resolved
             ORDER BY raised_at, id
             """;
@@ -641,11 +641,13 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     }
 
     /// <summary>
-    /// Moves a keyed <c>alerts</c> table of an older file into the log, (re)creates the view and reads the newest
-    /// version. Call only while holding <see cref="_writeLock"/>, before any alert is written.
+    /// Attaches the alerts' own file (<see cref="DuckDbSchema.AlertLog"/>), moves a keyed <c>alerts</c> table of an older
+    /// file into it and reads the newest version. Call only while holding <see cref="_writeLock"/>, before any alert is written.
     /// </summary>
     private void OpenAlertLog(DuckDBConnection connection)
     {
+        Execute(connection, $"ATTACH IF NOT EXISTS '{AlertsFilePath.Replace("'", "''", StringComparison.Ordinal)}' AS {DuckDbSchema.AlertDatabase}");
+        Execute(connection, DuckDbSchema.AlertLog);
         using (var command = connection.CreateCommand())
         {
             command.CommandText = """
@@ -654,18 +656,19 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
                 """;
             if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0)
             {
-                using var transaction = connection.BeginTransaction();
                 Execute(connection, DuckDbSchema.MoveKeyedAlertsToLog);
-                transaction.Commit();
-                _logger.LogInformation("DuckDB store at {Path}: alerts moved to the alert log", _path);
+                Execute(connection, "DROP TABLE main.alerts");
+                _logger.LogInformation("DuckDB store at {Path}: alerts moved to {AlertsPath}", _path, AlertsFilePath);
             }
         }
 
-        Execute(connection, DuckDbSchema.AlertsView);
         using var newest = connection.CreateCommand();
-        newest.CommandText = "SELECT coalesce(max(version), 0) FROM alert_log";
+        newest.CommandText = $"SELECT coalesce(max(version), 0) FROM {DuckDbSchema.AlertDatabase}.alert_log";
         _alertVersion = Convert.ToInt64(newest.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    /// <summary>The alerts' own database file, beside the readings' one: <c>sensing.alerts.duckdb</c> for <c>sensing.duckdb</c>.</summary>
+    public string AlertsFilePath => Path.Combine(Path.GetDirectoryName(_path) ?? ".", Path.GetFileNameWithoutExtension(_path) + ".alerts" + Path.GetExtension(_path));
 
     /// <summary>
     /// A file created before the <c>readings</c> table lost its primary key keeps it (DuckDB cannot drop one): it stays

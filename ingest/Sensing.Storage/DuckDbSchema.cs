@@ -35,10 +35,9 @@ internal static class DuckDbSchema
     /// There is no secondary index: queries filter on metric/community/device plus a time range, and DuckDB's per
     /// row-group min/max zone maps prune by time well because readings arrive roughly in time order.</item>
     /// <item><c>deadletters</c>: append-only, no key (the same bad message twice is two observations of a problem).</item>
-    /// <item><c>alert_log</c>: every state an alert was written in, the alert itself as JSON in <c>body</c> (so new Alert
-    /// fields need no migration), with the columns <see cref="Sensing.Telemetry.IAlertStore.LoadAsync"/> filters on
-    /// copied out beside it and the store's write order in <c>version</c>; read through the view
-    /// <see cref="AlertsView"/>.</item>
+    /// <item>alerts: in their own file (<see cref="AlertLog"/>), every state an alert was written in, the alert itself
+    /// as JSON in <c>body</c> (so new Alert fields need no migration), with the columns
+    /// <see cref="Sensing.Telemetry.IAlertStore.LoadAsync"/> filters on copied out beside it.</item>
     /// </list>
     /// </summary>
     public const string Tables = """
@@ -61,7 +60,26 @@ internal static class DuckDbSchema
             reason        VARCHAR   NOT NULL,
             format        VARCHAR   NOT NULL
         );
-        CREATE TABLE IF NOT EXISTS alert_log (
+        """;
+
+    /// <summary>
+    /// The name the alerts' own database file is attached under (see <see cref="AlertLog"/>): it is the file beside the
+    /// readings' file, <c>sensing.alerts.duckdb</c> for <c>sensing.duckdb</c>.
+    /// </summary>
+    public const string AlertDatabase = "sensing_alerts";
+
+    /// <summary>
+    /// Alerts live in a database file of their own, attached to the readings' database instance, and are appended,
+    /// never replaced: <c>alert_log</c> holds every state an alert was written in, and the view <c>alerts</c> picks
+    /// each id's newest version. Both for the same reason: a checkpoint of the readings (every ~25 s at 20,000
+    /// msg/s, up to two seconds) held every insert into the same database, and an upsert into a keyed table besides
+    /// waits for any checkpoint, and a forced door's alert with it on its way to the wall screen. The alerts' file
+    /// checkpoints on its own, rarely (alerts are tens a day, a handful of states each, so choosing the newest per id
+    /// when read costs nothing that matters). A transaction writes one database only, so a household's erasure
+    /// deletes its alerts in a second transaction (<see cref="DuckDbReadingStore.EraseHouseholdAsync"/>).
+    /// </summary>
+    public const string AlertLog = $"""
+        CREATE TABLE IF NOT EXISTS {AlertDatabase}.alert_log (
             id        VARCHAR   NOT NULL,
             status    VARCHAR   NOT NULL,
             community VARCHAR   NOT NULL,
@@ -69,28 +87,20 @@ internal static class DuckDbSchema
             body      VARCHAR   NOT NULL,
             version   BIGINT    NOT NULL
         );
-        """;
-
-    /// <summary>
-    /// The alerts as read: each alert's newest state in <c>alert_log</c>. The log has no key, so writing an alert is a
-    /// plain append, which DuckDB commits while a checkpoint is running; an upsert into a keyed table is a delete and an
-    /// insert, which waits for the checkpoint (up to a second at 20,000 msg/s), and the alert with it. Alerts are few
-    /// (tens a day, a handful of states each), so choosing the newest per id when read costs nothing that matters.
-    /// </summary>
-    public const string AlertsView = """
-        CREATE OR REPLACE VIEW alerts AS
-            SELECT id, status, community, raised_at, body FROM alert_log
+        CREATE OR REPLACE VIEW {AlertDatabase}.alerts AS
+            SELECT id, status, community, raised_at, body FROM {AlertDatabase}.alert_log
             QUALIFY row_number() OVER (PARTITION BY id ORDER BY version DESC) = 1;
         """;
 
     /// <summary>
-    /// A file written before the alert log kept alerts in a keyed table <c>alerts</c>: its rows move into the log (one
-    /// version each) and the table goes, so the view can take its name. Run once, in one transaction.
+    /// A file written before the alerts' own database kept alerts in a keyed table <c>alerts</c> beside the readings:
+    /// its rows move into the log (one version each), unless a move interrupted after this step already did.
+    /// The keyed table is dropped after this commits (a transaction writes one database only).
     /// </summary>
-    public const string MoveKeyedAlertsToLog = """
-        INSERT INTO alert_log (id, status, community, raised_at, body, version)
-            SELECT id, status, community, raised_at, body, row_number() OVER (ORDER BY raised_at, id) FROM alerts;
-        DROP TABLE alerts;
+    public const string MoveKeyedAlertsToLog = $"""
+        INSERT INTO {AlertDatabase}.alert_log (id, status, community, raised_at, body, version)
+            SELECT id, status, community, raised_at, body, row_number() OVER (ORDER BY raised_at, id) FROM main.alerts
+            WHERE NOT EXISTS (SELECT 1 FROM {AlertDatabase}.alert_log);
         """;
 
     /// <summary>

@@ -98,14 +98,17 @@ public sealed class AlertStoreTests : IAsyncLifetime
         var loaded = Assert.Single(await _db.Store.LoadAsync(Day, CancellationToken.None).Within());
         Assert.Equal((AlertStatus.Resolved, 4), (loaded.Status, loaded.Sequence));
 
-        // Four states kept in write order, and no index on the log: an append commits beside a checkpoint.
-        Assert.Equal([1L, 2L, 3L, 4L], (await _db.SqlAsync("SELECT version FROM alert_log ORDER BY version")).Select(r => Convert.ToInt64(r[0])));
+        // Four states kept in write order, in the alerts' own file, and no index on the log: an append commits beside a
+        // checkpoint of that file, and the readings' checkpoints are not its.
+        Assert.True(File.Exists(_db.Store.AlertsFilePath));
+        Assert.Equal(Path.Combine(Path.GetDirectoryName(_db.FilePath)!, "sensing.alerts.duckdb"), _db.Store.AlertsFilePath);
+        Assert.Equal([1L, 2L, 3L, 4L], (await _db.SqlAsync("SELECT version FROM sensing_alerts.alert_log ORDER BY version")).Select(r => Convert.ToInt64(r[0])));
         Assert.Empty(await _db.SqlAsync("SELECT * FROM duckdb_indexes() WHERE table_name = 'alert_log'"));
         Assert.Empty(await _db.SqlAsync("SELECT * FROM duckdb_constraints() WHERE table_name = 'alert_log' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"));
     }
 
     [Fact]
-    public async Task A_file_with_the_old_keyed_alerts_table_moves_its_alerts_into_the_log()
+    public async Task A_file_with_the_old_keyed_alerts_table_moves_its_alerts_into_their_own_file()
     {
         var path = Path.Combine(_db.Folder, "old", "sensing.duckdb");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -147,8 +150,15 @@ public sealed class AlertStoreTests : IAsyncLifetime
         {
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT table_type FROM information_schema.tables WHERE table_name = 'alerts'";
-            Assert.Equal("VIEW", command.ExecuteScalar());
+            command.CommandText = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alerts'";
+            Assert.Equal(0L, Convert.ToInt64(command.ExecuteScalar()));
+        }
+
+        var alertsFile = Path.Combine(Path.GetDirectoryName(path)!, "sensing.alerts.duckdb");
+        using (var connection = new DuckDB.NET.Data.DuckDBConnection(new DuckDB.NET.Data.DuckDBConnectionStringBuilder { DataSource = alertsFile }.ConnectionString))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
             command.CommandText = "SELECT count(*) FROM alert_log";
             Assert.Equal(3L, Convert.ToInt64(command.ExecuteScalar()));
         }

@@ -59,13 +59,15 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
         var alertsHeld = false;
         try
         {
-            // The household's alerts go in this transaction too: no alert write may run beside it (a conflict on their rows).
+            // The household's alerts go too: no alert write may run beside their deletion (a conflict on their rows).
             await _alertWriteLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             alertsHeld = true;
             var writer = OpenWriterLocked();
             await SettleFoldIfTouchedLocked(null).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             // One transaction: a crash half-way leaves the household whole, never its rollups without their raw rows.
+            long readings;
+            var letters = new List<long>();
             Execute(writer, "BEGIN TRANSACTION");
             try
             {
@@ -80,7 +82,6 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
                         """;
                     command.ExecuteNonQuery();
                 }
-                long readings;
                 using (var command = writer.CreateCommand())
                 {
                     command.CommandText = $"DELETE FROM readings WHERE {HouseholdPredicate(command, scope)}";
@@ -91,7 +92,6 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
                     EraseFromRollup(writer, scope, table, unit);
                 }
 
-                var letters = new List<long>();
                 using (var command = writer.CreateCommand())
                 {
                     command.CommandText = "SELECT rowid, topic, payload FROM deadletters";
@@ -106,17 +106,30 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
                 }
                 DeleteByKey(writer, "deadletters", "rowid", letters.Cast<object>());
 
-                var alerts = ReadHouseholdAlerts(writer, scope);
-                DeleteByKey(writer, "alert_log", "id", alerts.Select(a => (object)a.Id));
                 Execute(writer, "COMMIT");
-                if (readings > 0) _latest.Clear();
-                return new HouseholdErasure(readings, letters.Count, alerts.Count);
             }
             catch
             {
                 Execute(writer, "ROLLBACK");
                 throw;
             }
+            if (readings > 0) _latest.Clear();
+
+            // The alerts' own file takes a transaction of its own (one transaction writes one database). A crash
+            // between the two leaves the household's alerts; erasing again removes them, since erasure is idempotent.
+            var alerts = ReadHouseholdAlerts(writer, scope);
+            Execute(writer, "BEGIN TRANSACTION");
+            try
+            {
+                DeleteByKey(writer, $"{DuckDbSchema.AlertDatabase}.alert_log", "id", alerts.Select(a => (object)a.Id));
+                Execute(writer, "COMMIT");
+            }
+            catch
+            {
+                Execute(writer, "ROLLBACK");
+                throw;
+            }
+            return new HouseholdErasure(readings, letters.Count, alerts.Count);
         }
         finally
         {
@@ -172,7 +185,7 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
     {
         using var command = connection.CreateCommand();
         // Alerts are few (tens a day); their household and device are inside the JSON body, so they are matched here.
-        command.CommandText = "SELECT body FROM alerts ORDER BY raised_at, id";
+        command.CommandText = $"SELECT body FROM {DuckDbSchema.AlertDatabase}.alerts ORDER BY raised_at, id";
         using var reader = command.ExecuteReader();
         var alerts = new List<Alert>();
         while (reader.Read())
