@@ -507,25 +507,7 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         var store = new HeldStore(_temp.Store);
         var pipeline = Pipeline(store, arrivals: arrivals, receiveMaximum: Count);
         await EnqueueGatePasses(1, Count);
-        await pipeline.StartAsync(CancellationToken.None).Within();
-        try
-        {
-            await TestTimeouts.Until(() => Task.FromResult(arrivals.Readings == Count), "every message heard on arrival");
-            Assert.Empty(_acks);
-            Assert.Empty(_listener.Batches);
-            Assert.Empty(store.Batches);
-
-            store.Release.SetResult();
-            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == Count), "every message acknowledged");
-        }
-        finally
-        {
-            await pipeline.StopAsync(CancellationToken.None).Within();
-        }
-
-        var heard = arrivals.Batches.SelectMany(b => b).ToList();
-        Assert.Equal(Enumerable.Range(1, Count).Select(id => T0.AddSeconds(id)), heard.Select(r => r.Time));
-        Assert.Equal(_listener.Batches.SelectMany(b => b), heard);
+        await HeardWhileWritesHeldAsync(pipeline, store, arrivals, Count, () => Task.CompletedTask);
         // Each batch was heard on arrival before it was heard stored.
         Assert.True(_log.ToList().FindLastIndex(e => e.StartsWith("arrived:", StringComparison.Ordinal)) < _log.ToList().FindIndex(e => e.StartsWith("listener:", StringComparison.Ordinal)));
     }
@@ -540,21 +522,38 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         var arrivals = new ArrivalListener(_log);
         var store = new HeldStore(_temp.Store);
         var pipeline = Pipeline(store, arrivals: arrivals, receiveMaximum: Count);
-        await pipeline.StartAsync(CancellationToken.None).Within();
-        try
+        await HeardWhileWritesHeldAsync(pipeline, store, arrivals, Count, async () =>
         {
             for (var id = 1; id <= Count; id += 10)
             {
                 await EnqueueGatePasses(id, id + 9);
                 await Task.Delay(25);
             }
+        });
+        // Heard in small pieces, as they came: the fill, not the batch, is what the listeners wait for.
+        Assert.True(arrivals.Batches.Count > 50, $"{arrivals.Batches.Count} pieces heard");
+        var ackOrder = _log.Where(e => e.StartsWith("ack:", StringComparison.Ordinal)).Select(e => int.Parse(e[4..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(Enumerable.Range(1, Count), ackOrder);
+    }
 
-            await TestTimeouts.Until(() => Task.FromResult(arrivals.Readings == Count), "every message of the trickle heard on arrival");
+    /// <summary>
+    /// Starts the pipeline with every write held, feeds it, and checks that all <paramref name="count"/> messages are heard
+    /// on arrival while nothing is stored or acknowledged; then releases the writes and checks that the same readings,
+    /// in arrival order, were stored and every message acknowledged.
+    /// </summary>
+    private async Task HeardWhileWritesHeldAsync(IngestPipeline pipeline, HeldStore store, ArrivalListener arrivals, int count, Func<Task> feed)
+    {
+        await pipeline.StartAsync(CancellationToken.None).Within();
+        try
+        {
+            await feed();
+            await TestTimeouts.Until(() => Task.FromResult(arrivals.Readings == count), "every message heard on arrival");
             Assert.Empty(_acks);
             Assert.Empty(_listener.Batches);
+            Assert.Empty(store.Batches);
 
             store.Release.SetResult();
-            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == Count), "every message acknowledged");
+            await TestTimeouts.Until(() => Task.FromResult(_acks.Count == count), "every message acknowledged");
         }
         finally
         {
@@ -562,12 +561,8 @@ public sealed class IngestPipelineTests : IAsyncLifetime
         }
 
         var heard = arrivals.Batches.SelectMany(b => b).ToList();
-        Assert.Equal(Enumerable.Range(1, Count).Select(id => T0.AddSeconds(id)), heard.Select(r => r.Time));
+        Assert.Equal(Enumerable.Range(1, count).Select(id => T0.AddSeconds(id)), heard.Select(r => r.Time));
         Assert.Equal(_listener.Batches.SelectMany(b => b), heard);
-        // Heard in small pieces, as they came: the fill, not the batch, is what the listeners wait for.
-        Assert.True(arrivals.Batches.Count > 50, $"{arrivals.Batches.Count} pieces heard");
-        var ackOrder = _log.Where(e => e.StartsWith("ack:", StringComparison.Ordinal)).Select(e => int.Parse(e[4..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        Assert.Equal(Enumerable.Range(1, Count), ackOrder);
     }
 
     [Theory]
