@@ -9,7 +9,8 @@ using Sensing.Telemetry;
 namespace Sensing.Storage;
 
 /// <summary>
-/// The embedded time-series and alert store: one DuckDB file, one writer connection, any number of readers.
+/// The embedded time-series and alert store: one DuckDB file for readings (alerts in a second file attached beside it,
+/// see <see cref="DuckDbSchema.AlertLog"/>), one writer connection, any number of readers.
 /// <para>
 /// Writers are serialised on one connection behind <see cref="_writeLock"/>: DuckDB allows one writing process per
 /// file, and one writer inside it means no write-write conflicts to retry. Queries open their own connection with
@@ -39,7 +40,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
 
     // Alerts are written on their own connection behind their own lock: an alert must not wait behind a readings write
     // that is checkpointing or folding the minute's rollups (1–2 s at 20,000 msg/s) to reach the wall screen. DuckDB
-    // commits the two connections' transactions side by side, as they touch different tables. Whoever needs both locks
+    // commits the two connections' transactions side by side, as they touch different databases. Whoever needs both locks
     // (a household's erasure, closing) takes this one after _writeLock, never before. Never disposed, as _writeLock.
     private readonly SemaphoreSlim _alertWriteLock = new(1, 1);
     private DuckDBConnection? _alertWriter;
@@ -537,8 +538,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     {
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT body FROM sensing_alerts.alerts
+        command.CommandText = $"""
+            SELECT body FROM {DuckDbSchema.AlertDatabase}.alerts
             WHERE raised_at >= $since OR status <> $resolved
             ORDER BY raised_at, id
             """;
