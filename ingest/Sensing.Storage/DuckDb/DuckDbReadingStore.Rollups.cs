@@ -197,26 +197,23 @@ public sealed partial class DuckDbReadingStore
     /// <summary>A fold of [From, To) running beside the writes; W moves to To when it commits.</summary>
     private sealed record FoldInProgress(DateTime From, DateTime To, Task Folding)
     {
-        public bool Covers(IReadOnlyList<Reading> readings)
-        {
-            for (var i = 0; i < readings.Count; i++)
-            {
-                var ticks = readings[i].Time.UtcTicks;
-                if (ticks >= From.Ticks && ticks < To.Ticks) return true;
-            }
-            return false;
-        }
+        public bool Covers(IReadOnlyList<Reading> readings) => AnyIn(readings, From, To);
     }
 
     /// <summary>
     /// Whether any of <paramref name="readings"/> is older than W, i.e. must be folded by its own write. W is on a
     /// whole minute, so DuckDB's truncation to microseconds never moves a reading across it.
     /// </summary>
-    private static bool AnyOlderThan(IReadOnlyList<Reading> readings, DateTime rolledUpBefore)
+    private static bool AnyOlderThan(IReadOnlyList<Reading> readings, DateTime rolledUpBefore) =>
+        AnyIn(readings, DateTime.MinValue, rolledUpBefore);
+
+    /// <summary>Whether any of <paramref name="readings"/> lies in [<paramref name="from"/>, <paramref name="to"/>) (UTC).</summary>
+    private static bool AnyIn(IReadOnlyList<Reading> readings, DateTime from, DateTime to)
     {
         for (var i = 0; i < readings.Count; i++)
         {
-            if (readings[i].Time.UtcTicks < rolledUpBefore.Ticks) return true;
+            var ticks = readings[i].Time.UtcTicks;
+            if (ticks >= from.Ticks && ticks < to.Ticks) return true;
         }
         return false;
     }
