@@ -50,7 +50,8 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener, 
     private readonly string[] _hourlyMetrics;
     // The loop's watermark: robust to a device whose clock runs ahead (see EventClock), so one fast camera can neither
     // make every hour look complete nor every other device look silent.
-    private readonly EventClock _clock = new(TimeSpan.FromMinutes(15));
+    // The reading detectors share it (they see the same readings), so it is the one map of every device's latest time.
+    private readonly EventClock _clock = new(SilenceWatch.FeedLead);
     // The same clock over what is stored: hours are judged from the store, so only once it holds them.
     private readonly EventClock _storedClock = new(TimeSpan.FromMinutes(15));
     // Whether readings are heard on arrival (the pipeline's feed); until then, stored batches are observed instead.
@@ -86,8 +87,9 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener, 
             SingleReader = true,
         });
         _windows = new StoreWindows(store, registry);
-        Silence = new SilenceWatch(_options.Silence, registry.FindDevice);
-        Facilities = new FacilityDetectors(_options.Facilities, TimeZoneInfo.FindSystemTimeZoneById(_options.TimeZone ?? "Asia/Shanghai"));
+        // Both reading detectors judge by the loop's clock: it observes every reading (and seed) before they see it.
+        Silence = new SilenceWatch(_options.Silence, registry.FindDevice, _clock);
+        Facilities = new FacilityDetectors(_options.Facilities, TimeZoneInfo.FindSystemTimeZoneById(_options.TimeZone ?? "Asia/Shanghai"), _clock);
         LivingAlone = new LivingAloneHourlyDetector(_options, _windows, registry, time, logger);
         // The seam: a further detector joins one of these two lists.
         _readingDetectors = [Silence, Facilities];

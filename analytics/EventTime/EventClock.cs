@@ -20,7 +20,9 @@ public sealed class EventClock
     /// <summary>Below this many devices the clock is recomputed exactly from every device's latest time.</summary>
     public const int WarmUpDevices = 32;
 
-    private readonly Dictionary<string, DateTimeOffset> _latest = new(StringComparer.Ordinal);
+    // Each device's latest reading time as UTC ticks: a street office's clock holds ~176,000 devices, and a
+    // DateTimeOffset value makes each entry a third larger (8 bytes of offset padding that is always zero here).
+    private readonly Dictionary<string, long> _latest = new(StringComparer.Ordinal);
     // Devices whose latest reading lies more than Lead beyond Now, with that time.
     private readonly Dictionary<string, DateTimeOffset> _ahead = new(StringComparer.Ordinal);
     private DateTimeOffset _aheadMin = DateTimeOffset.MaxValue;
@@ -65,13 +67,13 @@ public sealed class EventClock
         time = time.ToUniversalTime();
         if (Newest is not { } newest || time > newest) Newest = time;
         ref var latest = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_latest, device, out var known);
-        if (known && time <= latest) return;
-        latest = time;
+        if (known && time.UtcTicks <= latest) return;
+        latest = time.UtcTicks;
 
         if (_latest.Count <= WarmUpDevices)
         {
             // Exact, and free to move back: with four devices seen, one that reported first from the future is outvoted.
-            Now = QuorumTime([.. _latest.Values]);
+            Now = QuorumTime([.. _latest.Values.Select(ticks => new DateTimeOffset(ticks, TimeSpan.Zero))]);
             return;
         }
         var now = Now!.Value;

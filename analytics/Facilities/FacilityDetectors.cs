@@ -12,10 +12,24 @@ namespace Sensing.Analytics.Facilities;
 /// </summary>
 public sealed class FacilityDetectors : IReadingDetector
 {
-    private readonly EventClock _clock = new(TimeSpan.FromMinutes(15));
+    /// <summary>How far past the feed's clock one device's reading may move it on its own (see <see cref="EventClock"/>).</summary>
+    public static readonly TimeSpan FeedLead = TimeSpan.FromMinutes(15);
 
-    public FacilityDetectors(FacilityOptions options, TimeZoneInfo zone)
+    private readonly EventClock _clock;
+    // False when the host's clock is shared: the host observes each reading on it before handing the reading here.
+    private readonly bool _observesClock;
+
+    /// <param name="feedClock">
+    /// The host's clock over exactly the readings it hands these detectors, observed by the host before each is handed
+    /// on (the analytics loop's; lead <see cref="FeedLead"/>), so a street office's devices are not mapped to their
+    /// latest time once more. Null: the detectors keep their own.
+    /// </param>
+    public FacilityDetectors(FacilityOptions options, TimeZoneInfo zone, EventClock? feedClock = null)
     {
+        if (feedClock is not null && feedClock.Lead != FeedLead)
+            throw new ArgumentException($"The shared clock's lead must be {FeedLead}, not {feedClock.Lead}.", nameof(feedClock));
+        _clock = feedClock ?? new EventClock(FeedLead);
+        _observesClock = feedClock is null;
         WaterLeak = new WaterLeakDetector(options.WaterLeak, zone);
         Parking = new ParkingDetector(options.Parking, zone);
         Gates = new GateDetector(options.Gate, zone);
@@ -29,7 +43,7 @@ public sealed class FacilityDetectors : IReadingDetector
 
     public IReadOnlyList<Alert> Observe(in Reading reading)
     {
-        _clock.Observe(reading.Device, reading.Time);
+        if (_observesClock) _clock.Observe(reading.Device, reading.Time);
         var metric = reading.Metric;
         // Meters' electricity and registers, camera heartbeats and detections: most readings end here at once.
         if (metric == Metrics.WaterConsumption) return WaterLeak.Observe(reading);

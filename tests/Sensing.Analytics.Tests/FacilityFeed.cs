@@ -1,3 +1,4 @@
+using Sensing.Analytics.EventTime;
 using Sensing.Analytics.Facilities;
 using Sensing.Telemetry;
 
@@ -61,10 +62,11 @@ internal static class FacilityFeed
     }
 
     /// <summary>The facility detectors with default options, unless told otherwise.</summary>
-    public static FacilityDetectors Detectors(Action<FacilityOptions>? configure = null)
+    /// <param name="hostClock">A clock the caller observes before each reading (as the analytics loop does); null: the detectors' own.</param>
+    public static FacilityDetectors Detectors(Action<FacilityOptions>? configure = null, EventClock? hostClock = null)
     {
         var options = new FacilityOptions();
         configure?.Invoke(options);
-        return new FacilityDetectors(options, Zone);
+        return new FacilityDetectors(options, Zone, hostClock);
     }
 }

@@ -1,3 +1,4 @@
+using Sensing.Analytics.EventTime;
 using Sensing.Analytics.Facilities;
 using Sensing.Analytics.Silence;
 using Sensing.Telemetry;
@@ -112,10 +113,13 @@ public sealed class FacilityReplayTests
         }
     }
 
-    [Fact]
-    public void A_device_whose_clock_runs_hours_ahead_neither_ends_cool_downs_nor_overstays_every_car()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // judged by the host's clock, as in the analytics loop
+    public void A_device_whose_clock_runs_hours_ahead_neither_ends_cool_downs_nor_overstays_every_car(bool hostsClock)
     {
-        var detectors = Detectors(o => o.Parking.Overstays = [new OverstayRule { Spaces = "fire-*", Limit = TimeSpan.FromHours(1) }]);
+        var hostClock = hostsClock ? new EventClock(FacilityDetectors.FeedLead) : null;
+        var detectors = Detectors(o => o.Parking.Overstays = [new OverstayRule { Spaces = "fire-*", Limit = TimeSpan.FromHours(1) }], hostClock);
         var fire = Day(3).AddHours(15);
         var readings = new List<Reading> { Space("lot-P1", "fire-1", fire, true) };
         for (var i = 0; i < 40; i++)
@@ -131,6 +135,7 @@ public sealed class FacilityReplayTests
         var watermark = DateTimeOffset.MinValue;
         foreach (var reading in readings)
         {
+            hostClock?.Observe(reading.Device, reading.Time);
             alerts.AddRange(detectors.Observe(reading));
             if (reading.Time > watermark) watermark = reading.Time;
             alerts.AddRange(detectors.Check(watermark));
@@ -138,5 +143,10 @@ public sealed class FacilityReplayTests
 
         // One fire alert, and the car in the fire lane (20 minutes so far) is not an overstay.
         Assert.Equal(AlertKinds.CameraEvent, Assert.Single(alerts).Kind);
+        if (hostClock is not null) Assert.Equal(43, hostClock.Devices);
     }
+
+    [Fact]
+    public void A_shared_clock_must_have_the_detectors_lead() =>
+        Assert.Throws<ArgumentException>(() => Detectors(hostClock: new EventClock(TimeSpan.FromHours(1))));
 }

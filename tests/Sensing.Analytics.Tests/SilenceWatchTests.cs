@@ -1,3 +1,4 @@
+using Sensing.Analytics.EventTime;
 using Sensing.Analytics.Silence;
 using Sensing.Telemetry;
 
@@ -193,7 +194,8 @@ public sealed class SilenceWatchTests
     /// <paramref name="skew"/> on their clock; checked after each quarter hour with the plain watermark (the newest
     /// reading time seen, which is what the analytics loop passes).
     /// </summary>
-    private static List<Alert> DayWithOneSkewedMeter(SilenceWatch watch, string odd, TimeSpan skew)
+    /// <param name="hostClock">A clock shared with the watch, observed here before each reading is handed on (as the analytics loop does).</param>
+    private static List<Alert> DayWithOneSkewedMeter(SilenceWatch watch, string odd, TimeSpan skew, EventClock? hostClock = null)
     {
         var alerts = new List<Alert>();
         var watermark = DateTimeOffset.MinValue;
@@ -202,10 +204,12 @@ public sealed class SilenceWatchTests
             for (var m = 0; m < 40; m++)
             {
                 var time = t.AddSeconds(m * 7);
+                hostClock?.Observe($"wm-{m:00}", time);
                 if (watch.Observe($"wm-{m:00}", "c1", "g1", time) is { } ended) alerts.Add(ended);
                 if (time > watermark) watermark = time;
             }
             var skewed = t.AddSeconds(300) + skew;
+            hostClock?.Observe(odd, skewed);
             if (watch.Observe(odd, "c1", "g1", skewed) is { } late) alerts.Add(late);
             if (skewed > watermark) watermark = skewed;
             alerts.AddRange(watch.Check(watermark));
@@ -243,6 +247,37 @@ public sealed class SilenceWatchTests
         var alerts = watch.Check(newest.AddMinutes(65));
         Assert.Equal(40, alerts.Count);
         Assert.DoesNotContain(alerts, a => a.Device == "wm-fast");
+    }
+
+    [Theory]
+    [InlineData(8 * 60)]
+    [InlineData(-45)]
+    [InlineData(-8 * 60)]
+    public void A_watch_judging_by_its_hosts_clock_raises_what_it_raises_with_its_own(int minutes)
+    {
+        var own = NewWatch();
+        var hostClock = new EventClock(SilenceWatch.FeedLead);
+        var shared = new SilenceWatch(new SilenceOptions(), id => Registry.GetValueOrDefault(id), hostClock);
+        var skew = TimeSpan.FromMinutes(minutes);
+
+        Assert.Equal(Keys(DayWithOneSkewedMeter(own, "wm-odd", skew)), Keys(DayWithOneSkewedMeter(shared, "wm-odd", skew, hostClock)));
+        Assert.Equal(41, hostClock.Devices);
+        // Then the whole feed goes quiet for two hours: the same 40 or 41 silences, the same ids.
+        var quiet = T0.AddDays(1).AddHours(2 + Math.Max(0, minutes / 60.0));
+        var ownAlerts = Keys(own.Check(quiet));
+        Assert.InRange(ownAlerts.Count, 40, 41);
+        Assert.Equal(ownAlerts, Keys(shared.Check(quiet)));
+
+        static List<(string, string?, DateTimeOffset, DateTimeOffset)> Keys(IEnumerable<Alert> alerts) =>
+            [.. alerts.Select(a => (a.Id, a.Device, a.StartedAt, a.RaisedAt))];
+    }
+
+    [Fact]
+    public void A_shared_clock_must_have_the_watchs_lead()
+    {
+        var error = Assert.Throws<ArgumentException>(() =>
+            new SilenceWatch(new SilenceOptions(), id => Registry.GetValueOrDefault(id), new EventClock(TimeSpan.FromMinutes(5))));
+        Assert.Contains("lead", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
