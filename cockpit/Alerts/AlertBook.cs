@@ -25,6 +25,13 @@ public readonly record struct AlertChange(Alert? Alert, string? Error, int Statu
 /// as <c>alert</c> (a new ping); the others about the same subject are pushed as <c>alertUpdated</c>, carrying the
 /// incident's id in <c>incident</c>.
 /// <para>
+/// A new alert the store refuses to take (DuckDB out of memory, InfluxDB away) is not lost for it: it is kept, numbered
+/// and pushed all the same, and written by the next change of the book or the next escalation tick (every
+/// <c>Alerts:Deadlines:CheckEvery</c>), oldest first; <c>sensing_alerts_unsaved</c> counts those waiting. Only a stop
+/// before the store comes back loses them, and that is logged as an error with their ids. A person's action on an
+/// alert is refused instead (the caller sees the error and can try again).
+/// </para>
+/// <para>
 /// Every action (raised, acknowledged, on the way, resolved, escalated) is appended to the alert's
 /// <see cref="Alert.Actions"/> in the same write as the change it made. The people side runs on the wall clock of
 /// <see cref="ClockKey"/>'s <see cref="TimeProvider"/> (the host's own clock unless a test puts a fake one there).
@@ -57,6 +64,9 @@ public sealed class AlertBook(
     private readonly ConcurrentDictionary<string, long> _raisedByKind = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _changes = new(1, 1);
     private readonly Incidents _incidents = new(options.Value.IncidentWindow);
+    // Ids of raised alerts the store refused, in the order raised; written again, current state, before the next change.
+    private readonly List<string> _unsaved = [];
+    private int _unsavedCount;
     private long _sequence;
     private long _pings;
 
@@ -72,7 +82,21 @@ public sealed class AlertBook(
         logger.LogInformation("Alert book loaded {Count} alerts", _alerts.Count);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            if (_unsaved.Count == 0) return;
+            await SaveUnsavedLockedAsync(cancellationToken);
+            if (_unsaved.Count > 0)
+                logger.LogError("Stopping with {Count} alerts the store never took, lost with this process: {Ids}", _unsaved.Count, string.Join(", ", _unsaved));
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
 
     public long Sequence => Interlocked.Read(ref _sequence);
 
@@ -97,7 +121,26 @@ public sealed class AlertBook(
                 RespondBy = placement.IsNews ? now + deadlines.Value.AcknowledgeWithin(alert.Kind, alert.Severity) : null,
                 Actions = [new AlertAction(now, System, System, AlertActions.Raised, placement.IsNews ? null : $"joins incident {placement.Incident}")],
             };
-            await store.UpsertAsync(stored, cancellationToken);
+            // A forced door must reach the wall screen while the store is down; it is written once the store is back.
+            // While older ones still wait, the store is not asked again (each refusal can take its retries' time).
+            if (!await SaveUnsavedLockedAsync(cancellationToken))
+            {
+                _unsaved.Add(stored.Id);
+                Volatile.Write(ref _unsavedCount, _unsaved.Count);
+            }
+            else
+            {
+                try
+                {
+                    await store.UpsertAsync(stored, cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    _unsaved.Add(stored.Id);
+                    Volatile.Write(ref _unsavedCount, _unsaved.Count);
+                    logger.LogWarning(ex, "The store did not take alert {Id}; kept and pushed, written with the book's next change", stored.Id);
+                }
+            }
             _sequence = stored.Sequence;
             _alerts[stored.Id] = stored;
             _incidents.Add(stored);
@@ -185,6 +228,7 @@ public sealed class AlertBook(
         await _changes.WaitAsync(cancellationToken);
         try
         {
+            await SaveUnsavedLockedAsync(cancellationToken);
             var now = time.GetUtcNow();
             foreach (var alert in _alerts.Values.Where(a => a.Status is AlertStatus.Open or AlertStatus.Escalated && a.RespondBy <= now).OrderBy(a => a.Sequence).ToList())
             {
@@ -243,6 +287,7 @@ public sealed class AlertBook(
             var (next, refusal) = change(alert, time.GetUtcNow());
             if (next is null) return AlertChange.Conflict(refusal!);
             updated = next with { Sequence = _sequence + 1 };
+            await SaveUnsavedLockedAsync(cancellationToken);
             await store.UpsertAsync(updated, cancellationToken);
             _sequence = updated.Sequence;
             _alerts[id] = updated;
@@ -257,6 +302,38 @@ public sealed class AlertBook(
     }
 
     public Alert? Find(string id) => _alerts.GetValueOrDefault(id);
+
+    /// <summary>
+    /// Writes the alerts the store refused when they were raised, oldest first, each as the book holds it now; stops at
+    /// the first refusal (the store is still away) and leaves the rest for the next call. Call holding <c>_changes</c>.
+    /// Returns whether none is left waiting.
+    /// </summary>
+    private async Task<bool> SaveUnsavedLockedAsync(CancellationToken cancellationToken)
+    {
+        if (_unsaved.Count == 0) return true;
+        var saved = 0;
+        try
+        {
+            foreach (var id in _unsaved)
+            {
+                // Erased meanwhile (a household's erasure): nothing to write back.
+                if (_alerts.TryGetValue(id, out var alert)) await store.UpsertAsync(alert, cancellationToken);
+                saved++;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "The store still does not take alerts: {Count} waiting", _unsaved.Count - saved);
+        }
+        finally
+        {
+            _unsaved.RemoveRange(0, saved);
+            Volatile.Write(ref _unsavedCount, _unsaved.Count);
+        }
+        if (_unsaved.Count > 0) return false;
+        logger.LogInformation("The store took the {Count} alerts it had refused", saved);
+        return true;
+    }
 
     /// <summary>
     /// A change another cockpit instance's book made (several instances behind one address, ScaleOut/): kept and
@@ -416,6 +493,7 @@ public sealed class AlertBook(
         }
         samples.Add(new("sensing_alerts_open", "Alerts not yet resolved.", "gauge", _alerts.Values.Count(a => a.Status != AlertStatus.Resolved)));
         samples.Add(new("sensing_alerts_escalated", "Alerts not resolved whose response deadline passed unacknowledged.", "gauge", _alerts.Values.Count(a => a.Status == AlertStatus.Escalated)));
+        samples.Add(new("sensing_alerts_unsaved", "Alerts raised and pushed that the store refused; written with the book's next change.", "gauge", Volatile.Read(ref _unsavedCount)));
         samples.Add(new("sensing_alert_pings_total", "Alerts pushed as news (a new incident, or one that became more severe) since start; the rest joined an incident as updates.", "counter", Interlocked.Read(ref _pings)));
     }
 }
