@@ -288,7 +288,17 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener, 
             var cooled = alert.Kind is AlertKinds.LivingAloneDrop or AlertKinds.DeviceSilent;
             if (cooled && !_cooldown.Admit(alert.Kind, alert.Device ?? alert.Household ?? alert.Community, alert.RaisedAt)) continue;
             _logger.LogInformation("Raising {Kind} for {Subject} since {StartedAt:O}", alert.Kind, alert.Household ?? alert.Device, alert.StartedAt);
-            await _sink.RaiseAsync(alert, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _sink.RaiseAsync(alert, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // One alert the sink could not take must not take the others of its batch (other devices' doors and
+                // silences) with it, as it did when the step failed as a whole. Its id and evidence stay in the log.
+                _logger.LogError(ex, "Alert {Id} ({Kind} for {Subject} since {StartedAt:O}) could not be raised: {Summary}",
+                    alert.Id, alert.Kind, alert.Household ?? alert.Device, alert.StartedAt, alert.Evidence.Summary);
+            }
         }
     }
 

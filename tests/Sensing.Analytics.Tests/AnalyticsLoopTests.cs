@@ -274,6 +274,24 @@ public sealed class AnalyticsLoopTests
     }
 
     [Fact]
+    public async Task An_alert_the_sink_refuses_does_not_take_the_others_of_its_batch_with_it()
+    {
+        var community = new SyntheticCommunity(HouseholdCount);
+        await using var run = await InMemoryLoop.StartAsync(community);
+        string[] dead = [SyntheticCommunity.WaterMeter(3), SyntheticCommunity.WaterMeter(7), SyntheticCommunity.WaterMeter(11)];
+        // The three stop together, so one check finds all three silent; the sink refuses the first it is given.
+        string? refused = null;
+        run.Sink.Refuse = alert => (refused ??= alert.Device) == alert.Device;
+        var quarters = QuarterHours(community, SyntheticCommunity.Start, SyntheticCommunity.At(0, 4),
+            silent: (device, time) => dead.Contains(device) && time >= SyntheticCommunity.At(0, 1));
+        foreach (var batch in quarters) await run.Loop.OnArrivedAsync(batch, CancellationToken.None).AsTask().WaitAsync(Timeout);
+
+        var silent = await run.Sink.WaitForAsync(a => a.Count(x => x.Kind == AlertKinds.DeviceSilent) >= 2, Timeout);
+        Assert.Contains(refused, dead);
+        Assert.Equal(dead.Where(d => d != refused).Order(StringComparer.Ordinal), silent.Select(a => a.Device!).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task A_meter_with_its_clock_hours_ahead_neither_silences_the_others_nor_hurries_the_hours()
     {
         var community = new SyntheticCommunity(HouseholdCount);

@@ -110,8 +110,12 @@ internal sealed class RecordingAlertSink : IAlertSink
 
     public IReadOnlyList<Alert> Alerts => [.. _alerts];
 
+    /// <summary>Alerts this sink throws on instead of taking, as a sink whose own write failed would.</summary>
+    public Func<Alert, bool>? Refuse { get; set; }
+
     public ValueTask RaiseAsync(Alert alert, CancellationToken cancellationToken)
     {
+        if (Refuse?.Invoke(alert) == true) throw new InvalidOperationException($"refused {alert.Id} (test)");
         _alerts.Enqueue(alert);
         return ValueTask.CompletedTask;
     }
