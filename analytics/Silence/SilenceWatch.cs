@@ -17,8 +17,8 @@ namespace Sensing.Analytics.Silence;
 /// <list type="bullet">
 /// <item>A device whose clock runs hours <b>ahead</b> drags the plain watermark with it, and every other device looks
 /// silent. The watch judges by an <see cref="EventClock"/> over the readings it sees (its own, or its host's over the
-/// same readings), which ignores a device that runs ahead alone, and judges by that clock plus whatever the caller's watermark has moved beyond the newest reading
-/// (the loop's allowance for a feed that died entirely).</item>
+/// same readings), which ignores a device that runs ahead alone, plus whatever the caller's watermark has moved beyond
+/// the newest reading (the loop's allowance for a feed that died entirely).</item>
 /// <item>A device whose readings arrive hours <b>behind</b> the feed (a clock that runs late, a gateway that uploads
 /// its backlog in bulk) is not silent while they keep coming. Such a lagging device is judged by when it was last
 /// heard from (the feed's clock when its latest reading arrived), so a late clock raises nothing rather than one

@@ -21,18 +21,9 @@ public sealed class AlertStoreOutageTests(CockpitFixture fixture) : IClassFixtur
     [Fact]
     public async Task An_alert_the_store_refuses_is_pushed_kept_and_written_when_the_store_is_back()
     {
-        var services = fixture.Host.App.Services;
-        var realStore = services.GetRequiredService<IAlertStore>();
+        var realStore = fixture.Host.App.Services.GetRequiredService<IAlertStore>();
         var store = new RefusingAlertStore(realStore) { Refusing = true };
-        var book = new AlertBook(store,
-            services.GetRequiredService<IHubContext<CockpitHub, ICockpitClient>>(),
-            services.GetRequiredService<IHubContext<WorkerHub, IWorkerClient>>(),
-            TimeProvider.System,
-            services.GetRequiredService<IOptions<AlertBookOptions>>(),
-            services.GetRequiredService<IOptions<ResponseDeadlineOptions>>(),
-            services.GetRequiredService<UserDirectory>(),
-            [],
-            services.GetRequiredService<ILogger<AlertBook>>());
+        var book = BookOn(store);
         await using var wall = await fixture.Host.ConnectHubAsync("/hubs/cockpit", await fixture.TokenAsync("operator"));
         var rings = Scenario.Listen(wall, "alert");
         await wall.InvokeAsync<System.Text.Json.JsonElement>("Watch", "c1").WaitAsync(Scenario.Timeout);
@@ -68,17 +59,8 @@ public sealed class AlertStoreOutageTests(CockpitFixture fixture) : IClassFixtur
     [Fact]
     public async Task A_change_made_while_an_alert_waits_is_written_after_it()
     {
-        var services = fixture.Host.App.Services;
-        var store = new RefusingAlertStore(services.GetRequiredService<IAlertStore>()) { Refusing = true };
-        var book = new AlertBook(store,
-            services.GetRequiredService<IHubContext<CockpitHub, ICockpitClient>>(),
-            services.GetRequiredService<IHubContext<WorkerHub, IWorkerClient>>(),
-            TimeProvider.System,
-            services.GetRequiredService<IOptions<AlertBookOptions>>(),
-            services.GetRequiredService<IOptions<ResponseDeadlineOptions>>(),
-            services.GetRequiredService<UserDirectory>(),
-            [],
-            services.GetRequiredService<ILogger<AlertBook>>());
+        var store = new RefusingAlertStore(fixture.Host.App.Services.GetRequiredService<IAlertStore>()) { Refusing = true };
+        var book = BookOn(store);
         var leak = IncidentPushTests.NewAlert(AlertKinds.WaterLeak, TimeProvider.System.GetUtcNow(), Scenario.NewId("h"), Scenario.NewId("wm"), AlertSeverity.Warning);
         await ((IAlertSink)book).RaiseAsync(leak, CancellationToken.None).AsTask().WaitAsync(Scenario.Timeout);
 
@@ -92,6 +74,21 @@ public sealed class AlertStoreOutageTests(CockpitFixture fixture) : IClassFixtur
         Assert.Equal(AlertStatus.Acknowledged, change.Alert!.Status);
         Assert.Equal([(leak.Id, AlertStatus.Open), (leak.Id, AlertStatus.Acknowledged)], store.Writes);
         Assert.Equal(0, Unsaved(book));
+    }
+
+    /// <summary>A second book on the running host's hubs, users and options, writing to <paramref name="store"/>.</summary>
+    private AlertBook BookOn(IAlertStore store)
+    {
+        var services = fixture.Host.App.Services;
+        return new AlertBook(store,
+            services.GetRequiredService<IHubContext<CockpitHub, ICockpitClient>>(),
+            services.GetRequiredService<IHubContext<WorkerHub, IWorkerClient>>(),
+            TimeProvider.System,
+            services.GetRequiredService<IOptions<AlertBookOptions>>(),
+            services.GetRequiredService<IOptions<ResponseDeadlineOptions>>(),
+            services.GetRequiredService<UserDirectory>(),
+            [],
+            services.GetRequiredService<ILogger<AlertBook>>());
     }
 
     private static double Unsaved(AlertBook book)
