@@ -141,6 +141,9 @@ public static class CockpitHost
         services.AddProblemDetails();
 
         services.AddOptions<AlertBookOptions>().Bind(configuration.GetSection(AlertBookOptions.Section))
+            .PostConfigure<IOptions<Sensing.Storage.StoreOptions>>((o, store) => o.UnsavedPath = string.IsNullOrWhiteSpace(o.UnsavedPath)
+                ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(store.Value.Path)) ?? ".", "alerts-unsaved.jsonl")
+                : Path.GetFullPath(o.UnsavedPath))
             .Validate(o => o.IncidentWindow >= TimeSpan.Zero, "Alerts:IncidentWindow must not be negative.").ValidateOnStart();
         services.AddOptions<ResponseDeadlineOptions>().Bind(configuration.GetSection(ResponseDeadlineOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ResponseDeadlineOptions>, ResponseDeadlineValidation>();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using Sensing.Cockpit.Access;
@@ -27,9 +28,10 @@ public readonly record struct AlertChange(Alert? Alert, string? Error, int Statu
 /// <para>
 /// A new alert the store refuses to take (DuckDB out of memory, InfluxDB away) is not lost for it: it is kept, numbered
 /// and pushed all the same, and written by the next change of the book or the next escalation tick (every
-/// <c>Alerts:Deadlines:CheckEvery</c>), oldest first; <c>sensing_alerts_unsaved</c> counts those waiting. Only a stop
-/// before the store comes back loses them, and that is logged as an error with their ids. A person's action on an
-/// alert is refused instead (the caller sees the error and can try again).
+/// <c>Alerts:Deadlines:CheckEvery</c>), oldest first; <c>sensing_alerts_unsaved</c> counts those waiting. Meanwhile it
+/// waits in <see cref="AlertBookOptions.UnsavedPath"/> (flushed before the push), so a stop or crash before the store
+/// is back loses nothing: the next start reads it back. A person's action on an alert is refused instead (the caller
+/// sees the error and can try again).
 /// </para>
 /// <para>
 /// Every action (raised, acknowledged, on the way, resolved, escalated) is appended to the alert's
@@ -66,6 +68,7 @@ public sealed class AlertBook(
     private readonly Incidents _incidents = new(options.Value.IncidentWindow);
     // Ids of raised alerts the store refused, in the order raised; written again, current state, before the next change.
     private readonly List<string> _unsaved = [];
+    private readonly string? _unsavedPath = options.Value.UnsavedPath;
     private int _unsavedCount;
     private long _sequence;
     private long _pings;
@@ -80,6 +83,58 @@ public sealed class AlertBook(
             _incidents.Add(alert);
         }
         logger.LogInformation("Alert book loaded {Count} alerts", _alerts.Count);
+        LoadUnsaved();
+    }
+
+    /// <summary>Alerts a previous run raised while the store refused them: kept again, and written with the next change.</summary>
+    private void LoadUnsaved()
+    {
+        if (_unsavedPath is null || !File.Exists(_unsavedPath)) return;
+        foreach (var line in File.ReadLines(_unsavedPath))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            Alert? alert;
+            try
+            {
+                alert = JsonSerializer.Deserialize<Alert>(line);
+            }
+            catch (JsonException ex)
+            {
+                // Only a line torn by a crash in the middle of its write can be unreadable; its alert was never pushed.
+                logger.LogWarning(ex, "Skipped an unreadable line of {Path}", _unsavedPath);
+                continue;
+            }
+            if (alert is null || _unsaved.Contains(alert.Id)) continue;
+            var known = _alerts.GetValueOrDefault(alert.Id);
+            if (known is not null && known.Sequence >= alert.Sequence) continue;
+            _alerts[alert.Id] = alert;
+            if (known is null) _incidents.Add(alert);
+            _sequence = Math.Max(_sequence, alert.Sequence);
+            _unsaved.Add(alert.Id);
+        }
+        Volatile.Write(ref _unsavedCount, _unsaved.Count);
+        if (_unsaved.Count > 0)
+            logger.LogWarning("{Count} alerts the store had not taken before the last stop are back from {Path}; written with the book's next change", _unsaved.Count, _unsavedPath);
+    }
+
+    /// <summary>Keeps a refused alert on disk before it is pushed: a crash before the store is back then loses nothing.</summary>
+    private void KeepUnsaved(Alert alert)
+    {
+        _unsaved.Add(alert.Id);
+        Volatile.Write(ref _unsavedCount, _unsaved.Count);
+        if (_unsavedPath is null) return;
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_unsavedPath)!);
+            using var file = new FileStream(_unsavedPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+            file.Write(JsonSerializer.SerializeToUtf8Bytes(alert));
+            file.WriteByte((byte)'\n');
+            file.Flush(flushToDisk: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            logger.LogError(ex, "Could not keep alert {Id} in {Path}: it lives in memory only until the store takes it", alert.Id, _unsavedPath);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -90,7 +145,8 @@ public sealed class AlertBook(
             if (_unsaved.Count == 0) return;
             await SaveUnsavedLockedAsync(cancellationToken);
             if (_unsaved.Count > 0)
-                logger.LogError("Stopping with {Count} alerts the store never took, lost with this process: {Ids}", _unsaved.Count, string.Join(", ", _unsaved));
+                logger.LogWarning("Stopping with {Count} alerts the store has not taken; they wait in {Path} for the next start: {Ids}",
+                    _unsaved.Count, _unsavedPath ?? "(memory only: lost)", string.Join(", ", _unsaved));
         }
         finally
         {
@@ -125,8 +181,7 @@ public sealed class AlertBook(
             // While older ones still wait, the store is not asked again (each refusal can take its retries' time).
             if (!await SaveUnsavedLockedAsync(cancellationToken))
             {
-                _unsaved.Add(stored.Id);
-                Volatile.Write(ref _unsavedCount, _unsaved.Count);
+                KeepUnsaved(stored);
             }
             else
             {
@@ -136,8 +191,7 @@ public sealed class AlertBook(
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    _unsaved.Add(stored.Id);
-                    Volatile.Write(ref _unsavedCount, _unsaved.Count);
+                    KeepUnsaved(stored);
                     logger.LogWarning(ex, "The store did not take alert {Id}; kept and pushed, written with the book's next change", stored.Id);
                 }
             }
@@ -303,6 +357,28 @@ public sealed class AlertBook(
 
     public Alert? Find(string id) => _alerts.GetValueOrDefault(id);
 
+    /// <summary>The file of waiting alerts after some were written: gone when none waits, else only those (replaced whole).</summary>
+    private void RewriteUnsaved()
+    {
+        if (_unsavedPath is null) return;
+        try
+        {
+            if (_unsaved.Count == 0)
+            {
+                File.Delete(_unsavedPath);
+                return;
+            }
+            var next = _unsavedPath + ".next";
+            File.WriteAllLines(next, _unsaved.Where(_alerts.ContainsKey).Select(id => JsonSerializer.Serialize(_alerts[id])));
+            File.Move(next, _unsavedPath, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left as it was: the next start reads back alerts the store already has, and keeps the newer of the two.
+            logger.LogWarning(ex, "Could not rewrite {Path}", _unsavedPath);
+        }
+    }
+
     /// <summary>
     /// Writes the alerts the store refused when they were raised, oldest first, each as the book holds it now; stops at
     /// the first refusal (the store is still away) and leaves the rest for the next call. Call holding <c>_changes</c>.
@@ -329,6 +405,7 @@ public sealed class AlertBook(
         {
             _unsaved.RemoveRange(0, saved);
             Volatile.Write(ref _unsavedCount, _unsaved.Count);
+            if (saved > 0) RewriteUnsaved();
         }
         if (_unsaved.Count > 0) return false;
         logger.LogInformation("The store took the {Count} alerts it had refused", saved);
@@ -374,6 +451,12 @@ public sealed class AlertBook(
             foreach (var alert in _alerts.Values.Where(scope.Owns).ToList())
             {
                 if (_alerts.TryRemove(alert.Id, out _)) forgotten++;
+            }
+            // Nor may they wait on disk for a store that comes back later.
+            if (_unsaved.RemoveAll(id => !_alerts.ContainsKey(id)) > 0)
+            {
+                Volatile.Write(ref _unsavedCount, _unsaved.Count);
+                RewriteUnsaved();
             }
             return (result, forgotten);
         }

@@ -13,6 +13,13 @@ public sealed class AlertBookOptions
     /// same household half a day later is a new visit for the grid worker.
     /// </summary>
     public TimeSpan IncidentWindow { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>
+    /// Where alerts the store refused wait until it takes them (one JSON alert per line, flushed to disk before the
+    /// alert is pushed), so a stop or crash during a store outage loses none: the next start reads them back. Default:
+    /// <c>alerts-unsaved.jsonl</c> beside <c>Store:Path</c>.
+    /// </summary>
+    public string? UnsavedPath { get; set; }
 }
 
 /// <summary>Where a new alert goes: the incident it belongs to, and whether it is news (pushed as <c>alert</c>) or an update to it.</summary>

@@ -57,6 +57,69 @@ public sealed class AlertStoreOutageTests(CockpitFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Alerts_waiting_for_the_store_survive_a_stop_and_are_written_after_the_next_start()
+    {
+        var realStore = fixture.Host.App.Services.GetRequiredService<IAlertStore>();
+        var path = Path.Combine(Path.GetTempPath(), "sensing-alert-outage-tests", Guid.NewGuid().ToString("N"), "alerts-unsaved.jsonl");
+        try
+        {
+            var now = TimeProvider.System.GetUtcNow();
+            var forced = IncidentPushTests.NewAlert(AlertKinds.GateForced, now, null, Scenario.NewId("gate"), AlertSeverity.Critical);
+            var first = BookOn(new RefusingAlertStore(realStore) { Refusing = true }, path);
+            await ((IAlertSink)first).RaiseAsync(forced, CancellationToken.None).AsTask().WaitAsync(Scenario.Timeout);
+            // On disk before it was pushed, and still there after a stop with the store away.
+            Assert.Single(File.ReadAllLines(path));
+            await first.StopAsync(CancellationToken.None).WaitAsync(Scenario.Timeout);
+            Assert.True(File.Exists(path));
+
+            var store = new RefusingAlertStore(realStore);
+            var second = BookOn(store, path);
+            await second.StartAsync(CancellationToken.None).WaitAsync(Scenario.Timeout);
+            Assert.Equal(AlertStatus.Open, second.Find(forced.Id)!.Status);
+            Assert.Equal(1, Unsaved(second));
+            Assert.True(second.Sequence >= second.Find(forced.Id)!.Sequence);
+
+            await second.EscalateDueAsync(CancellationToken.None).WaitAsync(Scenario.Timeout);
+            Assert.Equal([forced.Id], store.WrittenIds);
+            Assert.Single(await realStore.LoadAsync(now.AddMinutes(-1), CancellationToken.None).WaitAsync(Scenario.Timeout), a => a.Id == forced.Id);
+            Assert.False(File.Exists(path));
+            Assert.Equal(0, Unsaved(second));
+        }
+        finally
+        {
+            try { Directory.Delete(Path.GetDirectoryName(path)!, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
+    public async Task A_households_erasure_takes_its_waiting_alerts_off_the_disk_too()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "sensing-alert-outage-tests", Guid.NewGuid().ToString("N"), "alerts-unsaved.jsonl");
+        try
+        {
+            var book = BookOn(new RefusingAlertStore(fixture.Host.App.Services.GetRequiredService<IAlertStore>()) { Refusing = true }, path);
+            var now = TimeProvider.System.GetUtcNow();
+            var (erased, kept) = (Scenario.NewId("h"), Scenario.NewId("h"));
+            var leak = IncidentPushTests.NewAlert(AlertKinds.WaterLeak, now, erased, Scenario.NewId("wm"), AlertSeverity.Warning);
+            var other = IncidentPushTests.NewAlert(AlertKinds.WaterLeak, now, kept, Scenario.NewId("wm"), AlertSeverity.Warning);
+            await ((IAlertSink)book).RaiseAsync(leak, CancellationToken.None).AsTask().WaitAsync(Scenario.Timeout);
+            await ((IAlertSink)book).RaiseAsync(other, CancellationToken.None).AsTask().WaitAsync(Scenario.Timeout);
+            Assert.Equal(2, File.ReadAllLines(path).Length);
+
+            var (_, forgotten) = await book.EraseHouseholdAsync(new HouseholdScope(erased, []), _ => Task.FromResult(0), CancellationToken.None).WaitAsync(Scenario.Timeout);
+            Assert.Equal(1, forgotten);
+            var line = Assert.Single(File.ReadAllLines(path));
+            Assert.Contains(other.Id, line, StringComparison.Ordinal);
+            Assert.DoesNotContain(erased, File.ReadAllText(path), StringComparison.Ordinal);
+            Assert.Equal(1, Unsaved(book));
+        }
+        finally
+        {
+            try { Directory.Delete(Path.GetDirectoryName(path)!, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
     public async Task A_change_made_while_an_alert_waits_is_written_after_it()
     {
         var store = new RefusingAlertStore(fixture.Host.App.Services.GetRequiredService<IAlertStore>()) { Refusing = true };
@@ -76,15 +139,19 @@ public sealed class AlertStoreOutageTests(CockpitFixture fixture) : IClassFixtur
         Assert.Equal(0, Unsaved(book));
     }
 
-    /// <summary>A second book on the running host's hubs, users and options, writing to <paramref name="store"/>.</summary>
-    private AlertBook BookOn(IAlertStore store)
+    /// <summary>
+    /// A second book on the running host's hubs, users and deadlines, writing to <paramref name="store"/> and keeping
+    /// what it refuses in <paramref name="unsavedPath"/> (a fresh file of the test's own unless given).
+    /// </summary>
+    private AlertBook BookOn(IAlertStore store, string? unsavedPath = null)
     {
         var services = fixture.Host.App.Services;
+        unsavedPath ??= Path.Combine(Path.GetTempPath(), "sensing-alert-outage-tests", Guid.NewGuid().ToString("N"), "alerts-unsaved.jsonl");
         return new AlertBook(store,
             services.GetRequiredService<IHubContext<CockpitHub, ICockpitClient>>(),
             services.GetRequiredService<IHubContext<WorkerHub, IWorkerClient>>(),
             TimeProvider.System,
-            services.GetRequiredService<IOptions<AlertBookOptions>>(),
+            Options.Create(new AlertBookOptions { UnsavedPath = unsavedPath }),
             services.GetRequiredService<IOptions<ResponseDeadlineOptions>>(),
             services.GetRequiredService<UserDirectory>(),
             [],
