@@ -115,6 +115,8 @@ public sealed class AlertBook(
         Volatile.Write(ref _unsavedCount, _unsaved.Count);
         if (_unsaved.Count > 0)
             logger.LogWarning("{Count} alerts the store had not taken before the last stop are back from {Path}; written with the book's next change", _unsaved.Count, _unsavedPath);
+        else
+            RewriteUnsaved(); // the store had them all (a stop between its write and the file's rewrite): the file goes
     }
 
     /// <summary>Keeps a refused alert on disk before it is pushed: a crash before the store is back then loses nothing.</summary>
