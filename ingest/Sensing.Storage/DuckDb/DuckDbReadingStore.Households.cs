@@ -118,16 +118,10 @@ public sealed partial class DuckDbReadingStore : IHouseholdDataStore
             // The alerts' own file takes a transaction of its own (one transaction writes one database). A crash
             // between the two leaves the household's alerts; erasing again removes them, since erasure is idempotent.
             var alerts = ReadHouseholdAlerts(writer, scope);
-            Execute(writer, "BEGIN TRANSACTION");
-            try
+            using (var transaction = writer.BeginTransaction())
             {
                 DeleteByKey(writer, $"{DuckDbSchema.AlertDatabase}.alert_log", "id", alerts.Select(a => (object)a.Id));
-                Execute(writer, "COMMIT");
-            }
-            catch
-            {
-                Execute(writer, "ROLLBACK");
-                throw;
+                transaction.Commit();
             }
             return new HouseholdErasure(readings, letters.Count, alerts.Count);
         }
