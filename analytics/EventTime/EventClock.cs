@@ -33,6 +33,19 @@ public sealed class EventClock
         Lead = lead;
     }
 
+    /// <summary>
+    /// The clock a detector judges by: <paramref name="shared"/>, its host's over the same readings, which the host
+    /// observes before handing each reading on (then <c>Observes</c> is false); or, without one, a new clock of the
+    /// detector's own that it observes itself. A shared clock must have the detector's <paramref name="lead"/>.
+    /// </summary>
+    internal static (EventClock Clock, bool Observes) OwnOrShared(EventClock? shared, TimeSpan lead)
+    {
+        if (shared is null) return (new EventClock(lead), true);
+        if (shared.Lead != lead)
+            throw new ArgumentException($"The shared clock's lead must be {lead}, not {shared.Lead}.", "feedClock");
+        return (shared, false);
+    }
+
     /// <summary>How far past the clock a single reading may move it on its own.</summary>
     public TimeSpan Lead { get; }
 

@@ -26,10 +26,7 @@ public sealed class FacilityDetectors : IReadingDetector
     /// </param>
     public FacilityDetectors(FacilityOptions options, TimeZoneInfo zone, EventClock? feedClock = null)
     {
-        if (feedClock is not null && feedClock.Lead != FeedLead)
-            throw new ArgumentException($"The shared clock's lead must be {FeedLead}, not {feedClock.Lead}.", nameof(feedClock));
-        _clock = feedClock ?? new EventClock(FeedLead);
-        _observesClock = feedClock is null;
+        (_clock, _observesClock) = EventClock.OwnOrShared(feedClock, FeedLead);
         WaterLeak = new WaterLeakDetector(options.WaterLeak, zone);
         Parking = new ParkingDetector(options.Parking, zone);
         Gates = new GateDetector(options.Gate, zone);

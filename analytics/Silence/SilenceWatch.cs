@@ -46,12 +46,9 @@ public sealed class SilenceWatch : IReadingDetector
     /// </param>
     public SilenceWatch(SilenceOptions options, Func<string, Device?> findDevice, EventClock? feedClock = null)
     {
-        if (feedClock is not null && feedClock.Lead != FeedLead)
-            throw new ArgumentException($"The shared clock's lead must be {FeedLead}, not {feedClock.Lead}.", nameof(feedClock));
         _options = options;
         _findDevice = findDevice;
-        _clock = feedClock ?? new EventClock(FeedLead);
-        _observesClock = feedClock is null;
+        (_clock, _observesClock) = EventClock.OwnOrShared(feedClock, FeedLead);
     }
 
     /// <summary>
