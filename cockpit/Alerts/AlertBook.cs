@@ -67,9 +67,9 @@ public sealed class AlertBook(
     private readonly SemaphoreSlim _changes = new(1, 1);
     private readonly Incidents _incidents = new(options.Value.IncidentWindow);
     // Ids of raised alerts the store refused, in the order raised; written again, current state, before the next change.
+    // Changed only under _changes; /metrics reads its Count without the lock (a moment stale at worst).
     private readonly List<string> _unsaved = [];
     private readonly string? _unsavedPath = options.Value.UnsavedPath;
-    private int _unsavedCount;
     private long _sequence;
     private long _pings;
 
@@ -112,7 +112,6 @@ public sealed class AlertBook(
             _sequence = Math.Max(_sequence, alert.Sequence);
             _unsaved.Add(alert.Id);
         }
-        Volatile.Write(ref _unsavedCount, _unsaved.Count);
         if (_unsaved.Count > 0)
             logger.LogWarning("{Count} alerts the store had not taken before the last stop are back from {Path}; written with the book's next change", _unsaved.Count, _unsavedPath);
         else
@@ -123,7 +122,6 @@ public sealed class AlertBook(
     private void KeepUnsaved(Alert alert)
     {
         _unsaved.Add(alert.Id);
-        Volatile.Write(ref _unsavedCount, _unsaved.Count);
         if (_unsavedPath is null) return;
         try
         {
@@ -406,7 +404,6 @@ public sealed class AlertBook(
         finally
         {
             _unsaved.RemoveRange(0, saved);
-            Volatile.Write(ref _unsavedCount, _unsaved.Count);
             if (saved > 0) RewriteUnsaved();
         }
         if (_unsaved.Count > 0) return false;
@@ -455,11 +452,7 @@ public sealed class AlertBook(
                 if (_alerts.TryRemove(alert.Id, out _)) forgotten++;
             }
             // Nor may they wait on disk for a store that comes back later.
-            if (_unsaved.RemoveAll(id => !_alerts.ContainsKey(id)) > 0)
-            {
-                Volatile.Write(ref _unsavedCount, _unsaved.Count);
-                RewriteUnsaved();
-            }
+            if (_unsaved.RemoveAll(id => !_alerts.ContainsKey(id)) > 0) RewriteUnsaved();
             return (result, forgotten);
         }
         finally
@@ -578,7 +571,7 @@ public sealed class AlertBook(
         }
         samples.Add(new("sensing_alerts_open", "Alerts not yet resolved.", "gauge", _alerts.Values.Count(a => a.Status != AlertStatus.Resolved)));
         samples.Add(new("sensing_alerts_escalated", "Alerts not resolved whose response deadline passed unacknowledged.", "gauge", _alerts.Values.Count(a => a.Status == AlertStatus.Escalated)));
-        samples.Add(new("sensing_alerts_unsaved", "Alerts raised and pushed that the store refused; written with the book's next change.", "gauge", Volatile.Read(ref _unsavedCount)));
+        samples.Add(new("sensing_alerts_unsaved", "Alerts raised and pushed that the store refused; written with the book's next change.", "gauge", _unsaved.Count));
         samples.Add(new("sensing_alert_pings_total", "Alerts pushed as news (a new incident, or one that became more severe) since start; the rest joined an incident as updates.", "counter", Interlocked.Read(ref _pings)));
     }
 }
