@@ -164,7 +164,8 @@ public sealed class GateDetector : IReadingDetector
 
     private sealed class GateState
     {
-        private readonly RecentMedian _nights = new();
+        // Not readonly: a mutable struct (see RecentMedian).
+        private RecentMedian<int> _nights;
 
         public DateTimeOffset LastSeen { get; set; } = DateTimeOffset.MinValue;
         public NightCount? Night { get; set; }

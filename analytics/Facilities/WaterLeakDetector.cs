@@ -189,7 +189,8 @@ public sealed class WaterLeakDetector : IReadingDetector
     private sealed class MeterState(DateTimeOffset last)
     {
         // Lowest flow of recent clean nights.
-        private readonly RecentMedian _cleanNights = new();
+        // Not readonly: a mutable struct (see RecentMedian).
+        private RecentMedian<double> _cleanNights;
 
         public DateTimeOffset Last { get; set; } = last;
         /// <summary>Start of the unbroken run of intervals at or above the floor that the latest interval belongs to.</summary>

@@ -9,7 +9,7 @@ public sealed class RecentMedianTests
     [InlineData(4)]
     public void The_median_follows_every_value_added_though_it_is_kept_between_adds(int capacity)
     {
-        var median = new RecentMedian();
+        var median = new RecentMedian<int>();
         var random = new Random(20261124);
         var held = new List<double>();
         for (var i = 0; i < 300; i++)

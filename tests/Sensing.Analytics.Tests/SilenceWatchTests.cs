@@ -126,6 +126,28 @@ public sealed class SilenceWatchTests
     }
 
     [Fact]
+    public void The_learned_interval_keeps_the_devices_milliseconds_and_caps_gaps_of_weeks()
+    {
+        var watch = NewWatch();
+        // Gaps of 61.237, 61.241 and 61.250 s, as a meter whose clock reports milliseconds sends them: the median
+        // is the middle one to the millisecond, and the silence is counted from it.
+        var times = new[] { T0, T0.AddMilliseconds(61_237), T0.AddMilliseconds(61_237 + 61_241), T0.AddMilliseconds(61_237 + 61_241 + 61_250) };
+        foreach (var time in times) watch.Observe("lot-1", "c2", "g9", time);
+        Assert.Equal(TimeSpan.FromMilliseconds(61_241), watch.UsualInterval("lot-1"));
+        // Four intervals (4 min 4.964 s) are above the 2-minute minimum, so they decide when it is silent.
+        var alert = Assert.Single(watch.Check(times[^1] + TimeSpan.FromMilliseconds(4 * 61_241 + 1)));
+        Assert.Equal(times[^1] + TimeSpan.FromMilliseconds(4 * 61_241), alert.RaisedAt);
+
+        // A meter heard from once a month: its gaps are longer than whole milliseconds in an int hold (24.8 days),
+        // and count as that long rather than as a wrapped-around negative gap.
+        var monthly = NewWatch();
+        for (var month = 0; month < 4; month++) monthly.Observe("wm-1", "c1", "g1", T0.AddDays(30 * month));
+        Assert.Equal(TimeSpan.FromMilliseconds(int.MaxValue), monthly.UsualInterval("wm-1"));
+        Assert.Empty(monthly.Check(T0.AddDays(90 + 99)));
+        Assert.Single(monthly.Check(T0.AddDays(90 + 100)));
+    }
+
+    [Fact]
     public void A_device_without_enough_gaps_is_judged_by_its_kinds_default()
     {
         var watch = NewWatch();
