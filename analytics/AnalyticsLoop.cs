@@ -302,12 +302,20 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener, 
         }
     }
 
-    /// <summary>Starts watching every device the registry has seen, so one that never reports again after a restart still goes silent.</summary>
+    /// <summary>
+    /// Starts watching every device the registry has seen, so one that never reports again after a restart still goes
+    /// silent, and sizes the per-device maps for every registered device.
+    /// </summary>
     private void SeedFromRegistry()
     {
         try
         {
-            foreach (var device in _registry.Devices)
+            var devices = _registry.Devices;
+            // Every registered device will report: room for all of them now, not doubled as they turn up.
+            _clock.EnsureCapacity(devices.Count);
+            _storedClock.EnsureCapacity(devices.Count);
+            Silence.EnsureCapacity(devices.Count);
+            foreach (var device in devices)
             {
                 if (_registry.LastSeen(device.Id) is not { } lastSeen) continue;
                 _clock.Observe(device.Id, lastSeen);

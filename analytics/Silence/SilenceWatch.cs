@@ -101,6 +101,9 @@ public sealed class SilenceWatch : IReadingDetector
     public IReadOnlyList<Alert> Observe(in Reading reading) =>
         Observe(reading.Device, reading.Community, reading.Grid, reading.Time) is { } missed ? [missed] : [];
 
+    /// <summary>Makes room for <paramref name="devices"/> devices at once (see <see cref="EventClock.EnsureCapacity"/>).</summary>
+    public void EnsureCapacity(int devices) => _devices.EnsureCapacity(devices);
+
     /// <summary>The interval the device is judged by: median of its recent gaps, else its kind's default.</summary>
     public TimeSpan UsualInterval(string device) =>
         _devices.TryGetValue(device, out var state) ? UsualInterval(state) : _options.MeterInterval;
