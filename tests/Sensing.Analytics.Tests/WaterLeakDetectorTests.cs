@@ -97,6 +97,11 @@ public sealed class WaterLeakDetectorTests
         Assert.Equal(burst.AddHours(2), alert.RaisedAt);
         Assert.Contains("burst", alert.Evidence.Summary, StringComparison.Ordinal);
         Assert.All(alert.Evidence.Points, p => Assert.Equal(0.5, p.Observed));
+        // One point per reading of the run, at the reading's time, against the burst flow; the volume from their mean.
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => burst.AddMinutes(15 * i)), alert.Evidence.Points.Select(p => p.Time));
+        Assert.All(alert.Evidence.Points, p => Assert.Equal(0.3, p.Expected));
+        Assert.All(alert.Evidence.Points, p => Assert.Equal("water.flow", p.Metric));
+        Assert.Contains("(2 h, about 1.0 m³)", alert.Evidence.Summary, StringComparison.Ordinal);
     }
 
     [Fact]
