@@ -255,22 +255,24 @@ internal static class DuckDbSchema
     /// <summary>
     /// Moves the rollups' progress W from <c>$from</c> to <c>$to</c>: folds the raw rows of [$from, $to) into minute
     /// states, appends them to <c>readings_1m</c> and their fold per hour to <c>readings_1h</c>, and records $to. Every
-    /// raw row in that range was written while W was at most $from, so none of them is in a rollup yet. Run in one
-    /// transaction under the writer lock: W and the rollups move together or not at all.
+    /// raw row in that range was written while W was at most $from, so none of them is in a rollup yet, and no minute
+    /// row of the range exists before this fold (a write folds only readings older than W itself): so the hours are
+    /// folded from the minute rows the first statement just added, read back in the same transaction, rather than
+    /// from a temporary table of them, which held a whole minute's states (one per series: ~176,000 for a street
+    /// office) in DuckDB's memory a second time while the fold ran beside the writes. Run in one transaction: W and
+    /// the rollups move together or not at all.
     /// </summary>
     public static readonly string FoldClosedMinutes = $"""
-        CREATE OR REPLACE TEMP TABLE rollup_closed AS
+        INSERT INTO readings_1m ({RollupColumns})
             SELECT device, metric, label, community, date_trunc('minute', ts) AS bucket, {StateOfRows}
             FROM readings
             WHERE ts >= $from AND ts < $to
             GROUP BY device, metric, label, community, date_trunc('minute', ts);
-        INSERT INTO readings_1m ({RollupColumns})
-            SELECT * FROM rollup_closed;
         INSERT INTO readings_1h ({RollupColumns})
             SELECT device, metric, label, community, date_trunc('hour', bucket), {StateOfStates}
-            FROM rollup_closed
+            FROM readings_1m
+            WHERE bucket >= $from AND bucket < $to
             GROUP BY device, metric, label, community, date_trunc('hour', bucket);
-        DROP TABLE rollup_closed;
         DELETE FROM rollup_progress;
         INSERT INTO rollup_progress VALUES ($to);
         """;
