@@ -38,6 +38,9 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     // Set once under _writeLock; read without it by queries to skip the lock once the store is open.
     private volatile DuckDBConnection? _writer;
 
+    // 1 once DuckDB has reported a fatal error (see ReopenIfInvalidatedLockedAsync); back to 0 when reopened.
+    private int _invalidated;
+
     // Alerts are written on their own connection behind their own lock: an alert must not wait behind a readings write
     // that is checkpointing or folding the minute's rollups (1–2 s at 20,000 msg/s) to reach the wall screen. DuckDB
     // commits the two connections' transactions side by side, as they touch different databases. Whoever needs both locks
@@ -85,7 +88,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        if (_writer is not null)
+        if (_writer is not null && Volatile.Read(ref _invalidated) == 0)
         {
             return;
         }
@@ -93,12 +96,66 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            await ReopenIfInvalidatedLockedAsync().ConfigureAwait(false);
             OpenWriterLocked();
         }
         finally
         {
             _writeLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Notes a fatal DuckDB error; returns false, for use as an exception filter that lets the error through. DuckDB
+    /// invalidates its database instance on one (a checkpoint that failed, e.g. after running out of memory half-way
+    /// through an append: "Corrupted in-memory column" in the end-to-end benchmark at <c>Store:MemoryLimit=64MB</c>),
+    /// and from then on every statement on every connection fails until all are closed and the file is opened again.
+    /// </summary>
+    private bool NoteIfFatal(Exception error)
+    {
+        if (error is DuckDBException { ErrorType: DuckDB.NET.Native.DuckDBErrorType.Fatal } && Interlocked.Exchange(ref _invalidated, 1) == 0)
+        {
+            _logger.LogError(error, "DuckDB store at {Path} was invalidated by a fatal error; it is reopened before the next write", _path);
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// After a fatal error (<see cref="NoteIfFatal"/>), closes the store's own connections so that DuckDB.NET releases
+    /// the invalidated instance; the caller then opens the file again, and DuckDB replays its write-ahead log, so every
+    /// write that had committed is there. Before, the store stayed broken until the process was restarted: readings
+    /// went to the spool, and queries and alerts failed, for as long as it ran. A query still holding the old instance
+    /// makes the next statement fail the same way, and the write after it tries again. Call only while holding
+    /// <see cref="_writeLock"/>.
+    /// </summary>
+    private async Task ReopenIfInvalidatedLockedAsync()
+    {
+        if (Volatile.Read(ref _invalidated) == 0)
+        {
+            return;
+        }
+
+        // The alert writer shares the instance; its lock is taken after _writeLock, as everywhere.
+        await _alertWriteLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            // A fold in progress fails on the invalidated instance too (and logs it); W stays where the file has it.
+            await SettleFoldIfTouchedLocked(null).ConfigureAwait(false);
+            _foldConnection?.Dispose();
+            _foldConnection = null;
+            _alertWriter?.Dispose();
+            _alertWriter = null;
+            var writer = _writer;
+            _writer = null;
+            writer?.Dispose();
+            Volatile.Write(ref _invalidated, 0);
+        }
+        finally
+        {
+            _alertWriteLock.Release();
+        }
+
+        _logger.LogWarning("DuckDB store at {Path} closed after a fatal error; opening it again", _path);
     }
 
     /// <summary>Opens a file, creating it and its schema when needed.</summary>
@@ -137,6 +194,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            await ReopenIfInvalidatedLockedAsync().ConfigureAwait(false);
             var writer = OpenWriterLocked();
             cancellationToken.ThrowIfCancellationRequested();
             RefuseReadingsBeforeTheHorizon(writer, readings);
@@ -189,6 +247,10 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             // The staged rows stay until the next write resets both tables before it stages (above): resetting them
             // here as well cost more statements per batch for nothing, and one batch's rows are bounded.
         }
+        catch (Exception error) when (NoteIfFatal(error))
+        {
+            throw;
+        }
         finally
         {
             _writeLock.Release();
@@ -206,6 +268,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            await ReopenIfInvalidatedLockedAsync().ConfigureAwait(false);
             var writer = OpenWriterLocked();
             cancellationToken.ThrowIfCancellationRequested();
 
@@ -225,6 +288,10 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
                     .AppendValue(letter.Format ?? string.Empty)
                     .EndRow();
             }
+        }
+        catch (Exception error) when (NoteIfFatal(error))
+        {
+            throw;
         }
         finally
         {
@@ -509,6 +576,10 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             AddParameter(command, "body", body);
             command.ExecuteNonQuery();
             _alertVersion++;
+        }
+        catch (Exception error) when (NoteIfFatal(error))
+        {
+            throw;
         }
         finally
         {

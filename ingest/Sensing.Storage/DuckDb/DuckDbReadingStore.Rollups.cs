@@ -125,6 +125,7 @@ public sealed partial class DuckDbReadingStore
         }
         catch (Exception e)
         {
+            NoteIfFatal(e);
             // W stays: the next write starts the same fold again, and until then queries answer from the raw rows.
             _logger.LogWarning(e, "DuckDB rollups could not be folded from {From:o} to {To:o}; retried with the next write", from, to);
         }
