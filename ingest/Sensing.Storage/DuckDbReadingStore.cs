@@ -115,7 +115,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     {
         if (error is DuckDBException { ErrorType: DuckDB.NET.Native.DuckDBErrorType.Fatal } && Interlocked.Exchange(ref _invalidated, 1) == 0)
         {
-            _logger.LogError(error, "DuckDB store at {Path} was invalidated by a fatal error; it is reopened before the next write", _path);
+            _logger.LogError(error, "DuckDB store at {Path} was invalidated by a fatal error; it is opened again before its next write, query or alert", _path);
         }
         return false;
     }
