@@ -140,14 +140,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         try
         {
             // A fold in progress fails on the invalidated instance too (and logs it); W stays where the file has it.
-            await SettleFoldIfTouchedLocked(null).ConfigureAwait(false);
-            _foldConnection?.Dispose();
-            _foldConnection = null;
-            _alertWriter?.Dispose();
-            _alertWriter = null;
-            var writer = _writer;
-            _writer = null;
-            writer?.Dispose();
+            await CloseConnectionsLockedAsync().ConfigureAwait(false);
             Volatile.Write(ref _invalidated, 0);
         }
         finally
@@ -642,15 +635,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         await _alertWriteLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            await SettleFoldIfTouchedLocked(null).ConfigureAwait(false);
-            _foldConnection?.Dispose();
-            _foldConnection = null;
-            _alertWriter?.Dispose();
-            _alertWriter = null;
-            if (_writer is { } writer)
+            if (await CloseConnectionsLockedAsync().ConfigureAwait(false))
             {
-                _writer = null;
-                writer.Dispose();
                 _logger.LogInformation("DuckDB store at {Path} closed", _path);
             }
         }
@@ -659,6 +645,27 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             _alertWriteLock.Release();
             _writeLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Waits for a fold in progress, then closes the fold's, the alerts' and the writer's connections; true when the
+    /// writer was open. Call only while holding both <see cref="_writeLock"/> and <see cref="_alertWriteLock"/>.
+    /// </summary>
+    private async Task<bool> CloseConnectionsLockedAsync()
+    {
+        await SettleFoldIfTouchedLocked(null).ConfigureAwait(false);
+        _foldConnection?.Dispose();
+        _foldConnection = null;
+        _alertWriter?.Dispose();
+        _alertWriter = null;
+        if (_writer is not { } writer)
+        {
+            return false;
+        }
+
+        _writer = null;
+        writer.Dispose();
+        return true;
     }
 
     /// <summary>A DuckDB setting as the store's database instance has it (<c>memory_limit</c>, <c>threads</c>): for tests and diagnostics.</summary>
