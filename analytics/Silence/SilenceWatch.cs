@@ -202,8 +202,9 @@ public sealed class SilenceWatch : IReadingDetector
 
     /// <remarks>
     /// One per registered device (176,280 for a street office), so it is kept small: times as UTC ticks, gaps as whole
-    /// milliseconds (exact for device clocks, which report whole milliseconds or seconds; a gap longer than 24 days
-    /// counts as 24 days), the kind in a byte. With its gaps and its entry in the map it was ~310 bytes a device, now ~200.
+    /// milliseconds (exact for device clocks, which report whole milliseconds or seconds; a gap longer than an int of
+    /// milliseconds holds, 24.8 days, counts as 24.8 days), the kind in a byte. With its gaps and its entry in the map
+    /// it was ~310 bytes a device, now ~200.
     /// </remarks>
     private sealed class DeviceState(DateTimeOffset last, string community, string? grid, DeviceKind? kind)
     {
