@@ -155,6 +155,8 @@ public static class CockpitHost
         services.AddHostedService(sp => sp.GetRequiredService<AlertBook>());
         services.AddHostedService<EscalationWatcher>();
         services.AddSingleton<IngestFigures>();
+        services.AddSingleton<TileStoreReads>();
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<TileStoreReads>());
         services.AddSingleton<DeadLetteringDevices>();
         services.AddSingleton<GatePassesToday>();
         services.AddSingleton<TileBoard>();

@@ -9,10 +9,10 @@ public sealed record DeadLetteringScan(DateTimeOffset? ScannedAt, IReadOnlyList<
 /// Which devices sent messages ingest could not use in the last hour (the wall screen's device health): a device
 /// sending garbage needs a visit as much as a silent one. The dead letters are read back from the store at most every
 /// <see cref="ScanEvery"/> for all communities at once, not at every tile refresh, so a flood of bad messages does not
-/// make each refresh read thousands of payloads; while the store cannot answer, the last scan is kept and its
-/// <see cref="DeadLetteringScan.ScannedAt"/> ages, which marks the tile stale.
+/// make each refresh read thousands of payloads; while the store cannot answer (<see cref="TileStoreReads"/>: within a
+/// few seconds), the last scan is kept and its <see cref="DeadLetteringScan.ScannedAt"/> ages, which marks the tile stale.
 /// </summary>
-public sealed class DeadLetteringDevices(IReadingStore store, DeviceRegistry registry, TimeProvider time, ILogger<DeadLetteringDevices> logger)
+public sealed class DeadLetteringDevices(IReadingStore store, DeviceRegistry registry, TileStoreReads storeReads, TimeProvider time)
 {
     public static readonly TimeSpan Window = TimeSpan.FromHours(1);
     public static readonly TimeSpan ScanEvery = TimeSpan.FromSeconds(10);
@@ -39,21 +39,18 @@ public sealed class DeadLetteringDevices(IReadingStore store, DeviceRegistry reg
         {
             var now = time.GetUtcNow();
             if (_last is { } again && now - again.At < ScanEvery) return again;
-            try
+            var (answered, letters) = await storeReads.TryAsync(
+                token => store.DeadLettersAsync(now - Window, MaxLetters, token), "the dead letters for the device health tile", cancellationToken);
+            if (answered)
             {
-                var letters = await store.DeadLettersAsync(now - Window, MaxLetters, cancellationToken);
                 var byCommunity = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
-                foreach (var letter in letters)
+                foreach (var letter in letters!)
                 {
                     if (Attribute(letter, registry) is not var (community, device)) continue;
                     if (!byCommunity.TryGetValue(community, out var devices)) byCommunity[community] = devices = new(StringComparer.Ordinal);
                     devices.Add(device);
                 }
                 _last = (now, byCommunity);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logger.LogWarning(ex, "Could not read dead letters for the device health tile; keeping the scan of {At}", _last?.At);
             }
             return _last;
         }

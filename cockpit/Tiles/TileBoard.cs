@@ -29,7 +29,7 @@ public sealed record CommunityTiles(
     int HouseholdsMonitored,
     int CamerasOnline,
     int CamerasTotal,
-    double GatePassesToday,
+    double? GatePassesToday, // null while the store has not answered since the start (or since midnight)
     IReadOnlyList<LotTile> Parking,
     double ParkingFree,
     double ParkingCapacity,
@@ -47,7 +47,10 @@ public sealed record CommunityTiles(
     int DeadletteringDevices,
     IReadOnlyList<string> DeadletteringDeviceIds,
     ClosureReport? Closure = null,
-    BrokerTile? Broker = null);
+    BrokerTile? Broker = null,
+    // Since when the store has not answered the tiles' reads (TileStoreReads): the gate passes, lots and cameras'
+    // offline reports are then those of the last good read, their tiles aged by it. Null while it answers.
+    DateTimeOffset? StoreUnreadableSince = null);
 
 /// <summary>
 /// Ingest's link to its MQTT broker as the wall screen shows it (issue 9): while it is down, since when; once back, the
@@ -81,10 +84,18 @@ public sealed class TileBoard(
     DeadLetteringDevices deadLetters,
     GatePassesToday gatePasses,
     Sensing.Ingest.Mqtt.BrokerConnection brokerConnection,
+    TileStoreReads storeReads,
     IOptions<SensingOptions> options,
     TimeProvider time) : IMetricsSource
 {
     private readonly ConcurrentDictionary<string, StrongBox<long>> _computed = new(StringComparer.Ordinal);
+    // Each community's last figures read from the store, shown while it does not answer. Kept for communities with
+    // devices only, like _computed.
+    private readonly ConcurrentDictionary<string, StoreFigures> _lastRead = new(StringComparer.Ordinal);
+
+    /// <summary>What the tiles take from the store, read together, and when.</summary>
+    private sealed record StoreFigures(
+        IReadOnlyDictionary<string, DateTimeOffset> CameraOfflineAt, long GatePasses, DateTimeOffset Midnight, IReadOnlyList<LotTile> Lots, DateTimeOffset ReadAt);
 
     /// <summary>A camera that sent nothing (not even its heartbeat) for this long counts as offline.</summary>
     public static readonly TimeSpan CameraOnlineWindow = TimeSpan.FromMinutes(2);
@@ -136,21 +147,15 @@ public sealed class TileBoard(
         // Counted per community with devices only: a caller naming made-up communities must not grow the metric without bound.
         if (known) Interlocked.Increment(ref _computed.GetOrAdd(community, _ => new StrongBox<long>()).Value);
 
-        var offline = (await store.LatestAsync(community, Metrics.CameraOffline, cancellationToken)).ToDictionary(r => r.Device, r => r.Time, StringComparer.Ordinal);
+        var (stored, fresh) = await StoreFiguresAsync(community, midnight, known, cancellationToken);
+        var offline = stored?.CameraOfflineAt ?? new Dictionary<string, DateTimeOffset>();
         var camerasOnline = cameras.Count(c =>
             registry.LastSeen(c.Id) is { } seen
             && now - seen <= CameraOnlineWindow
             && !(offline.TryGetValue(c.Id, out var wentOffline) && wentOffline >= seen));
-
-        var passes = await gatePasses.InCommunityAsync(community, midnight, cancellationToken);
-
-        var free = await store.LatestAsync(community, Metrics.ParkingFree, cancellationToken);
-        var capacity = (await store.LatestAsync(community, Metrics.ParkingCapacity, cancellationToken))
-            .ToDictionary(r => (r.Device, r.Label), r => r.Value);
-        var lots = free
-            .Select(f => new LotTile(f.Label ?? f.Device, f.Value, capacity.GetValueOrDefault((f.Device, f.Label)), f.Time))
-            .OrderBy(l => l.Lot, StringComparer.Ordinal)
-            .ToList();
+        // Yesterday's count must not pass for today's.
+        long? passes = stored is not null && stored.Midnight == midnight ? stored.GatePasses : null;
+        var lots = stored?.Lots ?? [];
 
         var figures = alerts.Figures(community);
         var deadLettering = await deadLetters.InCommunityAsync(community, cancellationToken);
@@ -159,7 +164,8 @@ public sealed class TileBoard(
         {
             [TileNames.Households] = new(metersSeen, MeterPeriod.TotalSeconds),
             [TileNames.Cameras] = new(camerasSeen, CameraPeriod.TotalSeconds),
-            [TileNames.GatePasses] = new(gatesSeen, GatePeriod.TotalSeconds),
+            // A count from an earlier read is as old as that read, however recently the gates were seen.
+            [TileNames.GatePasses] = new(passes is null ? null : fresh ? gatesSeen : Older(gatesSeen, stored!.ReadAt), GatePeriod.TotalSeconds),
             [TileNames.Parking] = new(lots.Count == 0 ? null : lots.Max(l => l.AsOf), ParkingPeriod.TotalSeconds),
             [TileNames.OpenAlerts] = new(now, BookPeriod.TotalSeconds),
             [TileNames.ClosureRate] = new(now, BookPeriod.TotalSeconds),
@@ -176,11 +182,42 @@ public sealed class TileBoard(
             storeWriter.State switch { Sensing.Ingest.Spool.StoreState.Ok => "ok", Sensing.Ingest.Spool.StoreState.Spooling => "spooling", _ => "down" },
             storeWriter.SpoolDepth,
             freshness, deadLettering.Devices.Count, [.. deadLettering.Devices.Take(5)], closure,
-            new BrokerTile(link.Connected, link.DisconnectedSince, link.LastGap));
+            new BrokerTile(link.Connected, link.DisconnectedSince, link.LastGap),
+            storeReads.FailingSince);
+    }
+
+    /// <summary>
+    /// The community's figures from the store, read within <see cref="TileStoreReads.Budget"/>; when the store does not
+    /// answer, those of the last good read (not fresh), or null when there was none.
+    /// </summary>
+    private async Task<(StoreFigures? Figures, bool Fresh)> StoreFiguresAsync(string community, DateTimeOffset midnight, bool known, CancellationToken cancellationToken)
+    {
+        var (answered, figures) = await storeReads.TryAsync(async token =>
+        {
+            var offline = (await store.LatestAsync(community, Metrics.CameraOffline, token)).ToDictionary(r => r.Device, r => r.Time, StringComparer.Ordinal);
+            var passes = await gatePasses.InCommunityAsync(community, midnight, token);
+            var free = await store.LatestAsync(community, Metrics.ParkingFree, token);
+            var capacity = (await store.LatestAsync(community, Metrics.ParkingCapacity, token))
+                .ToDictionary(r => (r.Device, r.Label), r => r.Value);
+            var lots = free
+                .Select(f => new LotTile(f.Label ?? f.Device, f.Value, capacity.GetValueOrDefault((f.Device, f.Label)), f.Time))
+                .OrderBy(l => l.Lot, StringComparer.Ordinal)
+                .ToList();
+            return new StoreFigures(offline, passes, midnight, lots, time.GetUtcNow());
+        }, $"the tiles' reads for {community}", cancellationToken);
+        if (answered)
+        {
+            if (known) _lastRead[community] = figures!;
+            return (figures, true);
+        }
+        return (_lastRead.GetValueOrDefault(community), false);
     }
 
     private static DateTimeOffset? Newer(DateTimeOffset? newest, DateTimeOffset? seen) =>
         seen is { } s && (newest is null || s > newest) ? s : newest;
+
+    private static DateTimeOffset? Older(DateTimeOffset? seen, DateTimeOffset readAt) =>
+        seen is { } s ? (s < readAt ? s : readAt) : null;
 
     /// <summary>How often each community's tiles were computed: a community nobody watches should not grow here.</summary>
     public void Collect(ICollection<MetricSample> samples)
