@@ -19,7 +19,7 @@
     zh: {
       pageTitle: "数字驾驶舱", title: "数字驾驶舱", community: "社区", dataAge: "数据", ingest: "接入",
       perMin: "{n} 条/分", connLive: "实时", connReconnecting: "重连中", connOffline: "离线", connConnecting: "连接中",
-      store: "存储", storeOk: "正常", storeSpooling: "补写中 {n} 批", storeDown: "故障 · 本地缓存 {n} 批",
+      store: "存储", storeOk: "正常", storeSpooling: "补写中 {n} 批", storeDown: "故障 · 本地缓存 {n} 批", storeUnreadable: "无法读取 · 自 {from}",
       storeHint: "存储故障时数据先写入本地缓存，恢复后按序补写，不丢数据",
       broker: "消息", brokerOk: "正常", brokerDown: "断开 · 自 {from}", brokerGap: "已恢复 · 中断 {from}–{to}（{s} 秒）",
       brokerHint: "接入与 MQTT 代理的连接：断开期间设备消息留在代理处，重连后补收；断开期间图表可能出现缺口",
@@ -61,7 +61,7 @@
     en: {
       pageTitle: "Digital Cockpit", title: "Digital Cockpit", community: "Community", dataAge: "Data", ingest: "Ingest",
       perMin: "{n}/min", connLive: "Live", connReconnecting: "Reconnecting", connOffline: "Offline", connConnecting: "Connecting",
-      store: "Store", storeOk: "OK", storeSpooling: "catching up {n} batches", storeDown: "down · {n} batches spooled",
+      store: "Store", storeOk: "OK", storeSpooling: "catching up {n} batches", storeDown: "down · {n} batches spooled", storeUnreadable: "not answering since {from}",
       storeHint: "While the store is down, data waits in a local spool and is written in order when it returns: nothing is lost",
       broker: "Broker", brokerOk: "OK", brokerDown: "disconnected since {from}", brokerGap: "back · gap {from}–{to} ({s} s)",
       brokerHint: "Ingest's link to the MQTT broker: while it is down, devices' messages wait at the broker and are taken on reconnect; figures of the gap may lag",
@@ -586,7 +586,9 @@
   function growGateFlow(before, after) {
     const flow = state.charts && state.charts.gate_flow;
     if (!flow || !before || !after || before.community !== after.community) return;
-    const added = (after.gate_passes_today || 0) - (before.gate_passes_today || 0);
+    // No count on either side (the store did not answer): nothing to add, and a count coming back is not an hour's growth.
+    if (before.gate_passes_today == null || after.gate_passes_today == null) return;
+    const added = after.gate_passes_today - before.gate_passes_today;
     const last = (flow.points || [])[flow.points.length - 1];
     if (!(added > 0) || !last || Date.now() >= Date.parse(last.t) + 3600 * 1000) return; // midnight reset, or a new hour
     last.passes = (last.passes || 0) + added;
@@ -740,9 +742,14 @@
     const tilesAge = x ? ageOf(x.as_of) : null;
     const tilesOld = tilesAge != null && tilesAge > 2 * 15000;
     const store = $("store-state");
-    const storeState = x ? x.store_state : null;
+    // A store that takes writes but does not answer the tiles' reads is as bad for the screen as one that is down: the
+    // store's figures (gate passes, lots) are then its last read's, aged on their tiles.
+    const unreadable = x && x.store_state === "ok" && x.store_unreadable_since ? x.store_unreadable_since : null;
+    const storeState = !x ? null : unreadable ? "unreadable" : x.store_state;
     store.className = `pill ${tilesOld ? "stale-warn" : storeState === "ok" ? "fresh" : storeState === "spooling" ? "stale-warn" : "stale-bad"}`;
+    store.dataset.state = storeState || "";
     $("store-state-value").textContent = (!storeState ? "—"
+      : unreadable ? t("storeUnreadable", { from: localTime(unreadable) })
       : t(storeState === "ok" ? "storeOk" : storeState === "spooling" ? "storeSpooling" : "storeDown", { n: num(x.spool_depth || 0) }))
       + (storeState && tilesOld ? ` · ${ageText(tilesAge)}` : "");
     store.title = t("storeHint");

@@ -50,6 +50,9 @@ public sealed class WallScreen(IPage page)
     /// <summary>Ingest's link to its MQTT broker in the header (<c>data-state</c> <c>ok</c>, <c>disconnected</c>, <c>gap</c>).</summary>
     public ILocator BrokerState => page.GetByTestId("broker-state");
 
+    /// <summary>The store's state in the header; <c>data-state</c>: <c>ok</c>, <c>spooling</c>, <c>down</c>, <c>unreadable</c>.</summary>
+    public ILocator StoreState => page.GetByTestId("store-state");
+
     /// <summary>A tile, by its agreed name: households, cameras, gate-passes, parking, open-alerts, closure-rate, time-to-close.</summary>
     public ILocator Tile(string name) => page.GetByTestId($"tile-{name}");
 

@@ -34,6 +34,7 @@ public sealed class WallScreenTests(BrowserSession session)
         // Ingest is connected to its broker and never lost it: the header says so (the spells are tested in Faults/).
         await Expect(wall.BrokerState).ToHaveAttributeAsync("data-state", "ok");
         await Expect(wall.BrokerState).ToContainTextAsync("正常");
+        await Expect(wall.StoreState).ToHaveAttributeAsync("data-state", "ok");
         foreach (var (_, name) in Neighbourhood.Grids) await Expect(wall.GridMap).ToContainTextAsync(name);
         // A chart's tooltip: ECharts writes it as HTML with inline styles, which the content security policy must
         // allow (AssertHealthy fails on anything the policy blocked).
