@@ -26,12 +26,13 @@ public readonly record struct AlertChange(Alert? Alert, string? Error, int Statu
 /// as <c>alert</c> (a new ping); the others about the same subject are pushed as <c>alertUpdated</c>, carrying the
 /// incident's id in <c>incident</c>.
 /// <para>
-/// A new alert the store refuses to take (DuckDB out of memory, InfluxDB away) is not lost for it: it is kept, numbered
-/// and pushed all the same, and written by the next change of the book or the next escalation tick (every
-/// <c>Alerts:Deadlines:CheckEvery</c>), oldest first; <c>sensing_alerts_unsaved</c> counts those waiting. Meanwhile it
-/// waits in <see cref="AlertBookOptions.UnsavedPath"/> (flushed before the push), so a stop or crash before the store
-/// is back loses nothing: the next start reads it back. A person's action on an alert is refused instead (the caller
-/// sees the error and can try again).
+/// A change the store refuses to take (DuckDB out of memory, InfluxDB away) is not lost for it: a new alert, a person's
+/// action or an escalation is kept, numbered and pushed all the same, and written by the next change of the book or the
+/// next escalation tick (every <c>Alerts:Deadlines:CheckEvery</c>), oldest first, each alert as the book then holds it
+/// (its actions list every step); <c>sensing_alerts_unsaved</c> counts the alerts waiting. Meanwhile each change waits
+/// in <see cref="AlertBookOptions.UnsavedPath"/> (flushed before the push), so a stop or crash before the store is back
+/// loses nothing: the next start reads it back. So the closed loop holds during an outage: a worker's acknowledgement
+/// is taken (not refused, to be retried from a stairwell), and an alert nobody answers is still escalated.
 /// </para>
 /// <para>
 /// Every action (raised, acknowledged, on the way, resolved, escalated) is appended to the alert's
@@ -66,10 +67,16 @@ public sealed class AlertBook(
     private readonly ConcurrentDictionary<string, long> _raisedByKind = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _changes = new(1, 1);
     private readonly Incidents _incidents = new(options.Value.IncidentWindow);
-    // Ids of raised alerts the store refused, in the order raised; written again, current state, before the next change.
-    // Changed only under _changes; /metrics reads its Count without the lock (a moment stale at worst).
+    // Ids of alerts whose latest change the store refused, in the order first refused; written again, current state,
+    // before the next change. Changed only under _changes; /metrics reads its Count without the lock (a moment stale at worst).
     private readonly List<string> _unsaved = [];
     private readonly string? _unsavedPath = options.Value.UnsavedPath;
+    // When the store last refused a change; null once it took every waiting one. For s_askAgainAfter from then, new
+    // alerts and people's actions are kept without asking it: each refusal can take the store's retries' time (half a
+    // minute against a hung InfluxDB), and analytics raising or a worker acknowledging would wait for it. The
+    // escalation tick asks at every tick regardless.
+    private static readonly TimeSpan s_askAgainAfter = TimeSpan.FromSeconds(10);
+    private DateTimeOffset? _refusedAt;
     private long _sequence;
     private long _pings;
 
@@ -104,13 +111,14 @@ public sealed class AlertBook(
                 logger.LogWarning(ex, "Skipped an unreadable line of {Path}", _unsavedPath);
                 continue;
             }
-            if (alert is null || _unsaved.Contains(alert.Id)) continue;
+            if (alert is null) continue;
+            // One line per refused change: an alert raised, then acknowledged, during the outage has two; the newer wins.
             var known = _alerts.GetValueOrDefault(alert.Id);
             if (known is not null && known.Sequence >= alert.Sequence) continue;
             _alerts[alert.Id] = alert;
             if (known is null) _incidents.Add(alert);
             _sequence = Math.Max(_sequence, alert.Sequence);
-            _unsaved.Add(alert.Id);
+            if (!_unsaved.Contains(alert.Id)) _unsaved.Add(alert.Id);
         }
         if (_unsaved.Count > 0)
             logger.LogWarning("{Count} alerts the store had not taken before the last stop are back from {Path}; written with the book's next change", _unsaved.Count, _unsavedPath);
@@ -118,10 +126,10 @@ public sealed class AlertBook(
             RewriteUnsaved(); // the store had them all (a stop between its write and the file's rewrite): the file goes
     }
 
-    /// <summary>Keeps a refused alert on disk before it is pushed: a crash before the store is back then loses nothing.</summary>
+    /// <summary>Keeps a refused change on disk before it is pushed: a crash before the store is back then loses nothing.</summary>
     private void KeepUnsaved(Alert alert)
     {
-        _unsaved.Add(alert.Id);
+        if (!_unsaved.Contains(alert.Id)) _unsaved.Add(alert.Id);
         if (_unsavedPath is null) return;
         try
         {
@@ -143,7 +151,7 @@ public sealed class AlertBook(
         try
         {
             if (_unsaved.Count == 0) return;
-            await SaveUnsavedLockedAsync(cancellationToken);
+            await SaveUnsavedLockedAsync(cancellationToken, evenIfJustRefused: true);
             if (_unsaved.Count > 0)
                 logger.LogWarning("Stopping with {Count} alerts the store has not taken; they wait in {Path} for the next start: {Ids}",
                     _unsaved.Count, _unsavedPath ?? "(memory only: lost)", string.Join(", ", _unsaved));
@@ -178,23 +186,8 @@ public sealed class AlertBook(
                 Actions = [new AlertAction(now, System, System, AlertActions.Raised, placement.IsNews ? null : $"joins incident {placement.Incident}")],
             };
             // A forced door must reach the wall screen while the store is down; it is written once the store is back.
-            // While older ones still wait, the store is not asked again (each refusal can take its retries' time).
-            if (!await SaveUnsavedLockedAsync(cancellationToken))
-            {
-                KeepUnsaved(stored);
-            }
-            else
-            {
-                try
-                {
-                    await store.UpsertAsync(stored, cancellationToken);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    KeepUnsaved(stored);
-                    logger.LogWarning(ex, "The store did not take alert {Id}; kept and pushed, written with the book's next change", stored.Id);
-                }
-            }
+            await SaveUnsavedLockedAsync(cancellationToken);
+            await WriteOrKeepLockedAsync(stored, cancellationToken);
             _sequence = stored.Sequence;
             _alerts[stored.Id] = stored;
             _incidents.Add(stored);
@@ -282,7 +275,7 @@ public sealed class AlertBook(
         await _changes.WaitAsync(cancellationToken);
         try
         {
-            await SaveUnsavedLockedAsync(cancellationToken);
+            await SaveUnsavedLockedAsync(cancellationToken, evenIfJustRefused: true);
             var now = time.GetUtcNow();
             foreach (var alert in _alerts.Values.Where(a => a.Status is AlertStatus.Open or AlertStatus.Escalated && a.RespondBy <= now).OrderBy(a => a.Sequence).ToList())
             {
@@ -305,7 +298,8 @@ public sealed class AlertBook(
                                 : $"not acknowledged by {alert.RespondBy:u}; grid {alert.Grid} has no leader", AlertEscalations.ControlRoom)],
                     };
                 next = next with { Status = AlertStatus.Escalated, EscalatedAt = now, Sequence = _sequence + 1 };
-                await store.UpsertAsync(next, cancellationToken);
+                // A store outage is no reason to leave an alert nobody answers with nobody rung.
+                await WriteOrKeepLockedAsync(next, cancellationToken);
                 _sequence = next.Sequence;
                 _alerts[next.Id] = next;
                 escalated.Add(next);
@@ -342,7 +336,7 @@ public sealed class AlertBook(
             if (next is null) return AlertChange.Conflict(refusal!);
             updated = next with { Sequence = _sequence + 1 };
             await SaveUnsavedLockedAsync(cancellationToken);
-            await store.UpsertAsync(updated, cancellationToken);
+            await WriteOrKeepLockedAsync(updated, cancellationToken);
             _sequence = updated.Sequence;
             _alerts[id] = updated;
         }
@@ -380,13 +374,39 @@ public sealed class AlertBook(
     }
 
     /// <summary>
-    /// Writes the alerts the store refused when they were raised, oldest first, each as the book holds it now; stops at
+    /// Writes an alert's new state, or keeps it for later (<see cref="KeepUnsaved"/>) when the store refuses it. While
+    /// older changes still wait, the store is not asked (the caller has just tried them, and each refusal can take its
+    /// retries' time: a worker acknowledging would wait for it). Call holding <c>_changes</c>, after
+    /// <see cref="SaveUnsavedLockedAsync"/>.
+    /// </summary>
+    private async Task WriteOrKeepLockedAsync(Alert alert, CancellationToken cancellationToken)
+    {
+        if (_unsaved.Count > 0)
+        {
+            KeepUnsaved(alert);
+            return;
+        }
+        try
+        {
+            await store.UpsertAsync(alert, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _refusedAt = time.GetUtcNow();
+            KeepUnsaved(alert);
+            logger.LogWarning(ex, "The store did not take alert {Id} ({Status}); kept and pushed, written with the book's next change", alert.Id, alert.Status);
+        }
+    }
+
+    /// <summary>
+    /// Writes the alerts whose changes the store refused, oldest first, each as the book holds it now; stops at
     /// the first refusal (the store is still away) and leaves the rest for the next call. Call holding <c>_changes</c>.
     /// Returns whether none is left waiting.
     /// </summary>
-    private async Task<bool> SaveUnsavedLockedAsync(CancellationToken cancellationToken)
+    private async Task<bool> SaveUnsavedLockedAsync(CancellationToken cancellationToken, bool evenIfJustRefused = false)
     {
         if (_unsaved.Count == 0) return true;
+        if (!evenIfJustRefused && _refusedAt is { } refused && time.GetUtcNow() - refused < s_askAgainAfter) return false;
         var saved = 0;
         try
         {
@@ -399,6 +419,7 @@ public sealed class AlertBook(
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            _refusedAt = time.GetUtcNow();
             logger.LogWarning(ex, "The store still does not take alerts: {Count} waiting", _unsaved.Count - saved);
         }
         finally
@@ -407,6 +428,7 @@ public sealed class AlertBook(
             if (saved > 0) RewriteUnsaved();
         }
         if (_unsaved.Count > 0) return false;
+        _refusedAt = null;
         logger.LogInformation("The store took the {Count} alerts it had refused", saved);
         return true;
     }
@@ -424,7 +446,8 @@ public sealed class AlertBook(
         {
             var known = _alerts.GetValueOrDefault(alert.Id);
             if (known is not null && !IAlertReplica.Supersedes(alert, known)) return;
-            await store.UpsertAsync(alert, cancellationToken);
+            await SaveUnsavedLockedAsync(cancellationToken);
+            await WriteOrKeepLockedAsync(alert, cancellationToken);
             _sequence = Math.Max(_sequence, alert.Sequence);
             _alerts[alert.Id] = alert;
             if (known is null) _incidents.Add(alert);
@@ -571,7 +594,7 @@ public sealed class AlertBook(
         }
         samples.Add(new("sensing_alerts_open", "Alerts not yet resolved.", "gauge", _alerts.Values.Count(a => a.Status != AlertStatus.Resolved)));
         samples.Add(new("sensing_alerts_escalated", "Alerts not resolved whose response deadline passed unacknowledged.", "gauge", _alerts.Values.Count(a => a.Status == AlertStatus.Escalated)));
-        samples.Add(new("sensing_alerts_unsaved", "Alerts raised and pushed that the store refused; written with the book's next change.", "gauge", _unsaved.Count));
+        samples.Add(new("sensing_alerts_unsaved", "Alerts raised or changed and pushed whose latest change the store refused; written with the book's next change or escalation tick.", "gauge", _unsaved.Count));
         samples.Add(new("sensing_alert_pings_total", "Alerts pushed as news (a new incident, or one that became more severe) since start; the rest joined an incident as updates.", "counter", Interlocked.Read(ref _pings)));
     }
 }

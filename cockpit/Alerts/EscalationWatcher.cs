@@ -30,7 +30,8 @@ public sealed class EscalationWatcher(
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // The store refused the write: the alert stays as it was and the next tick tries again.
+                // Not the store (a refused write is kept by the book and written later): something unforeseen, so the
+                // watcher keeps ticking rather than leave every later deadline unwatched.
                 logger.LogError(ex, "Could not escalate overdue alerts; trying again in {Interval}", options.Value.CheckEvery);
             }
         }
