@@ -33,15 +33,18 @@ public sealed record CommunityCharts(
 /// <c>hours − 1</c> hours ago to the end of the current hour, whole UTC hours at both ends, so DuckDB answers every
 /// bucket from <c>readings_1h</c>, reading raw rows only for the last minute or so its rollups have not folded yet
 /// (InfluxDB with <c>GROUP BY time(1h)</c>). The current hour is partial and grows as the wall screen refreshes.
+/// Read like the tiles (<see cref="TileStoreReads"/>): within a few seconds, and not while the store is known not to
+/// answer; the screen then keeps the charts it has.
 /// </summary>
-public sealed class ChartBoard(IReadingStore store, IDeviceRegistry registry, TimeProvider time)
+public sealed class ChartBoard(IReadingStore store, IDeviceRegistry registry, TileStoreReads storeReads, TimeProvider time)
 {
     public static readonly TimeSpan Every = TimeSpan.FromHours(1);
 
     /// <summary>A community's lot counters are few; beyond this the chart would be unreadable from three metres anyway.</summary>
     public const int MaxLots = 12;
 
-    public async Task<CommunityCharts> ComputeAsync(string community, int hours, CancellationToken cancellationToken)
+    /// <summary>The community's charts, or null when the store did not answer (<see cref="TileStoreReads.FailingSince"/> says since when).</summary>
+    public async Task<CommunityCharts?> ComputeAsync(string community, int hours, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hours);
         var now = time.GetUtcNow();
@@ -49,9 +52,13 @@ public sealed class ChartBoard(IReadingStore store, IDeviceRegistry registry, Ti
         var from = currentHour - Every * (hours - 1);
         var to = currentHour + Every;
 
-        var gateFlow = await GateFlowAsync(community, from, to, hours, cancellationToken);
-        var parking = await ParkingAsync(community, from, to, hours, cancellationToken);
-        return new CommunityCharts(community, from, to, hours, Every.TotalSeconds, now, gateFlow, parking);
+        var (answered, charts) = await storeReads.TryAsync(async token =>
+        {
+            var gateFlow = await GateFlowAsync(community, from, to, hours, token);
+            var parking = await ParkingAsync(community, from, to, hours, token);
+            return new CommunityCharts(community, from, to, hours, Every.TotalSeconds, now, gateFlow, parking);
+        }, $"the charts of {community}", cancellationToken);
+        return answered ? charts : null;
     }
 
     private async Task<GateFlowSeries> GateFlowAsync(string community, DateTimeOffset from, DateTimeOffset to, int hours, CancellationToken cancellationToken)

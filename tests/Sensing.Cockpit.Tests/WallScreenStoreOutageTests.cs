@@ -96,6 +96,14 @@ public sealed class WallScreenStoreOutageTests(InfluxServer influx) : IClassFixt
             Assert.Empty(again.GetProperty("parking").EnumerateArray());
             Assert.Equal(1, again.GetProperty("households_monitored").GetInt32());
 
+            // The charts say at once that the store is not answering (the screen keeps those it has), not after the
+            // store's own half-minute timeout, and not as a server error.
+            clock.Restart();
+            var (chartsStatus, problem) = await Scenario.SendAsync(operatorHttp, HttpMethod.Get, $"/api/charts?community={community}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the charts took {clock.Elapsed.TotalSeconds:F1} s");
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, chartsStatus);
+            Assert.Equal("The store is not answering", problem!.Value.GetProperty("title").GetString());
+
             // The wall screen's hub answers too.
             await using var wall = await host.ConnectHubAsync("/hubs/cockpit", operatorToken);
             var watched = await wall.InvokeAsync<JsonElement>("Watch", community).WaitAsync(Scenario.Timeout);
@@ -120,6 +128,9 @@ public sealed class WallScreenStoreOutageTests(InfluxServer influx) : IClassFixt
         Assert.Equal(passesToday + 1, Number(back.Value, "gate_passes_today"));
         Assert.Equal(pausedAt, AsOf(back.Value, TileNames.GatePasses));
         Assert.Equal(0, await MetricAsync(host, "sensing_tiles_store_unreadable"));
+        var charts = await Scenario.GetJsonAsync(operatorHttp, $"/api/charts?community={community}");
+        Assert.Equal(4, charts.GetProperty("gate_flow").GetProperty("points").EnumerateArray()
+            .Sum(p => p.GetProperty("passes").ValueKind == JsonValueKind.Number ? p.GetProperty("passes").GetDouble() : 0));
     }
 
     private static DateTime LocalDate(DateTimeOffset time) =>
