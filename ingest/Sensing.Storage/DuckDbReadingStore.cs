@@ -120,6 +120,19 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         return false;
     }
 
+    /// <summary>A query that meets a fatal error marks the store too, so the next query or write reopens it.</summary>
+    private async Task<T> NotingFatalAsync<T>(Task<T> query)
+    {
+        try
+        {
+            return await query.ConfigureAwait(false);
+        }
+        catch (Exception error) when (NoteIfFatal(error))
+        {
+            throw;
+        }
+    }
+
     /// <summary>
     /// After a fatal error (<see cref="NoteIfFatal"/>), closes the store's own connections so that DuckDB.NET releases
     /// the invalidated instance; the caller then opens the file again, and DuckDB replays its write-ahead log, so every
@@ -300,7 +313,10 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         QueryAsync(query, useRollups: true, cancellationToken);
 
     /// <summary>The query with the rollups optionally switched off: the reference tests and benchmarks compare against.</summary>
-    internal async Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, bool useRollups, CancellationToken cancellationToken)
+    internal Task<IReadOnlyList<Bucket>> QueryAsync(ReadingQuery query, bool useRollups, CancellationToken cancellationToken) =>
+        NotingFatalAsync(QueryCoreAsync(query, useRollups, cancellationToken));
+
+    private async Task<IReadOnlyList<Bucket>> QueryCoreAsync(ReadingQuery query, bool useRollups, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         var everyMicros = query.Validate();
@@ -429,7 +445,10 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     /// edges and from the rollups' progress on, as an hourly <see cref="QueryAsync(ReadingQuery, CancellationToken)"/>
     /// reads them (<see cref="RollupSource"/>), in one snapshot.
     /// </summary>
-    public async Task<IReadOnlyDictionary<string, long>> CountPerCommunityAsync(string metric, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    public Task<IReadOnlyDictionary<string, long>> CountPerCommunityAsync(string metric, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        NotingFatalAsync(CountPerCommunityCoreAsync(metric, from, to, cancellationToken));
+
+    private async Task<IReadOnlyDictionary<string, long>> CountPerCommunityCoreAsync(string metric, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(metric);
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -503,7 +522,10 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         return await LatestCoreAsync(sql, metric, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<DeadLetter>> DeadLettersAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken) =>
+        NotingFatalAsync(DeadLettersCoreAsync(since, limit, cancellationToken));
+
+    private async Task<IReadOnlyList<DeadLetter>> DeadLettersCoreAsync(DateTimeOffset? since, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
 
@@ -598,7 +620,10 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         }
     }
 
-    public async Task<IReadOnlyList<Alert>> LoadAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<Alert>> LoadAsync(DateTimeOffset since, CancellationToken cancellationToken) =>
+        NotingFatalAsync(LoadCoreAsync(since, cancellationToken));
+
+    private async Task<IReadOnlyList<Alert>> LoadCoreAsync(DateTimeOffset since, CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -829,8 +854,12 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         }
     }
 
-    private async Task<IReadOnlyList<LatestReading>> LatestCoreAsync(
-        string sql, string metric, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    private Task<IReadOnlyList<LatestReading>> LatestCoreAsync(
+        string sql, string metric, CancellationToken cancellationToken, params (string Name, object Value)[] parameters) =>
+        NotingFatalAsync(LatestScanAsync(sql, metric, cancellationToken, parameters));
+
+    private async Task<IReadOnlyList<LatestReading>> LatestScanAsync(
+        string sql, string metric, CancellationToken cancellationToken, (string Name, object Value)[] parameters)
     {
         await using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();

@@ -51,6 +51,23 @@ public sealed class FatalErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_query_that_meets_a_fatal_error_fails_once_and_the_next_one_reopens_the_file()
+    {
+        var store = _db.Store;
+        await store.WriteAsync([Sample.Point("m1", Metrics.WaterConsumption, Day, 1)], CancellationToken.None).Within();
+        await InvalidateAsync();
+
+        // A wall screen reading while nothing is written (a quiet night): the query that meets the error fails…
+        var query = new ReadingQuery(Metrics.WaterConsumption, Day.AddDays(-1), Day.AddDays(1), Device: "m1", Limit: 10);
+        var refused = await Assert.ThrowsAsync<DuckDBException>(() => store.QueryAsync(query, CancellationToken.None)).Within();
+        Assert.Equal(DuckDBErrorType.Fatal, refused.ErrorType);
+        // …and the next opens the file again rather than waiting for a write to do it.
+        Assert.Equal(1.0, Assert.Single(await store.QueryAsync(query, CancellationToken.None).Within()).Value);
+        Assert.Single(await store.LatestAsync("c1", Metrics.WaterConsumption, CancellationToken.None).Within());
+        await _db.SqlAsync("CHECKPOINT").Within();
+    }
+
+    [Fact]
     public async Task An_alert_written_after_a_fatal_error_is_refused_once_and_its_retry_reopens_the_file()
     {
         var store = _db.Store;
