@@ -139,6 +139,7 @@ public static class CockpitHost
         services.AddSignalR(hubs => hubs.AddFilter<HubRefusalLog>()).AddJsonProtocol(json => ConfigureJson(json.PayloadSerializerOptions));
         services.AddLogging(logging => logging.AddFilter(HubRefusalLog.DispatcherCategory, LogLevel.Critical));
         services.AddProblemDetails();
+        services.AddExceptionHandler<Apis.StoreUnavailableHandler>();
 
         services.AddOptions<AlertBookOptions>().Bind(configuration.GetSection(AlertBookOptions.Section))
             .PostConfigure<IOptions<Sensing.Storage.StoreOptions>>((o, store) => o.UnsavedPath = string.IsNullOrWhiteSpace(o.UnsavedPath)

@@ -25,8 +25,8 @@ public static class ChartsApi
             if (!registry.Communities.Any(c => c.Id == community)) return TypedResults.NotFound($"no community '{community}'");
             if (await charts.ComputeAsync(community!, hours ?? 24, ct) is { } computed) return TypedResults.Ok(computed);
             // Said at once rather than after the store's own half-minute timeout: the screen keeps the charts it has.
-            http.Response.Headers.RetryAfter = ((int)TileStoreReads.RetryEvery.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The store is not answering",
+            http.Response.Headers.RetryAfter = StoreUnavailableHandler.RetryAfter;
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: StoreUnavailableHandler.Title,
                 detail: storeReads.FailingSince is { } since ? $"No answer from the store since {since:u}; try again later." : "No answer from the store; try again later.");
         }).RequireAuthorization(CockpitPolicies.ControlRoom).WithName("Charts")
           .WithSummary("Gate passes and parking occupancy per hour over the last hours, from the store's hourly rollups.");

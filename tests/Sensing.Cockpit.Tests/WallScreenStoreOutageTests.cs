@@ -133,6 +133,50 @@ public sealed class WallScreenStoreOutageTests(InfluxServer influx) : IClassFixt
             .Sum(p => p.GetProperty("passes").ValueKind == JsonValueKind.Number ? p.GetProperty("passes").GetDouble() : 0));
     }
 
+    [Fact]
+    public async Task An_api_query_while_the_store_is_down_is_answered_503_with_retry_after_not_as_a_server_error()
+    {
+        await using var host = await SensingTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Store:Kind"] = "influxdb",
+            ["Store:Url"] = influx.Url.ToString(),
+            ["Store:Database"] = "api_" + Guid.NewGuid().ToString("N")[..8],
+        }, failOnLoggedErrors: false);
+        using var admin = host.Http(await host.TokenAsync("admin"));
+        using var operatorHttp = host.Http(await host.TokenAsync("operator"));
+        var (community, gate) = (Scenario.NewId("cs"), Scenario.NewId("gate"));
+        await Scenario.RegisterDeviceAsync(admin, gate, "gate", community, "g1");
+        var now = DateTimeOffset.UtcNow;
+        await host.App.Services.GetRequiredService<IReadingStore>()
+            .WriteAsync([new Reading(gate, community, "g1", null, Metrics.GatePass, now.AddMinutes(-1), 1, "in")], CancellationToken.None).WaitAsync(Scenario.Timeout);
+        var path = $"/api/readings?device={gate}&metric={Metrics.GatePass}";
+        Assert.Single((await Scenario.GetJsonAsync(operatorHttp, path)).EnumerateArray());
+
+        await influx.CrashAsync();
+        try
+        {
+            using var response = await operatorHttp.GetAsync(path).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(TileStoreReads.RetryEvery.TotalSeconds), response.Headers.RetryAfter?.Delta);
+            var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal("The store is not answering", problem.GetProperty("title").GetString());
+            Assert.Equal(503, problem.GetProperty("status").GetInt32());
+            // A request the store could never answer is still the caller's error, not "try later".
+            var (badStatus, _) = await Scenario.SendAsync(operatorHttp, HttpMethod.Get, $"/api/readings?device={gate}");
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, badStatus);
+        }
+        finally
+        {
+            await influx.RestartAsync();
+        }
+        // Back (once the client's circuit closes again): the same query answers.
+        await SensingTestHost.EventuallyAsync(async () =>
+        {
+            using var response = await operatorHttp.GetAsync(path);
+            return response.IsSuccessStatusCode ? "" : null;
+        }, TimeSpan.FromSeconds(60), "the readings API to answer again");
+    }
+
     private static DateTime LocalDate(DateTimeOffset time) =>
         TimeZoneInfo.ConvertTime(time, TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai")).Date;
 
