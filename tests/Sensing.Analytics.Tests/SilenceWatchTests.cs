@@ -185,8 +185,36 @@ public sealed class SilenceWatchTests
         // Four 5-second intervals would be 20 s; the two-minute floor keeps it from flapping.
         Assert.Empty(watch.Check(last.AddSeconds(30)));
         Assert.Empty(watch.Check(last.AddSeconds(120)));
-        var alert = Assert.Single(watch.Check(last.AddSeconds(121)));
+        var alert = Assert.Single(watch.Check(last.AddSeconds(120) + new SilenceOptions().CheckEvery));
         Assert.Equal("c2", alert.Community);
+        Assert.Equal(last.AddSeconds(120), alert.RaisedAt);
+    }
+
+    [Fact]
+    public void Every_device_is_walked_at_most_once_per_check_period_of_event_time_and_nothing_is_lost_by_it()
+    {
+        var watch = NewWatch();
+        for (var i = 0; i <= 20; i++)
+        {
+            watch.Observe("lot-1", "c2", "g9", T0.AddSeconds(5 * i));
+            watch.Observe("lot-2", "c2", "g9", T0.AddSeconds(5 * i));
+        }
+        var last = T0.AddSeconds(100);
+        var period = new SilenceOptions().CheckEvery;
+
+        // Walked at +120 s (not yet silent); a second later both are overdue, but the next walk is a period later.
+        Assert.Empty(watch.Check(last.AddSeconds(120)));
+        Assert.Empty(watch.Check(last.AddSeconds(121)));
+        Assert.Empty(watch.Check(last.AddSeconds(120) + period - TimeSpan.FromMilliseconds(1)));
+        // One device reports in the meantime: its silence is judged by that reading, with the same times.
+        var ended = Assert.Single(watch.Observe(new Reading("lot-2", "c2", "g9", null, Metrics.ParkingFree, last.AddSeconds(122), 1)));
+        Assert.Equal(last.AddSeconds(120), ended.RaisedAt);
+        // The other is found at the next walk, raised at the event time it became overdue.
+        var found = Assert.Single(watch.Check(last.AddSeconds(120) + period));
+        Assert.Equal("lot-1", found.Device);
+        Assert.Equal(last.AddSeconds(120), found.RaisedAt);
+        // A watermark that steps back is walked at once (nothing left to find here).
+        Assert.Empty(watch.Check(last.AddSeconds(60)));
     }
 
     [Fact]
