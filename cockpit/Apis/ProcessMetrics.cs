@@ -32,6 +32,13 @@ public sealed class ProcessMetrics(IOptions<StoreOptions> store, IServiceProvide
         if (_duckDbPath is not null)
         {
             samples.Add(new("sensing_store_file_bytes", "Size of the DuckDB file and its write-ahead log.", "gauge", FileSize(_duckDbPath) + FileSize(_duckDbPath + ".wal")));
+            if (services.GetService<DuckDbReadingStore>() is { } duckDb)
+            {
+                var (checkedBatches, uncheckedBatches) = duckDb.DuplicateChecks;
+                const string help = "Readings batches written to DuckDB, by whether they were checked against the stored rows for duplicates (no: every reading newer than its series' stored ones).";
+                samples.Add(new("sensing_duckdb_batches_total", help, "counter", checkedBatches, "duplicate_check=\"yes\""));
+                samples.Add(new("sensing_duckdb_batches_total", help, "counter", uncheckedBatches, "duplicate_check=\"no\""));
+            }
             // DuckDB's figures come from a query, which waits behind a long write or a retention pass: a scrape takes
             // the last figures at once and asks for fresh ones in the background, at most every 5 s.
             RefreshDuckDbMemory();

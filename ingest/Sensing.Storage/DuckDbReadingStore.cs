@@ -54,6 +54,11 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
     // What wall screens ask for every 2 s, kept from the writes instead of scanned from the raw history each time.
     private readonly LatestInCommunity _latest = new();
 
+    // Bounds on each series' newest stored time: a batch newer than all of them skips the duplicate check. Under _writeLock.
+    private readonly NewestPerSeries _newest = new();
+    private long _batchesChecked;
+    private long _batchesUnchecked;
+
     /// <param name="time">The wall clock the rollups' progress follows (<see cref="RollupDelay"/>); the system clock when null.</param>
     public DuckDbReadingStore(DuckDbStoreOptions options, ILogger? logger = null, TimeProvider? time = null)
     {
@@ -238,9 +243,10 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             // One transaction for the raw rows and the rollup rows of its late readings: the batch lands whole or not
             // at all, and DuckDB has written and synced its WAL before COMMIT returns, which is what makes a completed
             // write durable and keeps the rollups equal to the raw rows even when the process is killed mid-write.
+            var noneStored = _newest.AllNewer(readings);
             using (var transaction = writer.BeginTransaction())
             {
-                Execute(writer, DuckDbSchema.SelectNewRows);
+                Execute(writer, noneStored ? DuckDbSchema.SelectNewRowsNoneStored : DuckDbSchema.SelectNewRows);
                 Execute(writer, DuckDbSchema.InsertNewRows);
                 if (late)
                 {
@@ -249,6 +255,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
                 }
                 transaction.Commit();
             }
+            _newest.Written(readings);
+            Interlocked.Increment(ref noneStored ? ref _batchesUnchecked : ref _batchesChecked);
             _latest.Observe(readings);
             // The staged rows stay until the next write resets both tables before it stages (above): resetting them
             // here as well cost more statements per batch for nothing, and one batch's rows are bounded.
@@ -732,6 +740,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             Execute(connection, DuckDbSchema.NewRows);
             StartRollupProgressLocked(connection);
             NoteAnOldPrimaryKey(connection);
+            BoundStoredSeries(connection);
         }
         catch
         {
@@ -743,6 +752,32 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
         _logger.LogInformation("DuckDB store opened at {Path}", _path);
         return connection;
     }
+
+    /// <summary>
+    /// Reads what <see cref="NewestPerSeries"/> starts from: the file's newest time up to the clock plus
+    /// <see cref="NewestPerSeries.Ahead"/>, and each series stamped beyond it (few: devices whose clocks run fast). Both
+    /// scans are pruned by the time column's zone maps to the newest row groups.
+    /// </summary>
+    private void BoundStoredSeries(DuckDBConnection connection)
+    {
+        var cap = (_time.GetUtcNow() + NewestPerSeries.Ahead).UtcDateTime;
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT max(ts) FROM readings WHERE ts <= $cap";
+        AddParameter(command, "cap", cap);
+        var newest = command.ExecuteScalar() is DateTime stored ? stored : (DateTime?)null;
+        command.CommandText = "SELECT device, metric, label, max(ts) FROM readings WHERE ts > $cap GROUP BY device, metric, label";
+        var ahead = new List<(string, string, string, DateTime)>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read()) ahead.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetDateTime(3)));
+        }
+        _newest.Opened(newest, ahead);
+        if (ahead.Count > 0)
+            _logger.LogInformation("{Count} series have readings stamped more than {Ahead} ahead of the clock; their batches are checked for duplicates until newer", ahead.Count, NewestPerSeries.Ahead);
+    }
+
+    /// <summary>Batches written with the check for readings already stored, and without it (every reading newer than its series' stored ones).</summary>
+    public (long Checked, long Unchecked) DuplicateChecks => (Interlocked.Read(ref _batchesChecked), Interlocked.Read(ref _batchesUnchecked));
 
     /// <summary>
     /// Attaches the alerts' own file (<see cref="DuckDbSchema.AlertLog"/>), moves a keyed <c>alerts</c> table of an older

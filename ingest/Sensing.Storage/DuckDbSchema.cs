@@ -234,6 +234,21 @@ internal static class DuckDbSchema
         """;
 
     /// <summary>
+    /// <see cref="SelectNewRows"/> without the anti-join, for a batch whose every reading is newer than anything stored of
+    /// its series (<see cref="NewestPerSeries"/>): duplicates within the batch and readings before the retention
+    /// horizon are still dropped.
+    /// </summary>
+    public const string SelectNewRowsNoneStored = """
+        INSERT INTO readings_new
+        SELECT s.device, s.metric, s.label, s.ts, s.value, s.community, s.grid, s.household, s.attributes
+        FROM (
+            SELECT * FROM readings_staging
+            QUALIFY row_number() OVER (PARTITION BY device, metric, label, ts ORDER BY seq) = 1
+        ) AS s
+        WHERE s.ts >= (SELECT coalesce(max(raw_horizon), TIMESTAMP '-infinity') FROM retention_horizon)
+        """;
+
+    /// <summary>
     /// A plain INSERT: <see cref="SelectNewRows"/> removed every existing key and every repeat within the batch, and
     /// the rollups are folded from the same rows, so raw rows and rollups agree. (In a file created with the old
     /// primary key, a conflict here would be a bug and fails the transaction rather than let them disagree.)
