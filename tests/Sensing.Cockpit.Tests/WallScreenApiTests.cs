@@ -223,6 +223,30 @@ public sealed class WallScreenApiTests(CockpitFixture fixture) : IClassFixture<C
         host.AssertNoLoggedErrors();
     }
 
+    [Fact]
+    public async Task Metrics_count_the_stores_batches_by_whether_they_were_checked_for_stored_duplicates()
+    {
+        var community = Scenario.NewId("cc");
+        var meter = Scenario.NewId("wm");
+        // Ahead of anything another test of this host wrote: newer than the file's newest, never seen for this meter.
+        var time = Host.App.Services.GetRequiredService<TimeProvider>().GetUtcNow().AddSeconds(30);
+        Reading[] batch = [new Reading(meter, community, "g1", null, Metrics.WaterConsumption, time, 1)];
+        var (checkedBefore, uncheckedBefore) = (await BatchesAsync("yes"), await BatchesAsync("no"));
+
+        await Store.WriteAsync(batch, CancellationToken.None).WaitAsync(Scenario.Timeout);
+        Assert.Equal((checkedBefore, uncheckedBefore + 1), (await BatchesAsync("yes"), await BatchesAsync("no")));
+        await Store.WriteAsync(batch, CancellationToken.None).WaitAsync(Scenario.Timeout); // redelivered
+        Assert.Equal((checkedBefore + 1, uncheckedBefore + 1), (await BatchesAsync("yes"), await BatchesAsync("no")));
+
+        async Task<double> BatchesAsync(string check)
+        {
+            using var http = Host.Http();
+            var prefix = $"sensing_duckdb_batches_total{{duplicate_check=\"{check}\"}} ";
+            var line = (await http.GetStringAsync("/metrics")).Split('\n').Single(l => l.StartsWith(prefix, StringComparison.Ordinal));
+            return double.Parse(line[prefix.Length..], System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
     /// <summary>The current UTC hour, waiting out its last half minute so the test and the host agree on it.</summary>
     private async Task<DateTimeOffset> CurrentHourAwayFromItsEndAsync()
     {
