@@ -220,14 +220,8 @@ internal static class DuckDbSchema
     /// <see cref="Rollups"/>). Runs inside the write transaction, under the writer lock: nothing can insert a key
     /// between this check and the insert.
     /// </summary>
-    public const string SelectNewRows = """
-        INSERT INTO readings_new
-        SELECT s.device, s.metric, s.label, s.ts, s.value, s.community, s.grid, s.household, s.attributes
-        FROM (
-            SELECT * FROM readings_staging
-            QUALIFY row_number() OVER (PARTITION BY device, metric, label, ts ORDER BY seq) = 1
-        ) AS s
-        WHERE s.ts >= (SELECT coalesce(max(raw_horizon), TIMESTAMP '-infinity') FROM retention_horizon)
+    public const string SelectNewRows = SelectNewRowsNoneStored + """
+
           AND NOT EXISTS (
             SELECT 1 FROM readings AS r
             WHERE r.device = s.device AND r.metric = s.metric AND r.label = s.label AND r.ts = s.ts)

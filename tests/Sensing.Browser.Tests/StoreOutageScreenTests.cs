@@ -19,12 +19,7 @@ public sealed class StoreOutageScreenTests(BrowserSession session, InfluxServer 
     [BrowserFact]
     public async Task A_store_that_stops_answering_is_named_in_the_header_while_the_figures_read_before_stay()
     {
-        await using var host = await SensingTestHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Store:Kind"] = "influxdb",
-            ["Store:Url"] = influx.Url.ToString(),
-            ["Store:Database"] = "screen_" + Guid.NewGuid().ToString("N")[..8],
-        }, failOnLoggedErrors: false); // background reads of the frozen store log their failures
+        await using var host = await SensingTestHost.StartAsync(influx.StoreSettings("screen"), failOnLoggedErrors: false); // background reads of the frozen store log their failures
         const string community = "c1", gate = "gate-outage-1";
         using (var admin = host.Http(await host.TokenAsync("admin")))
         {

@@ -23,12 +23,7 @@ public sealed class WallScreenStoreOutageTests(InfluxServer influx) : IClassFixt
     [Fact]
     public async Task While_the_store_does_not_answer_the_tiles_keep_coming_with_its_last_figures_marked_by_age()
     {
-        await using var host = await SensingTestHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Store:Kind"] = "influxdb",
-            ["Store:Url"] = influx.Url.ToString(),
-            ["Store:Database"] = "tiles_" + Guid.NewGuid().ToString("N")[..8],
-        }, failOnLoggedErrors: false); // background reads of the frozen store log their failures
+        await using var host = await SensingTestHost.StartAsync(influx.StoreSettings("tiles"), failOnLoggedErrors: false); // background reads of the frozen store log their failures
         var store = host.App.Services.GetRequiredService<IReadingStore>();
         var registry = host.App.Services.GetRequiredService<DeviceRegistry>();
         using var admin = host.Http(await host.TokenAsync("admin"));
@@ -136,12 +131,7 @@ public sealed class WallScreenStoreOutageTests(InfluxServer influx) : IClassFixt
     [Fact]
     public async Task An_api_query_while_the_store_is_down_is_answered_503_with_retry_after_not_as_a_server_error()
     {
-        await using var host = await SensingTestHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Store:Kind"] = "influxdb",
-            ["Store:Url"] = influx.Url.ToString(),
-            ["Store:Database"] = "api_" + Guid.NewGuid().ToString("N")[..8],
-        }, failOnLoggedErrors: false);
+        await using var host = await SensingTestHost.StartAsync(influx.StoreSettings("api"), failOnLoggedErrors: false);
         using var admin = host.Http(await host.TokenAsync("admin"));
         using var operatorHttp = host.Http(await host.TokenAsync("operator"));
         var (community, gate) = (Scenario.NewId("cs"), Scenario.NewId("gate"));

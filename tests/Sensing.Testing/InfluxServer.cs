@@ -45,6 +45,14 @@ public sealed class InfluxServer : IAsyncLifetime
 
     public static string Executable => Environment.GetEnvironmentVariable("SENSING_INFLUXD") ?? "/usr/bin/influxd";
 
+    /// <summary>A host's settings to store its readings here, in a database of its own named from <paramref name="prefix"/>.</summary>
+    public Dictionary<string, string?> StoreSettings(string prefix) => new()
+    {
+        ["Store:Kind"] = "influxdb",
+        ["Store:Url"] = Url.ToString(),
+        ["Store:Database"] = prefix + "_" + Guid.NewGuid().ToString("N")[..8],
+    };
+
     public async Task InitializeAsync()
     {
         if (!File.Exists(Executable))
