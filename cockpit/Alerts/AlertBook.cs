@@ -77,6 +77,10 @@ public sealed class AlertBook(
     // escalation tick asks at every tick regardless.
     private static readonly TimeSpan s_askAgainAfter = TimeSpan.FromSeconds(10);
     private DateTimeOffset? _refusedAt;
+    // The longest one alert write may take. A store that hangs rather than refuses (InfluxDB frozen: its client gives up
+    // after 30 s) would otherwise hold _changes that long at every escalation tick, and every raise and every worker's
+    // action waits on _changes. A write cut short is kept and written again, as a refused one is.
+    private static readonly TimeSpan s_writeBudget = TimeSpan.FromSeconds(3);
     private long _sequence;
     private long _pings;
 
@@ -388,7 +392,7 @@ public sealed class AlertBook(
         }
         try
         {
-            await store.UpsertAsync(alert, cancellationToken);
+            await UpsertWithinBudgetAsync(alert, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -396,6 +400,13 @@ public sealed class AlertBook(
             KeepUnsaved(alert);
             logger.LogWarning(ex, "The store did not take alert {Id} ({Status}); kept and pushed, written with the book's next change", alert.Id, alert.Status);
         }
+    }
+
+    private async Task UpsertWithinBudgetAsync(Alert alert, CancellationToken cancellationToken)
+    {
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(s_writeBudget);
+        await store.UpsertAsync(alert, budget.Token);
     }
 
     /// <summary>
@@ -413,7 +424,7 @@ public sealed class AlertBook(
             foreach (var id in _unsaved)
             {
                 // Erased meanwhile (a household's erasure): nothing to write back.
-                if (_alerts.TryGetValue(id, out var alert)) await store.UpsertAsync(alert, cancellationToken);
+                if (_alerts.TryGetValue(id, out var alert)) await UpsertWithinBudgetAsync(alert, cancellationToken);
                 saved++;
             }
         }

@@ -212,6 +212,35 @@ public sealed class AlertStoreOutageTests(CockpitFixture fixture) : IClassFixtur
         Assert.Equal(0, Unsaved(book));
     }
 
+    [Fact]
+    public async Task A_store_that_hangs_holds_neither_the_alert_nor_the_worker_nor_the_escalation_tick_for_long()
+    {
+        var realStore = fixture.Host.App.Services.GetRequiredService<IAlertStore>();
+        var store = new RefusingAlertStore(realStore) { Hanging = true };
+        var book = BookOn(store);
+        var leak = IncidentPushTests.NewAlert(AlertKinds.WaterLeak, TimeProvider.System.GetUtcNow(), Scenario.NewId("h"), Scenario.NewId("wm"), AlertSeverity.Warning);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        // The first write waits out the book's budget (a few seconds, not the InfluxDB client's 30 s), and the alert is kept.
+        await ((IAlertSink)book).RaiseAsync(leak, CancellationToken.None).AsTask().WaitAsync(Scenario.Timeout);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(6), $"the raise took {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal(1, Unsaved(book));
+        // A worker's action right after does not wait on the store at all.
+        clock.Restart();
+        await book.AcknowledgeAsync(leak.Id, AlertBook.Everyone, CancellationToken.None).WaitAsync(Scenario.Timeout);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"the acknowledgement took {clock.Elapsed.TotalSeconds:F1} s");
+        // The escalation tick asks the store, and gives up within the budget too.
+        clock.Restart();
+        await book.EscalateDueAsync(CancellationToken.None).WaitAsync(Scenario.Timeout);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(6), $"the tick took {clock.Elapsed.TotalSeconds:F1} s");
+
+        // The store answers again: the next tick writes the alert as it is now.
+        store.Hanging = false;
+        await book.EscalateDueAsync(CancellationToken.None).WaitAsync(Scenario.Timeout);
+        Assert.Equal([(leak.Id, AlertStatus.Acknowledged)], store.Writes);
+        Assert.Equal(0, Unsaved(book));
+    }
+
     /// <summary>
     /// A second book on the running host's hubs, users and deadlines, writing to <paramref name="store"/> and keeping
     /// what it refuses in <paramref name="unsavedPath"/> (a fresh file of the test's own unless given).
@@ -248,12 +277,16 @@ public sealed class AlertStoreOutageTests(CockpitFixture fixture) : IClassFixtur
         /// <summary>How long a refusal takes, as against a store that hangs until its client gives up.</summary>
         public TimeSpan RefuseAfter { get; set; }
 
+        /// <summary>Every write waits until its caller gives up, as against a frozen server with no timeout of its own.</summary>
+        public volatile bool Hanging;
+
         public int Written => _writes.Count;
         public IReadOnlyList<string> WrittenIds => [.. _writes.Select(w => w.Item1)];
         public IReadOnlyList<(string, AlertStatus)> Writes => [.. _writes];
 
         public async Task UpsertAsync(Alert alert, CancellationToken cancellationToken)
         {
+            if (Hanging) await Task.Delay(Timeout.Infinite, cancellationToken);
             if (Refusing)
             {
                 if (RefuseAfter > TimeSpan.Zero) await Task.Delay(RefuseAfter, cancellationToken);
