@@ -243,7 +243,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             // One transaction for the raw rows and the rollup rows of its late readings: the batch lands whole or not
             // at all, and DuckDB has written and synced its WAL before COMMIT returns, which is what makes a completed
             // write durable and keeps the rollups equal to the raw rows even when the process is killed mid-write.
-            var noneStored = _newest.AllNewer(readings);
+            var series = _newest.SeriesOf(readings);
+            var noneStored = _newest.AllNewer(readings, series);
             using (var transaction = writer.BeginTransaction())
             {
                 Execute(writer, noneStored ? DuckDbSchema.SelectNewRowsNoneStored : DuckDbSchema.SelectNewRows);
@@ -255,7 +256,7 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
                 }
                 transaction.Commit();
             }
-            _newest.Written(readings);
+            _newest.Written(readings, series);
             Interlocked.Increment(ref noneStored ? ref _batchesUnchecked : ref _batchesChecked);
             _latest.Observe(readings);
             // The staged rows stay until the next write resets both tables before it stages (above): resetting them

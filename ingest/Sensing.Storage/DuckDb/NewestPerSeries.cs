@@ -25,6 +25,7 @@ internal sealed class NewestPerSeries
 
     private readonly Dictionary<int, long> _written = new();
     private long _storedBefore = long.MinValue;
+    private int[] _keys = [];
 
     /// <summary>How many series have a bound of their own.</summary>
     public int Series => _written.Count;
@@ -39,27 +40,37 @@ internal sealed class NewestPerSeries
         foreach (var (device, metric, label, time) in ahead) Raise(Key(device, metric, label), Micros(time.Ticks));
     }
 
-    /// <summary>Whether every reading is newer than anything stored of its series: then none of them can be stored already.</summary>
-    public bool AllNewer(IReadOnlyList<Reading> readings)
+    /// <summary>
+    /// Each reading's series key, in a buffer reused by the next batch: hashed once per batch for
+    /// <see cref="AllNewer"/> and <see cref="Written"/> both.
+    /// </summary>
+    public ReadOnlySpan<int> SeriesOf(IReadOnlyList<Reading> readings)
     {
+        if (_keys.Length < readings.Count) _keys = new int[Math.Max(readings.Count, 2 * _keys.Length)];
         for (var i = 0; i < readings.Count; i++)
         {
             var reading = readings[i];
-            var time = Micros(reading.Time.UtcTicks);
+            _keys[i] = Key(reading.Device, reading.Metric, reading.Label ?? string.Empty);
+        }
+        return _keys.AsSpan(0, readings.Count);
+    }
+
+    /// <summary>Whether every reading is newer than anything stored of its series: then none of them can be stored already.</summary>
+    public bool AllNewer(IReadOnlyList<Reading> readings, ReadOnlySpan<int> series)
+    {
+        for (var i = 0; i < readings.Count; i++)
+        {
+            var time = Micros(readings[i].Time.UtcTicks);
             if (time <= _storedBefore) return false;
-            if (_written.TryGetValue(Key(reading.Device, reading.Metric, reading.Label ?? string.Empty), out var bound) && time <= bound) return false;
+            if (_written.TryGetValue(series[i], out var bound) && time <= bound) return false;
         }
         return true;
     }
 
     /// <summary>Raises the bounds by a batch that was committed (its readings are stored now, or were already).</summary>
-    public void Written(IReadOnlyList<Reading> readings)
+    public void Written(IReadOnlyList<Reading> readings, ReadOnlySpan<int> series)
     {
-        for (var i = 0; i < readings.Count; i++)
-        {
-            var reading = readings[i];
-            Raise(Key(reading.Device, reading.Metric, reading.Label ?? string.Empty), Micros(reading.Time.UtcTicks));
-        }
+        for (var i = 0; i < readings.Count; i++) Raise(series[i], Micros(readings[i].Time.UtcTicks));
     }
 
     private void Raise(int key, long micros)
