@@ -238,13 +238,7 @@ public sealed class WallScreenApiTests(CockpitFixture fixture) : IClassFixture<C
         await Store.WriteAsync(batch, CancellationToken.None).WaitAsync(Scenario.Timeout); // redelivered
         Assert.Equal((checkedBefore + 1, uncheckedBefore + 1), (await BatchesAsync("yes"), await BatchesAsync("no")));
 
-        async Task<double> BatchesAsync(string check)
-        {
-            using var http = Host.Http();
-            var prefix = $"sensing_duckdb_batches_total{{duplicate_check=\"{check}\"}} ";
-            var line = (await http.GetStringAsync("/metrics")).Split('\n').Single(l => l.StartsWith(prefix, StringComparison.Ordinal));
-            return double.Parse(line[prefix.Length..], System.Globalization.CultureInfo.InvariantCulture);
-        }
+        Task<double> BatchesAsync(string check) => Host.MetricAsync($"sensing_duckdb_batches_total{{duplicate_check=\"{check}\"}}");
     }
 
     /// <summary>The current UTC hour, waiting out its last half minute so the test and the host agree on it.</summary>

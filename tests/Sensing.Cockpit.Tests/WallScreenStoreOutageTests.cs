@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -105,8 +104,8 @@ public sealed class WallScreenStoreOutageTests(InfluxServer influx) : IClassFixt
             Assert.Equal(passesToday, Number(watched, "gate_passes_today"));
             Assert.Equal(JsonValueKind.String, watched.GetProperty("store_unreadable_since").ValueKind);
 
-            Assert.Equal(1, await MetricAsync(host, "sensing_tiles_store_unreadable"));
-            Assert.True(await MetricAsync(host, "sensing_tiles_store_read_failures_total") >= 1);
+            Assert.Equal(1, await host.MetricAsync("sensing_tiles_store_unreadable"));
+            Assert.True(await host.MetricAsync("sensing_tiles_store_read_failures_total") >= 1);
         }
         finally
         {
@@ -122,7 +121,7 @@ public sealed class WallScreenStoreOutageTests(InfluxServer influx) : IClassFixt
         }, TileStoreReads.RetryEvery + TileStoreReads.Budget + TimeSpan.FromSeconds(10), "the tiles to read the store again");
         Assert.Equal(passesToday + 1, Number(back.Value, "gate_passes_today"));
         Assert.Equal(pausedAt, AsOf(back.Value, TileNames.GatePasses));
-        Assert.Equal(0, await MetricAsync(host, "sensing_tiles_store_unreadable"));
+        Assert.Equal(0, await host.MetricAsync("sensing_tiles_store_unreadable"));
         var charts = await Scenario.GetJsonAsync(operatorHttp, $"/api/charts?community={community}");
         Assert.Equal(4, charts.GetProperty("gate_flow").GetProperty("points").EnumerateArray()
             .Sum(p => p.GetProperty("passes").ValueKind == JsonValueKind.Number ? p.GetProperty("passes").GetDouble() : 0));
@@ -175,14 +174,4 @@ public sealed class WallScreenStoreOutageTests(InfluxServer influx) : IClassFixt
 
     private static DateTimeOffset? AsOf(JsonElement tiles, string tile) =>
         tiles.GetProperty("freshness").GetProperty(tile).GetProperty("as_of") is { ValueKind: JsonValueKind.String } asOf ? asOf.GetDateTimeOffset() : null;
-
-    private static async Task<double> MetricAsync(SensingTestHost host, string name)
-    {
-        using var http = host.Http();
-        foreach (var line in (await http.GetStringAsync("/metrics")).Split('\n'))
-        {
-            if (line.StartsWith(name + " ", StringComparison.Ordinal)) return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
-        }
-        throw new InvalidOperationException($"/metrics has no {name}");
-    }
 }

@@ -189,6 +189,20 @@ public sealed class SensingTestHost : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// One sample of <c>/metrics</c>, read as Prometheus does: <paramref name="sample"/> is the name with its labels as the
+    /// service writes them (<c>sensing_spool_batches_total</c>, <c>sensing_duckdb_batches_total{duplicate_check="no"}</c>).
+    /// </summary>
+    public async Task<double> MetricAsync(string sample)
+    {
+        using var http = Http();
+        foreach (var line in (await http.GetStringAsync("/metrics")).Split('\n'))
+        {
+            if (line.StartsWith(sample + " ", StringComparison.Ordinal)) return double.Parse(line[(sample.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        throw new InvalidOperationException($"/metrics has no {sample}");
+    }
+
     /// <summary>GET /healthz whatever its status code (503 while broker or ingest are not ready), as JSON.</summary>
     public async Task<(HttpStatusCode Status, JsonElement Body)> HealthAsync()
     {

@@ -102,16 +102,7 @@ public sealed class StoreOutageTests(InfluxServer influx, ITestOutputHelper outp
     }
 
     /// <summary>One sample of the host's <c>/metrics</c>, read as Prometheus does.</summary>
-    internal static async Task<double> MetricAsync(SensingTestHost host, string name)
-    {
-        using var http = host.Http();
-        var text = await http.GetStringAsync("/metrics");
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.StartsWith(name + " ", StringComparison.Ordinal)) return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
-        }
-        throw new InvalidOperationException($"/metrics has no {name}");
-    }
+    internal static Task<double> MetricAsync(SensingTestHost host, string name) => host.MetricAsync(name);
 
     internal static int EnvironmentInt(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
