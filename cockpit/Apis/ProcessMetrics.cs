@@ -38,6 +38,9 @@ public sealed class ProcessMetrics(IOptions<StoreOptions> store, IServiceProvide
                 const string help = "Readings batches written to DuckDB, by whether they were checked against the stored rows for duplicates (no: every reading newer than its series' stored ones).";
                 samples.Add(new("sensing_duckdb_batches_total", help, "counter", checkedBatches, "duplicate_check=\"yes\""));
                 samples.Add(new("sensing_duckdb_batches_total", help, "counter", uncheckedBatches, "duplicate_check=\"no\""));
+                samples.Add(new("sensing_duckdb_batches_appended_directly_total",
+                    "Of the unchecked batches, those appended straight into the readings table (no key twice in the batch, no reading late for the rollups).",
+                    "counter", duckDb.BatchesAppendedDirectly));
             }
             // DuckDB's figures come from a query, which waits behind a long write or a retention pass: a scrape takes
             // the last figures at once and asks for fresh ones in the background, at most every 5 s.

@@ -124,6 +124,9 @@ internal static class DuckDbSchema
 
     public const string StagingTable = "readings_staging";
 
+    /// <summary>The raw readings' table; its columns are the staging table's after <c>seq</c>, in the same order.</summary>
+    public const string ReadingsTable = "readings";
+
     /// <summary>
     /// Rollups of <c>readings</c> per series and bucket (<c>readings_1m</c>: minute, <c>readings_1h</c>: hour; bucket
     /// starts are <c>date_trunc</c> of the UTC time, so aligned to the Unix epoch like query buckets). Each row is a

@@ -224,7 +224,7 @@ public sealed class WallScreenApiTests(CockpitFixture fixture) : IClassFixture<C
     }
 
     [Fact]
-    public async Task Metrics_count_the_stores_batches_by_whether_they_were_checked_for_stored_duplicates()
+    public async Task Metrics_count_the_stores_batches_by_whether_they_were_checked_for_stored_duplicates_and_appended_directly()
     {
         var community = Scenario.NewId("cc");
         var meter = Scenario.NewId("wm");
@@ -232,11 +232,14 @@ public sealed class WallScreenApiTests(CockpitFixture fixture) : IClassFixture<C
         var time = Host.App.Services.GetRequiredService<TimeProvider>().GetUtcNow().AddSeconds(30);
         Reading[] batch = [new Reading(meter, community, "g1", null, Metrics.WaterConsumption, time, 1)];
         var (checkedBefore, uncheckedBefore) = (await BatchesAsync("yes"), await BatchesAsync("no"));
+        var directBefore = await Host.MetricAsync("sensing_duckdb_batches_appended_directly_total");
 
         await Store.WriteAsync(batch, CancellationToken.None).WaitAsync(Scenario.Timeout);
         Assert.Equal((checkedBefore, uncheckedBefore + 1), (await BatchesAsync("yes"), await BatchesAsync("no")));
+        Assert.Equal(directBefore + 1, await Host.MetricAsync("sensing_duckdb_batches_appended_directly_total"));
         await Store.WriteAsync(batch, CancellationToken.None).WaitAsync(Scenario.Timeout); // redelivered
         Assert.Equal((checkedBefore + 1, uncheckedBefore + 1), (await BatchesAsync("yes"), await BatchesAsync("no")));
+        Assert.Equal(directBefore + 1, await Host.MetricAsync("sensing_duckdb_batches_appended_directly_total"));
 
         Task<double> BatchesAsync(string check) => Host.MetricAsync($"sensing_duckdb_batches_total{{duplicate_check=\"{check}\"}}");
     }

@@ -67,6 +67,25 @@ internal sealed class NewestPerSeries
         return true;
     }
 
+    /// <summary>
+    /// Raises the bounds by a batch about to be written whose every reading is newer than its series' bound
+    /// (<see cref="AllNewer"/>), and tells whether each reading is also newer than the ones of its series before it in the
+    /// batch: then no key repeats within the batch. Raising before the commit is safe: a bound above what is stored
+    /// only sends a later batch through the check.
+    /// </summary>
+    public bool RaiseInOrder(IReadOnlyList<Reading> readings, ReadOnlySpan<int> series)
+    {
+        var inOrder = true;
+        for (var i = 0; i < readings.Count; i++)
+        {
+            var micros = Micros(readings[i].Time.UtcTicks);
+            ref var bound = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_written, series[i], out var existed);
+            if (!existed || micros > bound) bound = micros;
+            else inOrder = false;
+        }
+        return inOrder;
+    }
+
     /// <summary>Raises the bounds by a batch that was committed (its readings are stored now, or were already).</summary>
     public void Written(IReadOnlyList<Reading> readings, ReadOnlySpan<int> series)
     {
