@@ -244,8 +244,8 @@ public sealed partial class DuckDbReadingStore : IReadingStore, IAlertStore, IAs
             }
             Interlocked.Increment(ref noneStored ? ref _batchesUnchecked : ref _batchesChecked);
             _latest.Observe(readings);
-            // The staged rows stay until the next write resets both tables before it stages (above): resetting them
-            // here as well cost more statements per batch for nothing, and one batch's rows are bounded.
+            // Staged rows stay until the next staged write resets both tables before it stages (WriteStagedLocked):
+            // resetting them here as well cost more statements per batch for nothing, and one batch's rows are bounded.
         }
         catch (Exception error) when (NoteIfFatal(error))
         {
