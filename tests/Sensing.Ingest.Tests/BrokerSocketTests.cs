@@ -29,10 +29,7 @@ public sealed class BrokerSocketTests
 
         await using var pair = await LoopbackPair.OpenAsync();
         var counting = new CountingStream(new NetworkStream(pair.Client, ownsSocket: false));
-        using var adapter = new MqttChannelAdapter(
-            new BrokerSocket(new MqttTcpChannel(counting, pair.Client.LocalEndPoint!, pair.Client.RemoteEndPoint!, null)),
-            new MqttPacketFormatterAdapter(MqttProtocolVersion.V311, new MqttBufferWriter(4096, 65536)),
-            MqttNetNullLogger.Instance);
+        var (adapter, _) = pair.Adapter(counting);
 
         // Sent in uneven slices, so packets and even headers are cut across the reads.
         var send = Task.Run(async () =>
@@ -62,10 +59,7 @@ public sealed class BrokerSocketTests
     public async Task A_connection_closed_by_the_broker_ends_the_receive_after_the_packets_it_sent()
     {
         await using var pair = await LoopbackPair.OpenAsync();
-        using var adapter = new MqttChannelAdapter(
-            new BrokerSocket(new MqttTcpChannel(new NetworkStream(pair.Client, ownsSocket: false), pair.Client.LocalEndPoint!, pair.Client.RemoteEndPoint!, null)),
-            new MqttPacketFormatterAdapter(MqttProtocolVersion.V311, new MqttBufferWriter(4096, 65536)),
-            MqttNetNullLogger.Instance);
+        var (adapter, _) = pair.Adapter();
 
         await pair.Server.SendAsync(Publish("sensing/gate/g1", Payload(1, 40)).Concat(Publish("sensing/gate/g2", Payload(2, 40))).ToArray());
         pair.Server.Shutdown(SocketShutdown.Send);
@@ -79,10 +73,7 @@ public sealed class BrokerSocketTests
     public async Task Acknowledgements_leave_in_order_several_to_a_write_and_before_the_next_other_packet()
     {
         await using var pair = await LoopbackPair.OpenAsync();
-        var socket = new BrokerSocket(new MqttTcpChannel(new NetworkStream(pair.Client, ownsSocket: false), pair.Client.LocalEndPoint!, pair.Client.RemoteEndPoint!, null));
-        using var adapter = new MqttChannelAdapter(socket,
-            new MqttPacketFormatterAdapter(MqttProtocolVersion.V311, new MqttBufferWriter(4096, 65536)),
-            MqttNetNullLogger.Instance);
+        var (adapter, socket) = pair.Adapter();
 
         const int Count = 5_000;
         for (ushort id = 1; id <= Count; id++)
@@ -110,10 +101,7 @@ public sealed class BrokerSocketTests
     public async Task After_the_connection_breaks_under_queued_acknowledgements_the_next_write_fails()
     {
         await using var pair = await LoopbackPair.OpenAsync();
-        var socket = new BrokerSocket(new MqttTcpChannel(new NetworkStream(pair.Client, ownsSocket: false), pair.Client.LocalEndPoint!, pair.Client.RemoteEndPoint!, null));
-        using var adapter = new MqttChannelAdapter(socket,
-            new MqttPacketFormatterAdapter(MqttProtocolVersion.V311, new MqttBufferWriter(4096, 65536)),
-            MqttNetNullLogger.Instance);
+        var (adapter, _) = pair.Adapter();
         pair.Client.Shutdown(SocketShutdown.Send);
 
         await adapter.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = 1 }, CancellationToken.None);
@@ -161,6 +149,19 @@ public sealed class BrokerSocketTests
         public required Socket Client { get; init; }
         public required Socket Server { get; init; }
 
+        private MqttChannelAdapter? _adapter;
+
+        /// <summary>
+        /// MQTTnet's adapter (MQTT 3.1.1) on the client end, through a <see cref="BrokerSocket"/> over <paramref name="connection"/>
+        /// (the client socket's stream by default); disposed with the pair.
+        /// </summary>
+        public (MqttChannelAdapter Adapter, BrokerSocket Socket) Adapter(Stream? connection = null)
+        {
+            var socket = new BrokerSocket(new MqttTcpChannel(connection ?? new NetworkStream(Client, ownsSocket: false), Client.LocalEndPoint!, Client.RemoteEndPoint!, null));
+            _adapter = new MqttChannelAdapter(socket, new MqttPacketFormatterAdapter(MqttProtocolVersion.V311, new MqttBufferWriter(4096, 65536)), MqttNetNullLogger.Instance);
+            return (_adapter, socket);
+        }
+
         public static async Task<LoopbackPair> OpenAsync()
         {
             using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -173,6 +174,7 @@ public sealed class BrokerSocketTests
 
         public ValueTask DisposeAsync()
         {
+            _adapter?.Dispose();
             Client.Dispose();
             Server.Dispose();
             return ValueTask.CompletedTask;

@@ -48,15 +48,8 @@ internal static class TestBrokers
 
 internal static class LoopbackPorts
 {
-    /// <summary>A port free on 127.0.0.1 right now (the OS picks it; the listener is closed again at once).</summary>
-    public static int Free()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    /// <summary>A port free on 127.0.0.1 right now, outside the ephemeral range (<see cref="Sensing.Testing.SensingTestHost.FreePort"/>).</summary>
+    public static int Free() => Sensing.Testing.SensingTestHost.FreePort();
 }
 
 /// <summary>The little world the normalizer and pipeline tests share: one community, registered devices of each kind.</summary>

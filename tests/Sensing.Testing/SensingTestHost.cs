@@ -254,12 +254,54 @@ public sealed class SensingTestHost : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A port free on 127.0.0.1 now, below the kernel's ephemeral range and never handed out before in this process. A
+    /// port the OS picks (bind to 0) comes from the ephemeral range, which every outgoing connection of the test run
+    /// draws its local port from too: between this check and the server's own bind one took it, and a host failed to
+    /// start with "address already in use" (CI, 2026-11-25).
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var (low, high) = s_freePorts.Value;
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var port = Random.Shared.Next(low, high);
+            if (!s_handedOut.TryAdd(port, 0)) continue;
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // In use by something else: try another.
+            }
+        }
+        using var any = new TcpListener(IPAddress.Loopback, 0);
+        any.Start();
+        return ((IPEndPoint)any.LocalEndpoint).Port;
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> s_handedOut = new();
+
+    // 12,000 ports below the ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range, 32768 by default).
+    private static readonly Lazy<(int Low, int High)> s_freePorts = new(() =>
+    {
+        var first = 32_768;
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (range.Length > 0 && int.TryParse(range[0], out var parsed) && parsed > 13_024) first = parsed;
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return (first - 12_000, first);
+    });
 
     /// <summary>Collects every log entry at Error or above.</summary>
     private sealed class ErrorLog : ILoggerProvider
