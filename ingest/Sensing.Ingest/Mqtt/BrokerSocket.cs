@@ -196,7 +196,7 @@ internal sealed class BrokerSocket(IMqttChannel connection, int readBufferSize =
 /// MQTTnet's client adapters as its own factory builds them (<see cref="MqttClientAdapterFactory"/>), with a TCP
 /// connection through <see cref="BrokerSocket"/>; WebSocket connections as MQTTnet builds them.
 /// </summary>
-internal sealed class BufferedClientAdapters : IMqttClientAdapterFactory
+internal sealed class BrokerSocketAdapters : IMqttClientAdapterFactory
 {
     private readonly MqttClientAdapterFactory _default = new();
 

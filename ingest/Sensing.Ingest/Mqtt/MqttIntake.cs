@@ -70,7 +70,7 @@ public sealed class MqttIntake(
             _qos0Room = Math.Max(capacity - o.ReceiveMaximum, capacity / 2);
         }
         var factory = new MqttClientFactory();
-        using var client = factory.CreateMqttClient(_readAhead as MQTTnet.Adapter.IMqttClientAdapterFactory ?? new BufferedClientAdapters());
+        using var client = factory.CreateMqttClient(_readAhead as MQTTnet.Adapter.IMqttClientAdapterFactory ?? new BrokerSocketAdapters());
         client.ApplicationMessageReceivedAsync += OnMessageAsync;
         client.DisconnectedAsync += e =>
         {

@@ -34,7 +34,7 @@ namespace Sensing.Ingest.Mqtt;
 /// </summary>
 public sealed class ReadAheadLimit(int limit) : IMqttClientAdapterFactory
 {
-    private readonly BufferedClientAdapters _inner = new();
+    private readonly BrokerSocketAdapters _inner = new();
     private Window _current = new(limit);
 
     public int Limit => limit;
