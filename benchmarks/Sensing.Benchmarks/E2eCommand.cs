@@ -373,8 +373,9 @@ public static class E2eCommand
         await using var publisher = await LoadPublisher.ConnectAsync(feed, mqttPort, options.Connections, $"e2e-peer-{Guid.NewGuid():N}");
         if (options.PeerWarmup > 0)
         {
-            await publisher.RunAsync(rate: 0, TimeSpan.FromMinutes(5), MqttQualityOfServiceLevel.AtLeastOnce, options.PeerWarmup);
-            await UntilInfluxIsStillAsync(influx, TimeSpan.FromSeconds(3), TimeSpan.FromMinutes(5));
+            var warmup = publisher.RunAsync(rate: 0, TimeSpan.FromMinutes(5), MqttQualityOfServiceLevel.AtLeastOnce, options.PeerWarmup);
+            await UntilInfluxIsStillAsync(influx, warmup, Stopwatch.StartNew(), TimeSpan.FromSeconds(3), TimeSpan.FromMinutes(5));
+            await warmup;
         }
         var warmedUp = options.PeerWarmup > 0 ? await MessagesInInfluxAsync(influx, database) : 0;
         if (options.PeerWarmup > 0) Log(string.Create(CultureInfo.InvariantCulture, $"peer {who}: warmed up with {warmedUp:N0} of {options.PeerWarmup:N0} messages (not counted)"));
@@ -382,42 +383,36 @@ public static class E2eCommand
         var cpu0 = cpu();
         var clock = Stopwatch.StartNew();
         var publish = publisher.RunAsync(rate: 0, TimeSpan.FromMinutes(10), MqttQualityOfServiceLevel.AtLeastOnce, options.PeerMessages);
-        var lastPoints = points0;
-        var lastMove = TimeSpan.Zero;
-        var published = TimeSpan.Zero;
-        while (true)
-        {
-            await Task.Delay(250);
-            var points = await PointsWrittenAsync(influx);
-            if (points != lastPoints) { lastPoints = points; lastMove = clock.Elapsed; }
-            if (publish.IsCompleted && published == TimeSpan.Zero) published = clock.Elapsed;
-            // Done when the publisher is done and InfluxDB has seen no new point for 5 s.
-            if (publish.IsCompleted && clock.Elapsed - lastMove > TimeSpan.FromSeconds(5)) break;
-            if (clock.Elapsed > TimeSpan.FromMinutes(10)) break;
-        }
+        var published = publish.ContinueWith(_ => clock.Elapsed, TaskScheduler.Default);
+        // Done when the publisher is done and InfluxDB has seen no new point for 5 s.
+        var (lastMove, lastPoints) = await UntilInfluxIsStillAsync(influx, publish, clock, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(10));
         await publish;
         var cpuSeconds = cpu() - cpu0;
         var stored = await MessagesInInfluxAsync(influx, database) - warmedUp;
         var seconds = Math.Max(lastMove.TotalSeconds, 0.001);
         var result = new PeerResult(who, options.PeerMessages, stored, lastMove.TotalSeconds, stored / seconds,
-            options.PeerMessages / published.TotalSeconds, lastPoints - points0, cpuSeconds / seconds, peakRss());
+            options.PeerMessages / (await published).TotalSeconds, lastPoints - points0, cpuSeconds / seconds, peakRss());
         Log(string.Create(CultureInfo.InvariantCulture,
             $"peer {who}: {stored:N0} of {options.PeerMessages:N0} messages in InfluxDB ({result.PointsWritten:N0} points) after {result.Seconds:F1} s = {result.MessagesPerSecond:N0} msg/s (published at {result.PublishedPerSecond:N0} msg/s); {result.Cores:F2} cores, peak RSS {result.PeakRssBytes / 1e6:F0} MB"));
         return result;
     }
 
-    /// <summary>Waits until InfluxDB's write counter has not moved for <paramref name="still"/> (or <paramref name="limit"/> has passed).</summary>
-    private static async Task UntilInfluxIsStillAsync(HttpClient influx, TimeSpan still, TimeSpan limit)
+    /// <summary>
+    /// Waits until <paramref name="publish"/> is done and InfluxDB's write counter has not moved for <paramref name="still"/>
+    /// (or <paramref name="limit"/> has passed on <paramref name="clock"/>); returns when on that clock the counter last
+    /// moved, and its value then.
+    /// </summary>
+    private static async Task<(TimeSpan LastMove, long Points)> UntilInfluxIsStillAsync(HttpClient influx, Task publish, Stopwatch clock, TimeSpan still, TimeSpan limit)
     {
-        var clock = Stopwatch.StartNew();
         var last = await PointsWrittenAsync(influx);
-        var lastMove = TimeSpan.Zero;
-        while (clock.Elapsed - lastMove < still && clock.Elapsed < limit)
+        var lastMove = clock.Elapsed;
+        while ((!publish.IsCompleted || clock.Elapsed - lastMove <= still) && clock.Elapsed <= limit)
         {
             await Task.Delay(250);
             var points = await PointsWrittenAsync(influx);
             if (points != last) { last = points; lastMove = clock.Elapsed; }
         }
+        return (lastMove, last);
     }
 
     private static async Task<long> PointsWrittenAsync(HttpClient influx)

@@ -57,9 +57,6 @@ internal sealed class BrokerSocket(IMqttChannel connection, int readBufferSize =
     public EndPoint LocalEndPoint => connection.LocalEndPoint;
     public bool IsSecureConnection => connection.IsSecureConnection;
 
-    /// <summary>Bytes read off the connection and not yet handed to MQTTnet.</summary>
-    internal int Buffered => _readEnd - _readStart;
-
     /// <summary>PUBACKs queued so far, and the writes that sent them.</summary>
     internal (long Acknowledgements, long Flushes) Acknowledged => (Interlocked.Read(ref _acknowledgementsQueued), Interlocked.Read(ref _flushes));
 

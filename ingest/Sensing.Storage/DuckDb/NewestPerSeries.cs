@@ -76,13 +76,7 @@ internal sealed class NewestPerSeries
     public bool RaiseInOrder(IReadOnlyList<Reading> readings, ReadOnlySpan<int> series)
     {
         var inOrder = true;
-        for (var i = 0; i < readings.Count; i++)
-        {
-            var micros = Micros(readings[i].Time.UtcTicks);
-            ref var bound = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_written, series[i], out var existed);
-            if (!existed || micros > bound) bound = micros;
-            else inOrder = false;
-        }
+        for (var i = 0; i < readings.Count; i++) inOrder &= Raise(series[i], Micros(readings[i].Time.UtcTicks));
         return inOrder;
     }
 
@@ -92,10 +86,13 @@ internal sealed class NewestPerSeries
         for (var i = 0; i < readings.Count; i++) Raise(series[i], Micros(readings[i].Time.UtcTicks));
     }
 
-    private void Raise(int key, long micros)
+    /// <summary>Raises a series' bound to <paramref name="micros"/>; false when the bound was that late already.</summary>
+    private bool Raise(int key, long micros)
     {
         ref var bound = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_written, key, out var existed);
-        if (!existed || micros > bound) bound = micros;
+        if (existed && micros <= bound) return false;
+        bound = micros;
+        return true;
     }
 
     private static int Key(string device, string metric, string label) => HashCode.Combine(device, metric, label);
