@@ -5,7 +5,7 @@ namespace Sensing.Ingest;
 /// <summary>
 /// The MQTT side, section <c>Mqtt</c>:
 /// <code>
-/// "Mqtt": { "Embedded": true, "Host": "localhost", "Port": 1883, "BindAddress": "127.0.0.1",
+/// "Mqtt": { "Embedded": true, "EmbeddedIntake": "InProcess", "Host": "localhost", "Port": 1883, "BindAddress": "127.0.0.1",
 ///           "ClientId": "sensing-ingest", "SharedGroup": null, "Username": null, "Password": null,
 ///           "UseTls": false, "CaFile": null, "AllowUntrustedCertificates": false, "TlsServerName": null,
 ///           "ClientCertificateFile": null, "ClientKeyFile": null, "ClientCertificatePassword": null,
@@ -20,6 +20,14 @@ public sealed class MqttOptions
 
     /// <summary>Run an in-process MQTTnet broker (the one-machine default) instead of using an external one.</summary>
     public bool Embedded { get; set; } = true;
+
+    /// <summary>
+    /// How ingest takes messages from the embedded broker. <see cref="Ingest.EmbeddedIntake.InProcess"/> (the default): the
+    /// broker hands them to ingest's queue itself (<see cref="Mqtt.InProcessIntake"/>). <see cref="Ingest.EmbeddedIntake.Subscriber"/>:
+    /// ingest's own MQTT client subscribes to the embedded broker over loopback, as it does to an external one (a
+    /// persistent session, Receive Maximum, acknowledgements after the store); slower, kept to compare the two.
+    /// </summary>
+    public EmbeddedIntake EmbeddedIntake { get; set; } = EmbeddedIntake.InProcess;
 
     /// <summary>Broker host ingest connects to; with the embedded broker, the local machine.</summary>
     [Required] public string Host { get; set; } = "localhost";
@@ -129,6 +137,16 @@ public sealed class MqttOptions
     /// messages are roughly 100 MB at most. A drop, should one still happen, is counted and logged, never silent.
     /// </summary>
     [Range(1000, 10_000_000)] public int MaxPendingMessagesPerClient { get; set; } = 250_000;
+}
+
+/// <summary>How ingest takes messages from the embedded broker (<see cref="MqttOptions.EmbeddedIntake"/>).</summary>
+public enum EmbeddedIntake
+{
+    /// <summary>The broker hands each message on ingest's topics to ingest's queue in process.</summary>
+    InProcess,
+
+    /// <summary>Ingest's MQTT client subscribes to the broker over loopback, as to an external broker.</summary>
+    Subscriber,
 }
 
 /// <summary>

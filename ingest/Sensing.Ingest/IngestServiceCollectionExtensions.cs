@@ -16,7 +16,8 @@ namespace Sensing.Ingest;
 public static class IngestServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the embedded broker (when <c>Mqtt:Embedded</c>), the MQTT intake, the pipeline, the device
+    /// Registers the embedded broker (when <c>Mqtt:Embedded</c>), the MQTT intake (the embedded broker's hand-over, or a
+    /// client of the broker), the pipeline, the device
     /// registry and its file, and the store writer with its local spool (<c>Spool</c> section). The host must register
     /// an <see cref="IReadingStore"/>; any number of <see cref="IStoredReadingsListener"/>s are told about stored batches.
     /// </summary>
@@ -70,16 +71,19 @@ public static class IngestServiceCollectionExtensions
         // The writer opens the spool before the pipeline takes its first batch.
         services.AddHostedService(sp => sp.GetRequiredService<StoreWriter>());
         // Order matters: the broker must listen before the intake connects (the intake retries anyway).
-        if (configuration.GetValue(MqttOptions.Section + ":" + nameof(MqttOptions.Embedded), true))
+        var embedded = configuration.GetValue(MqttOptions.Section + ":" + nameof(MqttOptions.Embedded), true);
+        var inProcess = embedded && configuration.GetValue(MqttOptions.Section + ":" + nameof(MqttOptions.EmbeddedIntake), EmbeddedIntake.InProcess) == EmbeddedIntake.InProcess;
+        if (embedded)
         {
             AddEmbeddedBrokerAccess(services, configuration);
+            if (inProcess) services.AddSingleton<InProcessIntake>();
             services.AddSingleton<EmbeddedBroker>();
             services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<EmbeddedBroker>());
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
         }
         services.AddHostedService<IngestPipeline>();
         services.AddHostedService<QuarantineRelease>();
-        services.AddHostedService<MqttIntake>();
+        if (!inProcess) services.AddHostedService<MqttIntake>();
         return services;
     }
 

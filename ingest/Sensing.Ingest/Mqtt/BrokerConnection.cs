@@ -12,6 +12,7 @@ namespace Sensing.Ingest.Mqtt;
 /// <param name="DisconnectedSince">When the connection dropped, while ingest is away from the broker after having been connected (null while connected or before the first connection).</param>
 /// <param name="LastGap">The last spell without the broker, from the drop to the reconnection (null if the connection never dropped).</param>
 /// <param name="Gaps">Spells without the broker since start (drops followed by a reconnection, or still running).</param>
+/// <param name="InProcess">True when the embedded broker hands messages to ingest in process (<see cref="InProcessIntake"/>): no client connection, no session.</param>
 public sealed record BrokerStatus(
     string Host,
     int Port,
@@ -32,7 +33,8 @@ public sealed record BrokerStatus(
     long Qos0Dropped = 0,
     DateTimeOffset? DisconnectedSince = null,
     BrokerGap? LastGap = null,
-    long Gaps = 0);
+    long Gaps = 0,
+    bool InProcess = false);
 
 /// <summary>
 /// A spell without the broker: messages published meanwhile waited at the broker (persistent session) or, for devices that
@@ -44,7 +46,7 @@ public sealed record BrokerGap(DateTimeOffset From, DateTimeOffset To)
 }
 
 /// <summary>
-/// What ingest knows of its broker connection: written by <see cref="MqttIntake"/>, read by <c>/healthz</c> and
+/// What ingest knows of its broker connection: written by <see cref="MqttIntake"/> (or <see cref="InProcessIntake"/>), read by <c>/healthz</c> and
 /// <c>/metrics</c>. Changes are rare (connects, drops), so a lock and an immutable snapshot keep it simple.
 /// </summary>
 public sealed class BrokerConnection : IMetricsSource
@@ -73,7 +75,7 @@ public sealed class BrokerConnection : IMetricsSource
     /// <summary>Acknowledgements not sent because the connection they belonged to had gone (the broker redelivers those messages).</summary>
     public long AcknowledgementsSkipped => Interlocked.Read(ref _acksSkipped);
 
-    internal void Connected(DateTimeOffset at, bool sessionPresent, IReadOnlyList<string> subscriptions)
+    internal void Connected(DateTimeOffset at, bool? sessionPresent, IReadOnlyList<string> subscriptions, bool inProcess = false)
     {
         lock (_lock)
         {
@@ -82,7 +84,7 @@ public sealed class BrokerConnection : IMetricsSource
             {
                 Connected = true, Since = at, Connects = connects, Reconnects = connects - 1, FailedAttempts = 0,
                 SessionPresent = sessionPresent, Subscriptions = subscriptions,
-                DisconnectedSince = null,
+                DisconnectedSince = null, InProcess = inProcess,
                 LastGap = _status.DisconnectedSince is { } from ? new BrokerGap(from, at) : _status.LastGap,
             };
         }

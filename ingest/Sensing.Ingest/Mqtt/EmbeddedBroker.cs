@@ -14,14 +14,20 @@ namespace Sensing.Ingest.Mqtt;
 /// ones only when <c>Broker:AllowAnonymous</c>, the demo's default); each publishes only to its own topics
 /// (<see cref="BrokerAccess"/>); packets over <c>Broker:MaxPacketSize</c> close the connection before they are read
 /// (<see cref="BrokerListener"/>); <c>Broker:TlsPort</c> adds a TLS listener with the configured certificate.
+/// With an <see cref="InProcessIntake"/> (<c>Mqtt:EmbeddedIntake=InProcess</c>, the default) the broker hands every
+/// accepted message on ingest's topics to ingest itself; other subscribers get it too, as usual.
 /// </summary>
 public sealed class EmbeddedBroker(
-    IOptions<MqttOptions> options, IOptions<BrokerOptions> brokerOptions, BrokerAccess access, ILogger<EmbeddedBroker> logger)
+    IOptions<MqttOptions> options, IOptions<BrokerOptions> brokerOptions, BrokerAccess access, ILogger<EmbeddedBroker> logger,
+    InProcessIntake? intake = null)
     : IHostedService, IAsyncDisposable, IMetricsSource
 {
     private MqttServer? _server;
     private BrokerListener[] _listeners = [];
     private long _dropped;
+    // Set once any client has subscribed since start, and never cleared (a persistent session keeps its subscriptions
+    // while away): until then a message ingest took in process has nobody else to go to (see AuthorizePublish).
+    private volatile bool _subscribed;
 
     /// <summary>
     /// Overflows of a client's queue, each dropping its oldest message. MQTTnet 5.2 reports an overwrite more than
@@ -81,6 +87,7 @@ public sealed class EmbeddedBroker(
             return Task.CompletedTask;
         };
         await _server.StartAsync().ConfigureAwait(false);
+        intake?.Opened();
         logger.LogInformation("Embedded MQTT broker listening on {Address}:{Port}{Tls}; anonymous clients {Anonymous}; packets up to {MaxPacket} bytes",
             o.BindAddress, o.Port, TlsPort is { } port ? $" and TLS :{port}" : "", access.AllowAnonymous ? "allowed (the demo, or no credentials configured yet)" : "refused", b.MaxPacketSize);
     }
@@ -123,6 +130,16 @@ public sealed class EmbeddedBroker(
             e.Response.ReasonCode = MQTTnet.Protocol.MqttPubAckReasonCode.QuotaExceeded;
             e.Response.ReasonString = tooFast;
         }
+        else if (intake is not null && intake.Reads(e.ApplicationMessage.Topic))
+        {
+            // Awaited before MQTTnet answers the publisher and reads its next packet: a QoS 1 message is acknowledged
+            // once ingest has it, and a full queue holds the publisher back.
+            var taken = intake.TakeAsync(e.ApplicationMessage, e.CancellationToken);
+            // With no other subscriber and nothing to retain, routing has nothing to do, and would answer an MQTT 5
+            // publisher "no matching subscribers" for a message ingest took.
+            if (!_subscribed && !e.ApplicationMessage.Retain) e.ProcessPublish = false;
+            return taken.IsCompletedSuccessfully ? Task.CompletedTask : taken.AsTask();
+        }
         return Task.CompletedTask;
     }
 
@@ -134,6 +151,10 @@ public sealed class EmbeddedBroker(
             e.ProcessSubscription = false;
             e.Response.ReasonCode = MQTTnet.Protocol.MqttSubscribeReasonCode.NotAuthorized;
             e.ReasonString = refusal;
+        }
+        else
+        {
+            _subscribed = true;
         }
         return Task.CompletedTask;
     }
@@ -189,6 +210,7 @@ public sealed class EmbeddedBroker(
         if (_server is not null)
         {
             await _server.StopAsync().ConfigureAwait(false);
+            intake?.Closed();
         }
     }
 

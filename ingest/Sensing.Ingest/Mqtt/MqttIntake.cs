@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Authentication;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -39,9 +38,7 @@ public sealed class MqttIntake(
     private int _connectionNumber;
     // The attempt whose connection ingest itself closed (a refused subscription): its drop is not news.
     private int _closedByUs;
-    // Queue depth from which QoS 0 messages are shed (int.MaxValue: never, without flow control).
-    private int _qos0Room = int.MaxValue;
-    private DateTimeOffset _lastDropReport;
+    private QueueEntrance? _entrance;
     // Connections in a row that the broker closed within seconds of their start (only the event handler writes it).
     private int _quickDrops;
 
@@ -62,13 +59,7 @@ public sealed class MqttIntake(
         WarnAboutSplitMeterFeed(o);
 
         _readAhead = o.ReceiveMaximum > 0 ? new ReadAheadLimit(o.ReceiveMaximum) : null;
-        if (o.ReceiveMaximum > 0)
-        {
-            // QoS 1 needs at most Receive Maximum places (the broker sends no more unacknowledged); QoS 0 may use the
-            // rest, so it never makes a QoS 1 message wait, and never fills what QoS 1 is owed.
-            var capacity = ingestOptions.Value.QueueCapacity;
-            _qos0Room = Math.Max(capacity - o.ReceiveMaximum, capacity / 2);
-        }
+        _entrance = new QueueEntrance(queue, ingestOptions.Value, o, connection, time, logger);
         var factory = new MqttClientFactory();
         using var client = factory.CreateMqttClient(_readAhead as MQTTnet.Adapter.IMqttClientAdapterFactory ?? new BrokerSocketAdapters());
         client.ApplicationMessageReceivedAsync += OnMessageAsync;
@@ -353,68 +344,16 @@ public sealed class MqttIntake(
             e.AutoAcknowledge = false;
             metrics.Received();
             var atMostOnce = e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce;
-            if (atMostOnce && queue.Depth >= _qos0Room)
-            {
-                ShedQos0();
-                return;
-            }
+            if (atMostOnce && _entrance!.ShedsQos0()) return;
             var acknowledge = atMostOnce ? null : AcknowledgementFor(e, Volatile.Read(ref _connectionNumber));
-            var payload = e.ApplicationMessage.Payload;
-            var receivedAt = time.GetUtcNow();
-            var cap = ingestOptions.Value.MaxPayloadBytes;
-            PendingMessage message;
-            if (payload.Length > cap)
-            {
-                // Too large to read: keep the head for the dead letter and let the pipeline record the reason.
-                var head = payload.Slice(0, Math.Min(payload.Length, DeadLetter.MaxPayloadBytes)).ToArray();
-                message = new OversizedMessage(e.ApplicationMessage.Topic, head, (int)payload.Length, receivedAt, acknowledge);
-            }
-            else if (payload.IsSingleSegment)
-            {
-                message = new PendingMessage(e.ApplicationMessage.Topic, payload.FirstSpan, receivedAt, acknowledge);
-            }
-            else
-            {
-                var copy = ArrayPool<byte>.Shared.Rent((int)payload.Length);
-                payload.CopyTo(copy);
-                message = new PendingMessage(e.ApplicationMessage.Topic, copy.AsSpan(0, (int)payload.Length), receivedAt, acknowledge);
-                ArrayPool<byte>.Shared.Return(copy);
-            }
-            // Waits when the queue is full: that wait is the backpressure that keeps the rest at the broker.
-            try
-            {
-                await queue.EnqueueAsync(message, _stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopping: the message stays unacknowledged at the broker; its pooled copy goes back.
-                message.ReleasePayload();
-                throw;
-            }
+            var message = _entrance!.Message(e.ApplicationMessage.Topic, e.ApplicationMessage.Payload, acknowledge);
+            // Waits when the queue is full; when stopping, the message stays unacknowledged at the broker.
+            await _entrance.EnterAsync(message, _stopping).ConfigureAwait(false);
         }
         finally
         {
             // The message is in the queue (or ingest is stopping): MQTTnet may read the next one off the connection.
             window?.Release();
-        }
-    }
-
-    /// <summary>
-    /// A QoS 0 message while ingest's queue is full (a burst faster than the store): dropped here, counted and logged.
-    /// QoS 0 is at most once by the publisher's choice, and the protocol has no flow control for it, so the only
-    /// alternatives are memory without bound (MQTTnet reads everything the broker sends), or to stop reading the
-    /// connection, which holds the broker's PINGRESP behind the backlog until the keep-alive gives up and the broker
-    /// drops its whole queue for us (measured: a third of a 300,000-message burst lost that way; benchmarks/README.md).
-    /// </summary>
-    private void ShedQos0()
-    {
-        var dropped = connection.Qos0Dropped();
-        var now = time.GetUtcNow();
-        if (dropped == 1 || now - _lastDropReport > TimeSpan.FromMinutes(1))
-        {
-            _lastDropReport = now;
-            logger.LogWarning("Ingest's queue is full: QoS 0 messages are dropped until it has room ({Dropped} so far); devices whose messages must arrive should publish with QoS 1",
-                dropped);
         }
     }
 
