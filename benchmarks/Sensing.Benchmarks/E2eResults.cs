@@ -53,6 +53,7 @@ public sealed class E2eRun
     public List<PipelineResult> Pipelines { get; } = [];
     public PeerResult? NodeRed { get; set; }
     public PeerResult? SensingInflux { get; set; }
+    public PeerResult? SensingEmbeddedInflux { get; set; }
 }
 
 /// <summary>Medians over the runs, and the table the command prints.</summary>
@@ -70,6 +71,8 @@ public sealed class E2eSummary
     public double? NodeRed { get; init; }
     public double? SensingInflux { get; init; }
     public double? PeerRatio => NodeRed is > 0 && SensingInflux is { } s ? s / NodeRed : null;
+    public double? SensingEmbeddedInflux { get; init; }
+    public double? EmbeddedPeerRatio => NodeRed is > 0 && SensingEmbeddedInflux is { } s ? s / NodeRed : null;
 
     /// <summary>One configuration: the broker's ceiling and the pipeline's sustained rate on it (medians).</summary>
     public sealed record Row(string Broker, int Qos, string Store, double? Ceiling, double? Sustained, double? Ratio, double? StoreP50Ms, double? StoreP99Ms,
@@ -92,6 +95,7 @@ public sealed class E2eSummary
                 : null,
             NodeRed = Median(runs.Select(r => r.NodeRed?.MessagesPerSecond)),
             SensingInflux = Median(runs.Select(r => r.SensingInflux?.MessagesPerSecond)),
+            SensingEmbeddedInflux = Median(runs.Select(r => r.SensingEmbeddedInflux?.MessagesPerSecond)),
         };
         var configurations = runs.SelectMany(r => r.Pipelines).Select(p => (p.Broker, p.Qos, p.Store)).Distinct();
         foreach (var (broker, qos, store) in configurations)
@@ -142,7 +146,12 @@ public sealed class E2eSummary
         if (NodeRed is not null || SensingInflux is not null)
         {
             output.WriteLine(string.Create(c,
-                $"into InfluxDB, counted there: Sensing {Fmt(SensingInflux, "N0")} msg/s, Node-RED {Fmt(NodeRed, "N0")} msg/s, ratio {Fmt(PeerRatio, "F2")}×"));
+                $"into InfluxDB, counted there: Sensing {Fmt(SensingInflux, "N0")} msg/s, Node-RED {Fmt(NodeRed, "N0")} msg/s, ratio {Fmt(PeerRatio, "F2")}× (both through mosquitto)"));
+        }
+        if (SensingEmbeddedInflux is not null)
+        {
+            output.WriteLine(string.Create(c,
+                $"into InfluxDB, Sensing with its embedded broker (no mosquitto): {Fmt(SensingEmbeddedInflux, "N0")} msg/s, {Fmt(EmbeddedPeerRatio, "F2")}× Node-RED"));
         }
     }
 
