@@ -38,7 +38,7 @@ public sealed class MqttIntake(
     private int _connectionNumber;
     // The attempt whose connection ingest itself closed (a refused subscription): its drop is not news.
     private int _closedByUs;
-    private QueueEntrance? _entrance;
+    private readonly QueueEntrance _entrance = new(queue, ingestOptions.Value, mqttOptions.Value, connection, time, logger);
     // Connections in a row that the broker closed within seconds of their start (only the event handler writes it).
     private int _quickDrops;
 
@@ -59,7 +59,6 @@ public sealed class MqttIntake(
         WarnAboutSplitMeterFeed(o);
 
         _readAhead = o.ReceiveMaximum > 0 ? new ReadAheadLimit(o.ReceiveMaximum) : null;
-        _entrance = new QueueEntrance(queue, ingestOptions.Value, o, connection, time, logger);
         var factory = new MqttClientFactory();
         using var client = factory.CreateMqttClient(_readAhead as MQTTnet.Adapter.IMqttClientAdapterFactory ?? new BrokerSocketAdapters());
         client.ApplicationMessageReceivedAsync += OnMessageAsync;
@@ -344,9 +343,9 @@ public sealed class MqttIntake(
             e.AutoAcknowledge = false;
             metrics.Received();
             var atMostOnce = e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce;
-            if (atMostOnce && _entrance!.ShedsQos0()) return;
+            if (atMostOnce && _entrance.ShedsQos0()) return;
             var acknowledge = atMostOnce ? null : AcknowledgementFor(e, Volatile.Read(ref _connectionNumber));
-            var message = _entrance!.Message(e.ApplicationMessage.Topic, e.ApplicationMessage.Payload, acknowledge);
+            var message = _entrance.Message(e.ApplicationMessage.Topic, e.ApplicationMessage.Payload, acknowledge);
             // Waits when the queue is full; when stopping, the message stays unacknowledged at the broker.
             await _entrance.EnterAsync(message, _stopping).ConfigureAwait(false);
         }
