@@ -9,7 +9,7 @@ namespace Sensing.Storage;
 public sealed record DuckDbStoreOptions(string Path, string? ExportDirectory = null)
 {
     /// <summary>
-    /// DuckDB's <c>memory_limit</c> (<c>"256MB"</c>, <c>"1GB"</c>…): the cap of its buffer pool (cached blocks, the
+    /// DuckDB's <c>memory_limit</c> (<c>"128MB"</c> by default, <c>"1GB"</c>…): the cap of its buffer pool (cached blocks, the
     /// write's hash tables and sorts; in files created with the old primary key, its index). Null leaves DuckDB's own default, 80 % of the machine's
     /// RAM, which a service sharing a small box must not take.
     /// </summary>
@@ -18,6 +18,6 @@ public sealed record DuckDbStoreOptions(string Path, string? ExportDirectory = n
     /// <summary>DuckDB's worker threads (<c>threads</c>); null leaves DuckDB's default, one per core.</summary>
     public int? Threads { get; init; }
 
-    /// <summary>DuckDB's <c>checkpoint_threshold</c> (<c>"64MB"</c>): the write-ahead log's size that triggers a checkpoint; null leaves DuckDB's default (16MB).</summary>
+    /// <summary>DuckDB's <c>checkpoint_threshold</c> (<c>"32MB"</c> by default): the write-ahead log's size that triggers a checkpoint; null leaves DuckDB's default (16MB).</summary>
     public string? CheckpointThreshold { get; init; }
 }

@@ -66,10 +66,10 @@ public sealed class StoreRegistrationTests : IDisposable
         {
             await host.StartAsync().Within();
             var store = host.Services.GetRequiredService<DuckDbReadingStore>();
-            // DuckDB reports the limit in its own units (256MB = 256,000,000 bytes → "244.1 MiB"); not 80 % of the machine's RAM.
-            Assert.Equal("244.1 MiB", await store.SettingAsync("memory_limit").Within());
+            // DuckDB reports the limit in its own units (128MB = 128,000,000 bytes → "122.0 MiB"); not 80 % of the machine's RAM.
+            Assert.Equal("122.0 MiB", await store.SettingAsync("memory_limit").Within());
             Assert.Equal("1", await store.SettingAsync("threads").Within());
-            Assert.Equal("61.0 MiB", await store.SettingAsync("checkpoint_threshold").Within());
+            Assert.Equal("30.5 MiB", await store.SettingAsync("checkpoint_threshold").Within());
             await host.StopAsync().Within();
         }
 
