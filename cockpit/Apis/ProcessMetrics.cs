@@ -4,8 +4,8 @@ using Sensing.Storage;
 namespace Sensing.Cockpit.Apis;
 
 /// <summary>
-/// The process's own figures for <c>/metrics</c>: resident memory, threads, open handles, the managed heap and full
-/// collections, and the DuckDB file's size. What a long run (the soak benchmark, or production over weeks) needs to
+/// The process's own figures for <c>/metrics</c>: resident memory, threads, open handles, the managed heap, collections
+/// and the time they paused the process, and the DuckDB file's size. What a long run (the soak benchmark, or production over weeks) needs to
 /// tell a leak from a working set: each should level off while readings keep arriving. Names follow Prometheus'
 /// process and .NET conventions, so existing dashboards recognise them. Linux figures come from <c>/proc/self</c>;
 /// elsewhere the <see cref="System.Diagnostics.Process"/> equivalents.
@@ -29,6 +29,14 @@ public sealed class ProcessMetrics(IOptions<StoreOptions> store, IServiceProvide
         samples.Add(new("dotnet_gc_collections_total", "Garbage collections since start, by generation.", "counter", GC.CollectionCount(1), "generation=\"1\""));
         samples.Add(new("dotnet_gc_collections_total", "Garbage collections since start, by generation.", "counter", GC.CollectionCount(2), "generation=\"2\""));
         samples.Add(new("dotnet_total_allocated_bytes", "Managed bytes allocated since start.", "counter", GC.GetTotalAllocatedBytes()));
+        // Every thread waits while the GC pauses them, ingest's and the alerts' too: a rise of seconds between two scrapes
+        // says a stall was the collector's, not the store's or the broker's.
+        samples.Add(new("dotnet_gc_pause_seconds_total", "Time the garbage collector paused the process since start.", "counter", GC.GetTotalPauseDuration().TotalSeconds));
+        var full = GC.GetGCMemoryInfo(GCKind.FullBlocking);
+        if (full.Index > 0)
+        {
+            samples.Add(new("dotnet_gc_last_full_blocking_pause_seconds", "Pause of the latest full blocking (compacting or not) collection.", "gauge", full.PauseDurations[0].TotalSeconds));
+        }
         if (_duckDbPath is not null)
         {
             samples.Add(new("sensing_store_file_bytes", "Size of the DuckDB file and its write-ahead log.", "gauge", FileSize(_duckDbPath) + FileSize(_duckDbPath + ".wal")));

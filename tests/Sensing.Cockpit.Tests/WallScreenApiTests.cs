@@ -224,6 +224,19 @@ public sealed class WallScreenApiTests(CockpitFixture fixture) : IClassFixture<C
     }
 
     [Fact]
+    public async Task Metrics_say_how_long_the_garbage_collector_paused_the_service()
+    {
+        // The host runs in this process: a full blocking collection here pauses the service too.
+        var before = await Host.MetricAsync("dotnet_gc_pause_seconds_total");
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        var after = await Host.MetricAsync("dotnet_gc_pause_seconds_total");
+        var last = await Host.MetricAsync("dotnet_gc_last_full_blocking_pause_seconds");
+
+        Assert.True(after > before, $"pause total {before} s before a full collection, {after} s after");
+        Assert.InRange(last, double.Epsilon, after);
+    }
+
+    [Fact]
     public async Task Metrics_count_the_stores_batches_by_whether_they_were_checked_for_stored_duplicates_and_appended_directly()
     {
         var community = Scenario.NewId("cc");
