@@ -154,8 +154,9 @@ public static class BrokerLoadCommand
         for (var sent = 0; sent < feed.Count; sent += slice)
         {
             await FeedPublisher.PublishAsync(clients, feed.GetRange(sent, Math.Min(slice, feed.Count - sent)), qos);
-            var due = TimeSpan.FromSeconds((double)(sent + slice) / rate);
-            if (due > clock.Elapsed) await Task.Delay(due - clock.Elapsed);
+            // One read of the clock: a second one for the delay could be past the due time, and a negative delay throws.
+            var wait = TimeSpan.FromSeconds((double)(sent + slice) / rate) - clock.Elapsed;
+            if (wait > TimeSpan.Zero) await Task.Delay(wait);
         }
     }
 

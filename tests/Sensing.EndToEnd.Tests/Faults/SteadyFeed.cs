@@ -133,10 +133,12 @@ internal sealed class SteadyFeed : IAsyncDisposable
             while (!stop.IsCancellationRequested)
             {
                 // Paced by the clock, not by the acknowledgements: the n-th message is due at n / rate seconds.
-                var due = TimeSpan.FromSeconds(n / perSecond);
-                if (due > clock.Elapsed)
+                // The clock read once: read again for the delay, it could have passed the due time in between, and a
+                // negative delay throws (it failed a CI run this way).
+                var wait = TimeSpan.FromSeconds(n / perSecond) - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
                 {
-                    try { await Task.Delay(due - clock.Elapsed, stop); } catch (OperationCanceledException) { break; }
+                    try { await Task.Delay(wait, stop); } catch (OperationCanceledException) { break; }
                 }
                 var seq = n++;
                 if (!Client.IsConnected)
