@@ -72,6 +72,8 @@ internal sealed class E2eFeed
     /// <summary>One publisher connection's devices; not thread-safe (one per connection).</summary>
     internal sealed class FeedLane(E2eFeed feed, int index, int lanes)
     {
+        private static readonly DateTimeOffset RegisterEpoch = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
         private readonly PayloadWriter _writer = new();
         private readonly int _count = (feed._order.Length - index + lanes - 1) / lanes;
         private long _next;
@@ -108,8 +110,6 @@ internal sealed class E2eFeed
             return 100 + device % 1000 + (time - RegisterEpoch).TotalHours * perHour;
         }
     }
-
-    private static readonly DateTimeOffset RegisterEpoch = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 }
 
 /// <summary>
