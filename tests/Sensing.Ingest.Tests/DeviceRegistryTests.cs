@@ -158,6 +158,7 @@ public sealed class DeviceRegistryTests : IDisposable
     public void Seen_keeps_the_newest_time()
     {
         var registry = new DeviceRegistry();
+        registry.Resolve("d1", DeviceKind.Meter, "c1");
         Assert.Null(registry.LastSeen("d1"));
 
         registry.Seen("d1", T0.AddHours(2));
@@ -166,6 +167,41 @@ public sealed class DeviceRegistryTests : IDisposable
 
         registry.Seen("d1", new DateTimeOffset(2026, 11, 20, 11, 0, 0, TimeSpan.FromHours(8))); // 03:00Z
         Assert.Equal(T0.AddHours(3), registry.LastSeen("d1"));
+    }
+
+    [Fact]
+    public void Last_seen_stays_with_a_device_an_admin_edits_moves_or_reloads_and_an_unregistered_id_has_none()
+    {
+        var registry = new DeviceRegistry();
+        registry.Upsert(new Household("h-1", "c1", "g1"));
+        registry.Upsert(new Device("m-1", DeviceKind.Meter, "c1", "g1", "h-1"));
+        registry.Seen("m-1", T0);
+
+        registry.Upsert(new Device("m-1", DeviceKind.Meter, "c2", "g4", "h-1"));
+        Assert.Equal(T0, registry.LastSeen("m-1"));
+        registry.EraseHousehold("h-1");
+        Assert.Equal(T0, registry.LastSeen("m-1"));
+        registry.Load(new RegistrySnapshot { Devices = [new Device("m-1", DeviceKind.Meter, "c2", "g5")] });
+        Assert.Equal(T0, registry.LastSeen("m-1"));
+        Assert.Equal("g5", registry.FindDevice("m-1")!.Grid);
+
+        // Readings always resolve their device first; an id nobody registered is not remembered.
+        registry.Seen("nobody", T0);
+        Assert.Null(registry.LastSeen("nobody"));
+        Assert.Null(registry.FindDevice("nobody"));
+    }
+
+    [Fact]
+    public async Task Seen_from_many_threads_keeps_the_newest_time()
+    {
+        var registry = new DeviceRegistry();
+        registry.Resolve("d1", DeviceKind.Camera, "c1");
+        var seen = Enumerable.Range(0, 4).Select(t => Task.Factory.StartNew(() =>
+        {
+            for (var i = 0; i < 20_000; i++) registry.Seen("d1", T0.AddSeconds(i * 4 + t));
+        }, TaskCreationOptions.LongRunning));
+        await Task.WhenAll(seen).Within();
+        Assert.Equal(T0.AddSeconds(19_999 * 4 + 3), registry.LastSeen("d1"));
     }
 
     [Fact]
@@ -273,6 +309,69 @@ public sealed class DeviceRegistryTests : IDisposable
         foreach (var community in registry.Communities)
         {
             Assert.Equal(Ids(registry.Devices.Where(d => d.Community == community.Id)), Ids(registry.DevicesIn(community.Id)));
+        }
+    }
+
+    [Fact]
+    public void Devices_of_a_community_read_between_changes_show_each_change_at_the_next_read()
+    {
+        var registry = new DeviceRegistry();
+        registry.Load(new RegistrySnapshot
+        {
+            Households = [new Household("h-1", "c1", "g1")],
+            Devices = [new Device("m-1", DeviceKind.Meter, "c1", "g1", "h-1"), new Device("cam-1", DeviceKind.Camera, "c2", "g1")],
+        });
+        Assert.Equal(["m-1"], Ids(registry.DevicesIn("c1")));
+
+        // Each kind of change, read right after it (the index was built by the read before).
+        registry.Resolve("gate-9", DeviceKind.Gate, "c1");
+        Assert.Equal(["gate-9", "m-1"], Ids(registry.DevicesIn("c1")));
+        registry.Upsert(new Device("cam-1", DeviceKind.Camera, "c1", "g3"));
+        Assert.Equal(["cam-1", "gate-9", "m-1"], Ids(registry.DevicesIn("c1")));
+        Assert.Empty(registry.DevicesIn("c2"));
+        registry.EraseHousehold("h-1");
+        Assert.Null(registry.DevicesIn("c1").Single(d => d.Id == "m-1").Household);
+        registry.Load(new RegistrySnapshot { Devices = [new Device("lot-1", DeviceKind.Parking, "c2", null)] });
+        Assert.Equal(["lot-1"], Ids(registry.DevicesIn("c2")));
+        // What is read cannot be changed by the reader.
+        Assert.Throws<NotSupportedException>(() => ((IList<Device>)registry.DevicesIn("c2")).Add(new Device("x", DeviceKind.Gate, "c2", null)));
+    }
+
+    [Fact]
+    public async Task Devices_of_a_community_read_while_devices_register_agree_with_the_registry_once_registration_ends()
+    {
+        var registry = new DeviceRegistry();
+        using var done = new CancellationTokenSource();
+        var wrong = 0;
+        // Wall screens reading while devices are first seen: a read may miss the newest devices, never show one elsewhere.
+        // Threads of their own: busy loops on a 2-core thread pool would wait for it to add threads.
+        var readers = Enumerable.Range(0, 2).Select(r => Task.Factory.StartNew(() =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                foreach (var community in new[] { "c0", "c1", "c2" })
+                {
+                    if (registry.DevicesIn(community).Any(d => d.Community != community)) Interlocked.Increment(ref wrong);
+                }
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        var writers = Enumerable.Range(0, 2).Select(w => Task.Factory.StartNew(() =>
+        {
+            for (var i = 0; i < 3_000; i++)
+            {
+                registry.Resolve($"w{w}-{i}", DeviceKind.Camera, $"c{i % 3}");
+                if (i % 100 == 0) registry.Upsert(new Device($"w{w}-{i}", DeviceKind.Camera, $"c{(i + 1) % 3}", "g1"));
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        await Task.WhenAll(writers).Within();
+        done.Cancel();
+        await Task.WhenAll(readers).Within();
+
+        Assert.Equal(0, wrong);
+        Assert.Equal(6_000, registry.Devices.Count);
+        foreach (var community in new[] { "c0", "c1", "c2" })
+        {
+            Assert.Equal(Ids(registry.Devices.Where(d => d.Community == community)), Ids(registry.DevicesIn(community)));
         }
     }
 

@@ -17,21 +17,25 @@ public sealed class DeviceRegistry : IDeviceRegistry
     private readonly ConcurrentDictionary<string, Community> _communities = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Grid> _grids = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Household> _households = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Device> _devices = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, RegisteredDevice> _devices = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, List<AwaySpell>> _away = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _lastSeenTicks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DeviceCredential> _credentials = new(StringComparer.Ordinal);
     // Residents' names and phones, by household: apart from _households so nothing that lists households shows them.
     private readonly ConcurrentDictionary<string, HouseholdContact> _contacts = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Device>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
+    private readonly ConcurrentDictionary<string, RegisteredDevice>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
     private readonly ConcurrentDictionary<string, Household>.AlternateLookup<ReadOnlySpan<char>> _householdsBySpan;
     private readonly ConcurrentDictionary<string, Device> _devicesBySource = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Device>.AlternateLookup<ReadOnlySpan<char>> _sourcesBySpan;
-    // Each community's devices, so a wall screen's tiles read its own few thousand devices rather than copying and
-    // filtering every device of a street office (176,000 for 40 communities) every refresh.
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, Device>> _devicesByCommunity = new(StringComparer.Ordinal);
-    // Devices, their source index and their community index change together, so a reader never finds a source
-    // pointing at a replaced device, nor a device filed under a community it left.
+    // Each community's devices, so a wall screen's tiles read its own few thousand devices rather than filtering every
+    // device of a street office (176,000 for 40 communities) every refresh. Built in one pass over the device map by the
+    // first read after a device changed, and kept until the next change: the devices change only when one is
+    // registered, edited or unassigned, and a second map of every device by community held a 60-byte node per device
+    // (10 MB for a street office, the registry's largest part after the devices themselves).
+    private volatile CommunityIndex _communityIndex = new(-1, new Dictionary<string, IReadOnlyList<Device>>());
+    private readonly Lock _communityIndexBuild = new();
+    // Grows with every change of a device (under _deviceWrites): the community index built at another count is stale.
+    private long _deviceChanges;
+    // Devices and their source index change together, so a reader never finds a source pointing at a replaced device.
     private readonly Lock _deviceWrites = new();
 
     // One instance per community and grid id (and each household id shared with its Household): a street office's
@@ -62,18 +66,47 @@ public sealed class DeviceRegistry : IDeviceRegistry
 
     public IReadOnlyCollection<Community> Communities => [.. _communities.Values.OrderBy(c => c.Id, StringComparer.Ordinal)];
     public IReadOnlyCollection<Grid> Grids => [.. _grids.Values.OrderBy(g => g.Community, StringComparer.Ordinal).ThenBy(g => g.Id, StringComparer.Ordinal)];
-    public IReadOnlyCollection<Device> Devices => [.. _devices.Values];
+    public IReadOnlyCollection<Device> Devices => [.. _devices.Select(pair => pair.Value.Device)];
     public IReadOnlyCollection<Household> Households => [.. _households.Values];
 
     /// <summary>
-    /// The devices of one community, read live from the registry's community index (no copy of the whole registry);
-    /// like <see cref="Devices"/> it is not a snapshot of one instant: a device registered while it is read may or may not appear.
+    /// The devices of one community, from the registry's community index (no pass over the whole registry unless a device
+    /// changed since the index was built). A device registered while it is read may or may not appear, as with
+    /// <see cref="Devices"/>; the next read after a change has it.
     /// </summary>
     public IEnumerable<Device> DevicesIn(string community) =>
-        _devicesByCommunity.TryGetValue(community, out var devices) ? devices.Select(d => d.Value) : [];
+        CurrentCommunityIndex().ByCommunity.TryGetValue(community, out var devices) ? devices : [];
 
-    public Device? FindDevice(string id) => _devices.GetValueOrDefault(id);
-    public Device? FindDevice(ReadOnlySpan<char> id) => _devicesBySpan.TryGetValue(id, out var device) ? device : null;
+    private CommunityIndex CurrentCommunityIndex()
+    {
+        var index = _communityIndex;
+        if (index.Changes == Volatile.Read(ref _deviceChanges)) return index;
+        // One reader builds while the others wait for it: the wall screens of forty communities refreshing after a
+        // registration would otherwise each make the same pass.
+        lock (_communityIndexBuild)
+        {
+            // Counted before the pass: a change during it leaves the index marked older, so the next read builds again.
+            var changes = Volatile.Read(ref _deviceChanges);
+            index = _communityIndex;
+            if (index.Changes == changes) return index;
+            var lists = new Dictionary<string, List<Device>>(StringComparer.Ordinal);
+            foreach (var (_, registered) in _devices)
+            {
+                var device = registered.Device;
+                if (!lists.TryGetValue(device.Community, out var list)) lists.Add(device.Community, list = []);
+                list.Add(device);
+            }
+            var byCommunity = new Dictionary<string, IReadOnlyList<Device>>(lists.Count, StringComparer.Ordinal);
+            foreach (var (community, list) in lists) byCommunity.Add(community, Array.AsReadOnly(list.ToArray()));
+            _communityIndex = index = new CommunityIndex(changes, byCommunity);
+            return index;
+        }
+    }
+
+    private sealed record CommunityIndex(long Changes, Dictionary<string, IReadOnlyList<Device>> ByCommunity);
+
+    public Device? FindDevice(string id) => _devices.GetValueOrDefault(id)?.Device;
+    public Device? FindDevice(ReadOnlySpan<char> id) => _devicesBySpan.TryGetValue(id, out var registered) ? registered.Device : null;
     public Household? FindHousehold(string id) => _households.GetValueOrDefault(id);
     public Household? FindHousehold(ReadOnlySpan<char> id) => _householdsBySpan.TryGetValue(id, out var household) ? household : null;
 
@@ -87,16 +120,17 @@ public sealed class DeviceRegistry : IDeviceRegistry
     /// </summary>
     public Device Resolve(ReadOnlySpan<char> id, DeviceKind kind, ReadOnlySpan<char> community)
     {
-        if (_devicesBySpan.TryGetValue(id, out var device))
+        if (_devicesBySpan.TryGetValue(id, out var registered))
         {
-            return device;
+            return registered.Device;
         }
         var created = new Device(id.ToString(), kind, Shared(community), Grid: null);
-        // First sight is rare; the lock keeps the community index in step with an admin's upsert of the same id.
+        Device device;
+        // First sight is rare; the lock keeps it from racing an admin's upsert of the same id.
         lock (_deviceWrites)
         {
-            device = _devices.GetOrAdd(created.Id, created);
-            if (ReferenceEquals(device, created)) IndexCommunity(null, device);
+            device = _devices.GetOrAdd(created.Id, static (_, created) => new RegisteredDevice(created), created).Device;
+            if (ReferenceEquals(device, created)) DevicesChanged();
         }
         if (ReferenceEquals(device, created))
         {
@@ -131,10 +165,9 @@ public sealed class DeviceRegistry : IDeviceRegistry
         bool newSource;
         lock (_deviceWrites)
         {
-            var previous = _devices.GetValueOrDefault(device.Id);
-            _devices[device.Id] = device;
+            var previous = Replace(device);
             newSource = IndexSource(previous, device);
-            IndexCommunity(previous, device);
+            DevicesChanged();
         }
         Changed();
         if (newSource)
@@ -165,16 +198,24 @@ public sealed class DeviceRegistry : IDeviceRegistry
         return !known;
     }
 
-    /// <summary>Files the device under its community, and out of the one it was in when an admin moved it. Under <see cref="_deviceWrites"/>.</summary>
-    private void IndexCommunity(Device? previous, Device device)
+    /// <summary>
+    /// Puts the device in the map, in place of the one with its id (whose last-seen time it keeps); returns that one.
+    /// Under <see cref="_deviceWrites"/>.
+    /// </summary>
+    private Device? Replace(Device device)
     {
-        if (previous is not null && previous.Community != device.Community
-            && _devicesByCommunity.TryGetValue(previous.Community, out var left))
+        if (_devices.TryGetValue(device.Id, out var registered))
         {
-            left.TryRemove(device.Id, out _);
+            var previous = registered.Device;
+            registered.Device = device;
+            return previous;
         }
-        _devicesByCommunity.GetOrAdd(device.Community, _ => new(StringComparer.Ordinal))[device.Id] = device;
+        _devices[device.Id] = new RegisteredDevice(device);
+        return null;
     }
+
+    /// <summary>Marks the community index stale. Under <see cref="_deviceWrites"/>, after the device map changed.</summary>
+    private void DevicesChanged() => Interlocked.Increment(ref _deviceChanges);
 
     public void MarkAway(AwaySpell spell)
     {
@@ -217,14 +258,16 @@ public sealed class DeviceRegistry : IDeviceRegistry
     }
 
     public DateTimeOffset? LastSeen(string device) =>
-        _lastSeenTicks.TryGetValue(device, out var ticks) ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+        _devices.TryGetValue(device, out var registered) && registered.LastSeen is { } ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 
-    /// <summary>Records a device's reading time; keeps the newest, so a late message never moves it back.</summary>
+    /// <summary>
+    /// Records a registered device's reading time; keeps the newest, so a late message never moves it back. A device
+    /// that is not registered is not recorded: every reading's device is registered (on first sight at the latest)
+    /// before ingest records it, and every reader of the time asks about a registered device.
+    /// </summary>
     public void Seen(string device, DateTimeOffset time)
     {
-        // Static lambdas with the ticks passed as the argument: a capturing lambda cost a closure and a delegate per
-        // reading on ingest's path.
-        _lastSeenTicks.AddOrUpdate(device, static (_, ticks) => ticks, static (_, old, ticks) => Math.Max(old, ticks), time.UtcTicks);
+        if (_devices.TryGetValue(device, out var registered)) registered.Saw(time.UtcTicks);
     }
 
     /// <summary>The broker credential of a username (a device id or a gateway name), or null.</summary>
@@ -260,7 +303,7 @@ public sealed class DeviceRegistry : IDeviceRegistry
 
     /// <summary>The devices assigned to a household (its meters).</summary>
     public IReadOnlyList<Device> DevicesOf(string household) =>
-        [.. _devices.Values.Where(d => d.Household == household).OrderBy(d => d.Id, StringComparer.Ordinal)];
+        [.. _devices.Select(pair => pair.Value.Device).Where(d => d.Household == household).OrderBy(d => d.Id, StringComparer.Ordinal)];
 
     /// <summary>A household's away spells, oldest first.</summary>
     public IReadOnlyList<AwaySpell> AwaySpellsOf(string household)
@@ -285,14 +328,15 @@ public sealed class DeviceRegistry : IDeviceRegistry
         var unassigned = 0;
         lock (_deviceWrites)
         {
-            foreach (var device in _devices.Values.Where(d => d.Household == household).ToList())
+            foreach (var registered in _devices.Select(pair => pair.Value).Where(r => r.Device.Household == household).ToList())
             {
+                var device = registered.Device;
                 var updated = device with { Household = null };
-                _devices[device.Id] = updated;
+                registered.Device = updated;
                 IndexSource(device, updated);
-                IndexCommunity(device, updated);
                 unassigned++;
             }
+            DevicesChanged();
         }
         Changed();
         return (removed, contact, away, unassigned);
@@ -310,11 +354,10 @@ public sealed class DeviceRegistry : IDeviceRegistry
             foreach (var loaded in snapshot.Devices)
             {
                 var d = Compact(loaded);
-                var previous = _devices.GetValueOrDefault(d.Id);
-                _devices[d.Id] = d;
+                var previous = Replace(d);
                 IndexSource(previous, d);
-                IndexCommunity(previous, d);
             }
+            DevicesChanged();
         }
         foreach (var a in snapshot.Away)
         {
@@ -357,7 +400,7 @@ public sealed class DeviceRegistry : IDeviceRegistry
         Communities = [.. Communities],
         Grids = [.. Grids],
         Households = [.. _households.Values.OrderBy(h => h.Id, StringComparer.Ordinal)],
-        Devices = [.. _devices.Values.OrderBy(d => d.Id, StringComparer.Ordinal)],
+        Devices = [.. Devices.OrderBy(d => d.Id, StringComparer.Ordinal)],
         Away = [.. _away.Values.SelectMany(list => { lock (list) { return list.ToArray(); } })],
         Credentials = [.. _credentials.Values.OrderBy(c => c.Username, StringComparer.Ordinal)],
         Contacts = [.. _contacts.Values.OrderBy(c => c.Household, StringComparer.Ordinal)],
@@ -385,6 +428,37 @@ public sealed class DeviceRegistry : IDeviceRegistry
     }
 
     private void Changed() => Interlocked.Increment(ref _version);
+
+    /// <summary>
+    /// A device as the registry holds it: the record (replaced in place when an admin edits it, under
+    /// <see cref="_deviceWrites"/>) and the newest reading time heard from it. The time lives beside the device rather than
+    /// in a map of its own: a second map keyed by every device id cost a 48-byte node and its bucket per device.
+    /// </summary>
+    private sealed class RegisteredDevice(Device device)
+    {
+        private volatile Device _device = device;
+        // UTC ticks; long.MinValue until the first reading.
+        private long _lastSeen = long.MinValue;
+
+        public Device Device
+        {
+            get => _device;
+            set => _device = value;
+        }
+
+        public long? LastSeen => Volatile.Read(ref _lastSeen) is var ticks && ticks != long.MinValue ? ticks : null;
+
+        public void Saw(long ticks)
+        {
+            var seen = Volatile.Read(ref _lastSeen);
+            while (ticks > seen)
+            {
+                var was = Interlocked.CompareExchange(ref _lastSeen, ticks, seen);
+                if (was == seen) return;
+                seen = was;
+            }
+        }
+    }
 
     private static string Key(string community, string grid) => community + "/" + grid;
 }
