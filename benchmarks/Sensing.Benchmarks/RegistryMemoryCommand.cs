@@ -8,7 +8,8 @@ namespace Sensing.Benchmarks;
 /// <c>registry-memory</c>: what the device registry of a street office costs to hold. Writes the e2e feed's registry
 /// file (<c>--communities</c>, 40: ~176,000 devices and 80,000 households), loads it the way the service does
 /// (<see cref="DeviceRegistry.ReadFile"/> then <see cref="DeviceRegistry.Load"/>), marks every device seen once (as a
-/// feed does), reads each community's devices (as the wall screens' tiles do) and prints the managed heap it keeps after full collections, per device, and the process's RSS.
+/// feed does), reads each community's devices (as the wall screens' tiles do) and prints the managed heap it keeps after
+/// full collections, per device, and the process's RSS.
 /// <code>
 /// dotnet run -c Release --project benchmarks/Sensing.Benchmarks -- registry-memory [--communities 40]
 /// </code>

@@ -5,10 +5,10 @@ namespace Sensing.Cockpit.Apis;
 
 /// <summary>
 /// The process's own figures for <c>/metrics</c>: resident memory, threads, open handles, the managed heap, collections
-/// and the time they paused the process, and the DuckDB file's size. What a long run (the soak benchmark, or production over weeks) needs to
-/// tell a leak from a working set: each should level off while readings keep arriving. Names follow Prometheus'
-/// process and .NET conventions, so existing dashboards recognise them. Linux figures come from <c>/proc/self</c>;
-/// elsewhere the <see cref="System.Diagnostics.Process"/> equivalents.
+/// and the time they paused the process, and the DuckDB file's size. What a long run (the soak benchmark, or production
+/// over weeks) needs to tell a leak from a working set: each should level off while readings keep arriving. Names
+/// follow Prometheus' process and .NET conventions, so existing dashboards recognise them. Linux figures come from
+/// <c>/proc/self</c>; elsewhere the <see cref="System.Diagnostics.Process"/> equivalents.
 /// </summary>
 public sealed class ProcessMetrics(IOptions<StoreOptions> store, IServiceProvider services) : IMetricsSource
 {
