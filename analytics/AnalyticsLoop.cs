@@ -50,10 +50,11 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener, 
     private readonly string[] _hourlyMetrics;
     // The loop's watermark: robust to a device whose clock runs ahead (see EventClock), so one fast camera can neither
     // make every hour look complete nor every other device look silent.
-    // The reading detectors share it (they see the same readings), so it is the one map of every device's latest time.
+    // The reading detectors share it (they see the same readings), so it is the one record of every device's latest time.
     private readonly EventClock _clock = new(SilenceWatch.FeedLead);
-    // The same clock over what is stored: hours are judged from the store, so only once it holds them.
-    private readonly EventClock _storedClock = new(TimeSpan.FromMinutes(15));
+    // The same clock over what is stored: hours are judged from the store, so only once it holds them. It numbers the
+    // devices as the first does (one map from id to number for both clocks and the silence watch).
+    private readonly EventClock _storedClock;
     // Whether readings are heard on arrival (the pipeline's feed); until then, stored batches are observed instead.
     private bool _hearsArrivals;
     private readonly AlertCooldown _cooldown;
@@ -88,6 +89,7 @@ public sealed class AnalyticsLoop : BackgroundService, IStoredReadingsListener, 
         });
         _windows = new StoreWindows(store, registry);
         // Both reading detectors judge by the loop's clock: it observes every reading (and seed) before they see it.
+        _storedClock = new EventClock(TimeSpan.FromMinutes(15), _clock.Numbers);
         Silence = new SilenceWatch(_options.Silence, registry.FindDevice, _clock);
         Facilities = new FacilityDetectors(_options.Facilities, TimeZoneInfo.FindSystemTimeZoneById(_options.TimeZone ?? "Asia/Shanghai"), _clock);
         LivingAlone = new LivingAloneHourlyDetector(_options, _windows, registry, time, logger);

@@ -45,13 +45,16 @@ internal struct RecentMedian<T> where T : unmanaged, INumber<T>
         return _median;
     }
 
-    private readonly double Compute()
+    private readonly double Compute() => MedianOf(_values.AsSpan(0, _count));
+
+    /// <summary>The median of <paramref name="values"/> (not empty), which are left as they are.</summary>
+    internal static double MedianOf(ReadOnlySpan<T> values)
     {
-        Span<T> sorted = _count <= 256 ? stackalloc T[_count] : new T[_count];
-        _values.AsSpan(0, _count).CopyTo(sorted);
+        Span<T> sorted = values.Length <= 256 ? stackalloc T[values.Length] : new T[values.Length];
+        values.CopyTo(sorted);
         sorted.Sort();
-        var mid = _count / 2;
-        return _count % 2 == 1
+        var mid = values.Length / 2;
+        return values.Length % 2 == 1
             ? double.CreateChecked(sorted[mid])
             : (double.CreateChecked(sorted[mid - 1]) + double.CreateChecked(sorted[mid])) / 2;
     }

@@ -30,8 +30,15 @@ public sealed class SilenceWatch : IReadingDetector
 {
     private readonly SilenceOptions _options;
     private readonly Func<string, Device?> _findDevice;
-    private readonly Dictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
     private readonly EventClock _clock;
+    // Each device's state by its number in the clock's numbering (DeviceNumbers), a struct in an array: one map from id
+    // to number for the clocks and this watch together, instead of a map and an object per device here.
+    private DeviceState[] _states = [];
+    // The most recent gaps between each device's readings, in whole milliseconds.
+    private readonly RecentMedians<int> _gaps;
+    // Community and grid from the first reading of a device the registry did not know then, for its alert. A device
+    // the registry knew stays known (devices are edited, moved, unassigned, never removed), so the others need none.
+    private readonly Dictionary<int, (string Community, string? Grid)> _unregistered = new();
     // False when the host's clock is shared: the host observes each reading on it before handing the reading here.
     private readonly bool _observesClock;
     // The event time of the last walk over every device (see Check).
@@ -51,6 +58,7 @@ public sealed class SilenceWatch : IReadingDetector
         _options = options;
         _findDevice = findDevice;
         (_clock, _observesClock) = EventClock.OwnOrShared(feedClock, FeedLead);
+        _gaps = new RecentMedians<int>(options.RecentGaps);
     }
 
     /// <summary>
@@ -62,21 +70,23 @@ public sealed class SilenceWatch : IReadingDetector
     public Alert? Observe(string device, string community, string? grid, DateTimeOffset time)
     {
         time = time.ToUniversalTime();
-        if (_observesClock) _clock.Observe(device, time);
+        var number = _clock.Numbers.NumberOf(device);
+        if (_observesClock) _clock.Observe(number, time);
         var feed = _clock.Now ?? throw new InvalidOperationException("The shared feed clock must observe a reading before the watch is told of it.");
-        if (!_devices.TryGetValue(device, out var state))
+        ref var state = ref StateOf(number);
+        if (!state.Known)
         {
-            _devices[device] = state = new DeviceState(time, community, grid, _findDevice(device)?.Kind);
-            Heard(state, time, feed);
+            state = Start(number, device, community, grid, time);
+            Heard(number, ref state, time, feed);
             return null;
         }
         // A register and its derived consumption share a timestamp, and late readings arrive out of order:
         // neither says anything about the reporting interval.
         if (time <= state.Last) return null;
-        var missed = !state.Silent && !state.Lagging && time - state.Last > Allowed(state) ? SilenceAlert(device, state, state.Last) : null;
-        state.AddGap(time - state.Last, _options.RecentGaps);
+        var missed = !state.Silent && !state.Lagging && time - state.Last > Allowed(number, state) ? SilenceAlert(number, state, state.Last) : null;
+        _gaps.Add(number, (int)Math.Min(int.MaxValue, (time - state.Last).Ticks / TimeSpan.TicksPerMillisecond));
         state.Last = time;
-        Heard(state, time, feed);
+        Heard(number, ref state, time, feed);
         // Back, even hours behind the feed: the episode is over, and a lagging device is judged by arrival from now on.
         state.Silent = false;
         return missed;
@@ -90,13 +100,16 @@ public sealed class SilenceWatch : IReadingDetector
     public void Seed(string device, string community, string? grid, DateTimeOffset lastSeen)
     {
         lastSeen = lastSeen.ToUniversalTime();
-        if (_devices.ContainsKey(device))
+        var number = _clock.Numbers.NumberOf(device);
+        if (StateOf(number).Known)
         {
             Observe(device, community, grid, lastSeen);
             return;
         }
-        if (_observesClock) _clock.Observe(device, lastSeen);
-        _devices[device] = new DeviceState(lastSeen, community, grid, _findDevice(device)?.Kind) { HeardAt = lastSeen };
+        if (_observesClock) _clock.Observe(number, lastSeen);
+        ref var state = ref StateOf(number);
+        state = Start(number, device, community, grid, lastSeen);
+        state.HeardAt = lastSeen;
     }
 
     /// <inheritdoc cref="Observe(string, string, string?, DateTimeOffset)"/>
@@ -104,11 +117,18 @@ public sealed class SilenceWatch : IReadingDetector
         Observe(reading.Device, reading.Community, reading.Grid, reading.Time) is { } missed ? [missed] : [];
 
     /// <summary>Makes room for <paramref name="devices"/> devices at once (see <see cref="EventClock.EnsureCapacity"/>).</summary>
-    public void EnsureCapacity(int devices) => _devices.EnsureCapacity(devices);
+    public void EnsureCapacity(int devices)
+    {
+        _clock.Numbers.EnsureCapacity(devices);
+        if (devices > _states.Length) _clock.Numbers.MakeRoom(ref _states, devices - 1, default);
+        _gaps.EnsureCapacity(devices);
+    }
 
     /// <summary>The interval the device is judged by: median of its recent gaps, else its kind's default.</summary>
     public TimeSpan UsualInterval(string device) =>
-        _devices.TryGetValue(device, out var state) ? UsualInterval(state) : _options.MeterInterval;
+        _clock.Numbers.TryGetNumber(device, out var number) && number < _states.Length && _states[number].Known
+            ? UsualInterval(number, _states[number])
+            : _options.MeterInterval;
 
     /// <summary>
     /// Alerts for devices that went silent by <paramref name="watermark"/> and were not yet alerted on. Walks every device
@@ -124,14 +144,30 @@ public sealed class SilenceWatch : IReadingDetector
         if (_checkedAt is { } checkedAt && now >= checkedAt && now - checkedAt < _options.CheckEvery) return [];
         _checkedAt = now;
         List<Alert>? alerts = null;
-        foreach (var (id, state) in _devices)
+        var states = _states.AsSpan(0, Math.Min(_states.Length, _clock.Numbers.Count));
+        for (var number = 0; number < states.Length; number++)
         {
+            ref var state = ref states[number];
+            if (!state.Known || state.Silent) continue;
             var heard = Reference(state);
-            if (state.Silent || now - heard <= Allowed(state)) continue;
+            if (now - heard <= Allowed(number, state)) continue;
             state.Silent = true;
-            (alerts ??= []).Add(SilenceAlert(id, state, heard));
+            (alerts ??= []).Add(SilenceAlert(number, state, heard));
         }
         return alerts ?? (IReadOnlyList<Alert>)[];
+    }
+
+    private ref DeviceState StateOf(int number)
+    {
+        _clock.Numbers.MakeRoom(ref _states, number, default);
+        return ref _states[number];
+    }
+
+    private DeviceState Start(int number, string device, string community, string? grid, DateTimeOffset time)
+    {
+        var kind = _findDevice(device)?.Kind;
+        if (kind is null) _unregistered[number] = (community, grid);
+        return new DeviceState(time, kind);
     }
 
     /// <summary>
@@ -141,18 +177,18 @@ public sealed class SilenceWatch : IReadingDetector
     /// judgements and alert on every reading. Within half a silence of the feed, its own times leave it two usual
     /// intervals to spare.
     /// </summary>
-    private void Heard(DeviceState state, DateTimeOffset time, DateTimeOffset feed)
+    private void Heard(int number, ref DeviceState state, DateTimeOffset time, DateTimeOffset feed)
     {
         state.HeardAt = feed > time ? feed : time;
-        state.Lagging = feed - time > Allowed(state) / 2;
+        state.Lagging = feed - time > Allowed(number, state) / 2;
     }
 
     /// <summary>What a silence is measured from: the last reading's own time, or for a lagging device when it was last heard.</summary>
-    private static DateTimeOffset Reference(DeviceState state) => state.Lagging ? state.HeardAt : state.Last;
+    private static DateTimeOffset Reference(in DeviceState state) => state.Lagging ? state.HeardAt : state.Last;
 
-    private TimeSpan Allowed(DeviceState state)
+    private TimeSpan Allowed(int number, in DeviceState state)
     {
-        var allowed = UsualInterval(state) * _options.IntervalsBeforeSilent;
+        var allowed = UsualInterval(number, state) * _options.IntervalsBeforeSilent;
         return allowed < _options.MinSilence ? _options.MinSilence : allowed;
     }
 
@@ -162,12 +198,14 @@ public sealed class SilenceWatch : IReadingDetector
     /// feed raise the same alert: raised at the event time the silence became overdue, counted from
     /// <paramref name="heard"/> (the last reading's time, or for a lagging device when the feed last heard from it).
     /// </summary>
-    private Alert SilenceAlert(string id, DeviceState state, DateTimeOffset heard)
+    private Alert SilenceAlert(int number, in DeviceState state, DateTimeOffset heard)
     {
-        var interval = UsualInterval(state);
-        var allowed = Allowed(state);
+        var id = _clock.Numbers.IdOf(number);
+        var interval = UsualInterval(number, state);
+        var allowed = Allowed(number, state);
         var raisedAt = heard + allowed;
         var device = _findDevice(id);
+        var (community, grid) = device is null ? _unregistered[number] : (device.Community, device.Grid);
         var summary = string.Format(
             CultureInfo.InvariantCulture,
             "No reading from {0} since {1:yyyy-MM-ddTHH:mm:ssZ}: silent for more than {2:0.#} min, while it usually reports every {3:0.#} min.",
@@ -177,8 +215,8 @@ public sealed class SilenceWatch : IReadingDetector
             Id = Alert.MakeId(AlertKinds.DeviceSilent, id, state.Last),
             Kind = AlertKinds.DeviceSilent,
             Severity = AlertSeverity.Warning,
-            Community = device?.Community ?? state.Community,
-            Grid = device is null ? state.Grid : device.Grid,
+            Community = community,
+            Grid = grid,
             Household = device?.Household,
             Device = id,
             StartedAt = state.Last,
@@ -191,7 +229,7 @@ public sealed class SilenceWatch : IReadingDetector
         };
     }
 
-    private TimeSpan UsualInterval(DeviceState state)
+    private TimeSpan UsualInterval(int number, in DeviceState state)
     {
         var kindInterval = state.Kind switch
         {
@@ -200,7 +238,9 @@ public sealed class SilenceWatch : IReadingDetector
             DeviceKind.Camera => _options.CameraInterval,
             _ => _options.MeterInterval,
         };
-        TimeSpan? learned = state.GapCount >= _options.MinGapsToLearn ? state.MedianGap() : null;
+        TimeSpan? learned = _gaps.Count(number) >= _options.MinGapsToLearn
+            ? TimeSpan.FromTicks((long)Math.Round(_gaps.Median(number) * TimeSpan.TicksPerMillisecond))
+            : null;
         // Gates and cameras report events, not a rhythm: at the evening peak a gate passes someone every few
         // seconds, at 3 a.m. nobody for an hour. A median learned by day would call every quiet night a silence,
         // so for them the kind's interval is a floor, not just the starting guess.
@@ -212,44 +252,56 @@ public sealed class SilenceWatch : IReadingDetector
     }
 
     /// <remarks>
-    /// One per registered device (176,280 for a street office), so it is kept small: times as UTC ticks, gaps as whole
-    /// milliseconds (exact for device clocks, which report whole milliseconds or seconds; a gap longer than an int of
-    /// milliseconds holds, 24.8 days, counts as 24.8 days), the kind in a byte. With its gaps and its entry in the map
-    /// it was ~310 bytes a device, now ~200.
+    /// One per registered device (176,280 for a street office), in an array by device number, so it is kept small:
+    /// times as UTC ticks, the kind in a byte (24 bytes). Its gaps are in <see cref="_gaps"/>, whole milliseconds (exact
+    /// for device clocks, which report whole milliseconds or seconds; a gap longer than an int of milliseconds holds,
+    /// 24.8 days, counts as 24.8 days). As a map entry, an object, its community and grid and an array of gaps it was
+    /// ~250 bytes a device with the clocks' map entries; with the numbering it is ~150 (benchmarks/README.md).
     /// </remarks>
-    private sealed class DeviceState(DateTimeOffset last, string community, string? grid, DeviceKind? kind)
+    private struct DeviceState(DateTimeOffset last, DeviceKind? kind)
     {
-        // The most recent gaps between readings. Not readonly: a mutable struct (see RecentMedian).
-        private RecentMedian<int> _gaps;
         private long _lastTicks = last.UtcTicks;
         private long _heardAtTicks;
         private readonly sbyte _kind = kind is { } known ? (sbyte)known : (sbyte)-1;
+        private Flags _flags = Flags.Known;
+
+        /// <summary>Whether the watch has heard of the device (the default of an array slot has not).</summary>
+        public readonly bool Known => (_flags & Flags.Known) != 0;
 
         public DateTimeOffset Last
         {
-            get => new(_lastTicks, TimeSpan.Zero);
+            readonly get => new(_lastTicks, TimeSpan.Zero);
             set => _lastTicks = value.UtcTicks;
         }
 
-        public string Community { get; } = community;
-        public string? Grid { get; } = grid;
-        public DeviceKind? Kind => _kind < 0 ? null : (DeviceKind)_kind;
-        public bool Silent { get; set; }
+        public readonly DeviceKind? Kind => _kind < 0 ? null : (DeviceKind)_kind;
+
+        public bool Silent
+        {
+            readonly get => (_flags & Flags.Silent) != 0;
+            set => _flags = value ? _flags | Flags.Silent : _flags & ~Flags.Silent;
+        }
 
         /// <summary>The feed's clock when the latest reading arrived (at least the reading's own time).</summary>
         public DateTimeOffset HeardAt
         {
-            get => new(_heardAtTicks, TimeSpan.Zero);
+            readonly get => new(_heardAtTicks, TimeSpan.Zero);
             set => _heardAtTicks = value.UtcTicks;
         }
 
         /// <summary>The latest reading arrived more than half a silence behind the feed.</summary>
-        public bool Lagging { get; set; }
-        public int GapCount => _gaps.Count;
+        public bool Lagging
+        {
+            readonly get => (_flags & Flags.Lagging) != 0;
+            set => _flags = value ? _flags | Flags.Lagging : _flags & ~Flags.Lagging;
+        }
 
-        public void AddGap(TimeSpan gap, int capacity) =>
-            _gaps.Add((int)Math.Min(int.MaxValue, gap.Ticks / TimeSpan.TicksPerMillisecond), capacity);
-
-        public TimeSpan MedianGap() => TimeSpan.FromTicks((long)Math.Round(_gaps.Median() * TimeSpan.TicksPerMillisecond));
+        [Flags]
+        private enum Flags : byte
+        {
+            Known = 1,
+            Silent = 2,
+            Lagging = 4,
+        }
     }
 }

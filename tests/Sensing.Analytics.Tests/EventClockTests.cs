@@ -70,4 +70,32 @@ public sealed class EventClockTests
         Feed(clock, 100, T0.AddMinutes(1), 3);
         Assert.Equal(T0.AddMinutes(3).AddSeconds(59), clock.Now);
     }
+
+    [Fact]
+    public void Clocks_sharing_a_numbering_each_judge_by_their_own_devices()
+    {
+        // The analytics loop's two clocks (what arrived, what is stored) number devices together; the stored one
+        // lags, so it may be warming up on a few devices while the numbering already holds hundreds.
+        var arrived = new EventClock(TimeSpan.FromMinutes(15));
+        var stored = new EventClock(TimeSpan.FromMinutes(15), arrived.Numbers);
+        Feed(arrived, 200, T0.AddHours(5), 3);
+
+        stored.Observe("dev-0", T0.AddHours(1));
+        stored.Observe("dev-1", T0.AddHours(1).AddMinutes(1));
+        stored.Observe("dev-2", T0.AddHours(1).AddMinutes(2));
+        stored.Observe("cam-skewed", T0.AddHours(10));
+        // Four devices of its own: a quorum of two, so the skewed camera is outvoted; the other clock's later
+        // times for the same devices are not its.
+        Assert.Equal(4, stored.Devices);
+        Assert.Equal(T0.AddHours(1).AddMinutes(2), stored.Now);
+        Assert.Equal(201, arrived.Numbers.Count);
+        Assert.Equal(200, arrived.Devices);
+        Assert.Equal(T0.AddHours(5).AddMinutes(2).AddSeconds(59), arrived.Now);
+
+        // Past the warm-up, reading by reading, still its own.
+        Feed(stored, 40, T0.AddHours(2), 2);
+        Assert.Equal(41, stored.Devices);
+        Assert.Equal(T0.AddHours(2).AddMinutes(1).AddSeconds(39), stored.Now);
+        Assert.Equal(T0.AddHours(5).AddMinutes(2).AddSeconds(59), arrived.Now);
+    }
 }

@@ -222,10 +222,56 @@ public sealed class SilenceWatchTests
     {
         var watch = NewWatch();
         watch.Observe("cam-x", "c7", null, T0);
+        watch.Observe("cam-y", "c8", "g3", T0);
 
-        var alert = Assert.Single(watch.Check(T0.AddHours(2)));
-        Assert.Equal("c7", alert.Community);
-        Assert.Null(alert.Grid);
+        var alerts = watch.Check(T0.AddHours(2)).OrderBy(alert => alert.Device).ToList();
+        Assert.Equal(["cam-x", "cam-y"], alerts.Select(alert => alert.Device));
+        Assert.Equal("c7", alerts[0].Community);
+        Assert.Null(alerts[0].Grid);
+        Assert.Equal("c8", alerts[1].Community);
+        Assert.Equal("g3", alerts[1].Grid);
+    }
+
+    [Fact]
+    public void Thousands_of_devices_each_keep_their_own_interval_and_silence()
+    {
+        // More devices than one page of gaps (1,024), numbered in the order they first report, each with its own rhythm.
+        const int devices = 3000;
+        var watch = new SilenceWatch(new SilenceOptions(), id => new Device(id, DeviceKind.Meter, "c1", "g" + id[3..]));
+        watch.EnsureCapacity(1000);
+        static TimeSpan Every(int device) => TimeSpan.FromMinutes(10 + device % 7);
+        var last = new DateTimeOffset[devices];
+        // Six readings each, in time order as a live feed brings them; the first readings in reverse order of the ids.
+        var feed = Enumerable.Range(0, devices).Reverse()
+            .SelectMany(d => Enumerable.Range(0, 6).Select(round => (Device: d, Time: T0 + Every(d) * round)))
+            .OrderBy(reading => reading.Time);
+        foreach (var (d, time) in feed)
+        {
+            last[d] = time;
+            Assert.Null(watch.Observe($"wm-{d}", "c1", "g" + d, time));
+        }
+        for (var d = 0; d < devices; d++) Assert.Equal(Every(d), watch.UsualInterval($"wm-{d}"));
+
+        // The devices every 10 minutes fell silent 40 minutes after their last reading; nobody else yet.
+        var alerts = watch.Check(last[0] + TimeSpan.FromMinutes(41));
+        var expected = Enumerable.Range(0, devices).Where(d => d % 7 == 0).Select(d => (string?)$"wm-{d}").ToHashSet();
+        Assert.Equal(expected, alerts.Select(alert => alert.Device).ToHashSet());
+        Assert.All(alerts, alert => Assert.Equal("g" + alert.Device![3..], alert.Grid));
+        Assert.All(alerts, alert => Assert.Equal(last[int.Parse(alert.Device![3..])], alert.StartedAt));
+    }
+
+    [Fact]
+    public void A_device_only_the_hosts_clock_has_heard_of_is_not_watched()
+    {
+        // The host numbers every device it observes; the watch judges only the devices it was told of.
+        var hostClock = new EventClock(SilenceWatch.FeedLead);
+        var watch = new SilenceWatch(new SilenceOptions(), id => Registry.GetValueOrDefault(id), hostClock);
+        hostClock.Observe("gate-1", T0);
+        hostClock.Observe("wm-1", T0);
+        watch.Observe("wm-1", "c1", "g1", T0);
+
+        var alert = Assert.Single(watch.Check(T0.AddHours(9)));
+        Assert.Equal("wm-1", alert.Device);
     }
 
     [Fact]
