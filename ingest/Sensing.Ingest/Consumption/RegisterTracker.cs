@@ -21,6 +21,13 @@ public sealed class RegisterTracker
 
     public int Count => _last.Count;
 
+    /// <summary>
+    /// Makes room for <paramref name="registers"/> registers at once. Grown one meter at a time the map doubles past
+    /// them: a street office's 160,000 meters filled 156,437 slots and left it at 324,449 (13 MB, and the 6 MB it
+    /// outgrew), where 187,751 hold them (7.5 MB).
+    /// </summary>
+    public void EnsureCapacity(int registers) => _last.EnsureCapacity(registers);
+
     /// <summary>Seeds the last known register of a meter (from the store, after a restart).</summary>
     public void Seed(string device, string registerMetric, DateTimeOffset time, double total)
     {

@@ -230,6 +230,8 @@ public sealed class IngestPipeline(
     private async Task SeedRegistersAsync(CancellationToken cancellationToken)
     {
         await writer.WaitUntilDrainedAsync(cancellationToken).ConfigureAwait(false);
+        // Every registered meter will report its register: room for all of them now, not doubled as they turn up.
+        _registers.EnsureCapacity(registry.Devices.Count(device => device.Kind == DeviceKind.Meter));
         while (true)
         {
             try
