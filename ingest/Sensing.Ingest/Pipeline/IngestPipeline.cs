@@ -49,7 +49,7 @@ public sealed class IngestPipeline(
         // the order it sent the messages, as MQTT requires.
         var o = options.Value;
         var free = Channel.CreateUnbounded<PipelineBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        for (var i = 0; i < BatchesInFlight(o.BatchSize, mqtt?.Value.ReceiveMaximum ?? 0); i++) free.Writer.TryWrite(new PipelineBatch(o.BatchSize));
+        for (var i = 0; i < BatchesInFlight(o.BatchSize, mqtt?.Value.ReceiveMaximum ?? 0); i++) free.Writer.TryWrite(new PipelineBatch());
         var normalized = Channel.CreateUnbounded<PipelineBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var stored = Channel.CreateUnbounded<PipelineBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
@@ -207,11 +207,15 @@ public sealed class IngestPipeline(
         }
     }
 
-    /// <summary>The messages of one batch and what normalizing them gave; reused, so the steady state allocates no lists.</summary>
-    private sealed class PipelineBatch(int size)
+    /// <summary>
+    /// The messages of one batch and what normalizing them gave; reused, so the steady state allocates no lists. The
+    /// lists grow to what the feed needs instead of starting at a full batch: at a street office's own rate a batch
+    /// closes on its linger with tens of messages, and the 20–25 batches in flight held 7.4 MB of empty room.
+    /// </summary>
+    private sealed class PipelineBatch
     {
-        public List<PendingMessage> Messages { get; } = new(size);
-        public List<Reading> Readings { get; } = new(size * 2);
+        public List<PendingMessage> Messages { get; } = [];
+        public List<Reading> Readings { get; } = [];
         public List<DeadLetter> DeadLetters { get; } = [];
 
         public void Clear()
