@@ -205,7 +205,9 @@ public sealed class SilenceWatch : IReadingDetector
         var allowed = Allowed(number, state);
         var raisedAt = heard + allowed;
         var device = _findDevice(id);
-        var (community, grid) = device is null ? _unregistered[number] : (device.Community, device.Grid);
+        // A device the registry knew at first sight and no longer knows cannot happen today (nothing removes devices);
+        // should it, its alert goes out without a community rather than failing every later check.
+        var (community, grid) = device is null ? _unregistered.GetValueOrDefault(number, (string.Empty, null)) : (device.Community, device.Grid);
         var summary = string.Format(
             CultureInfo.InvariantCulture,
             "No reading from {0} since {1:yyyy-MM-ddTHH:mm:ssZ}: silent for more than {2:0.#} min, while it usually reports every {3:0.#} min.",
