@@ -80,7 +80,7 @@ public sealed class EventClock
     public void EnsureCapacity(int devices)
     {
         Numbers.EnsureCapacity(devices);
-        if (devices > _latest.Length) Numbers.MakeRoom(ref _latest, devices - 1, NotSeen);
+        Numbers.MakeRoom(ref _latest, devices - 1, NotSeen);
     }
 
     /// <summary>Devices that must agree before the clock jumps further than <see cref="Lead"/>.</summary>
@@ -109,12 +109,12 @@ public sealed class EventClock
         if (Newest is not { } newest || time > newest) Newest = time;
         Numbers.MakeRoom(ref _latest, device, NotSeen);
         ref var latest = ref _latest[device];
-        if (latest != NotSeen && time.UtcTicks <= latest) return;
         if (latest == NotSeen)
         {
             _devices++;
             if (_devices <= WarmUpDevices) _warmUp.Add(device);
         }
+        else if (time.UtcTicks <= latest) return;
         latest = time.UtcTicks;
 
         if (_devices <= WarmUpDevices)

@@ -101,13 +101,13 @@ public sealed class SilenceWatch : IReadingDetector
     {
         lastSeen = lastSeen.ToUniversalTime();
         var number = _clock.Numbers.NumberOf(device);
-        if (StateOf(number).Known)
+        ref var state = ref StateOf(number);
+        if (state.Known)
         {
             Observe(device, community, grid, lastSeen);
             return;
         }
         if (_observesClock) _clock.Observe(number, lastSeen);
-        ref var state = ref StateOf(number);
         state = Start(number, device, community, grid, lastSeen);
         state.HeardAt = lastSeen;
     }
@@ -120,7 +120,7 @@ public sealed class SilenceWatch : IReadingDetector
     public void EnsureCapacity(int devices)
     {
         _clock.Numbers.EnsureCapacity(devices);
-        if (devices > _states.Length) _clock.Numbers.MakeRoom(ref _states, devices - 1, default);
+        _clock.Numbers.MakeRoom(ref _states, devices - 1, default);
         _gaps.EnsureCapacity(devices);
     }
 
