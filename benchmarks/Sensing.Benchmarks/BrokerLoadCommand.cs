@@ -218,6 +218,9 @@ public static class BrokerLoadCommand
             if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(BrokerLoadCommand).Assembly.Location);
             start.ArgumentList.Add(command);
             foreach (var argument in arguments) start.ArgumentList.Add(argument);
+            // The service runs with cockpit's runtime settings (Sensing.Cockpit.csproj): no thread-pool spinning. Set for
+            // the child alone, so the publishers and the ceiling's subscriber in this process stay as they were measured.
+            if (command == "service-host") start.Environment.TryAdd("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit", "0");
             return new IngestProcess(Process.Start(start) ?? throw new InvalidOperationException("could not start the ingest process"));
         }
 
